@@ -1,0 +1,53 @@
+"""rstref: reference implementation of radial-spherical tensors for atomic structure.
+
+Public names are resolved lazily (PEP 562) so that ``import rstref`` is cheap and
+numba compilation happens only for the objects actually used.  The table below is
+the whole public API of the top-level package; each name lives in the module named
+after the mathematical object it belongs to.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_PUBLIC = {
+    # spherical harmonics (DESIGN 2.1)
+    "spherical_harmonics": "rstref.harmonics",
+    "spherical_harmonics_with_gradients": "rstref.harmonics",
+    "spherical_harmonics_with_hessians": "rstref.harmonics",
+    "SphericalHarmonics": "rstref.harmonics",
+    "lm_index": "rstref.harmonics",
+    "lm_size": "rstref.harmonics",
+    "lm_range": "rstref.harmonics",
+    # rotations (DESIGN 2.2)
+    "wigner_D": "rstref.rotations",
+    "random_rotation": "rstref.rotations",
+    "check_rotation": "rstref.rotations",
+    # Clebsch-Gordan (DESIGN 2.3)
+    "clebsch_gordan": "rstref.coupling",
+    "wigner_3j": "rstref.coupling",
+    "gaunt": "rstref.coupling",
+    # radial bases (DESIGN 2.4)
+    "OrthonormalRadialBasis": "rstref.radial",
+    # radial-spherical tensor (DESIGN 2.5)
+    "RadialSphericalTensor": "rstref.tensor",
+    # invariants (DESIGN 2.6)
+    "power_spectrum": "rstref.invariants",
+    "PowerSpectrum": "rstref.invariants",
+    "Bispectrum": "rstref.invariants",
+}
+
+__all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+def __getattr__(name):
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rstref' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

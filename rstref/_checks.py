@@ -1,0 +1,74 @@
+"""Input validation shared by every public entry point (DESIGN section 5).
+
+Every function raises ``TypeError`` or ``ValueError`` with a message that names the
+argument and what was expected; nothing is clipped or coerced silently except the
+documented promotion of float32 (and other real floats) to float64.
+"""
+
+import numbers
+
+import numpy as np
+
+
+def as_float_array(value, name, trailing_shape=(), ndim=None, allow_nonfinite=False):
+    """Return ``value`` as a C-contiguous float64 array after checking it.
+
+    Parameters
+    ----------
+    value : array_like
+        Real floating-point or integer array. Booleans, complex and object arrays
+        are rejected.
+    name : str
+        Argument name used in error messages.
+    trailing_shape : tuple of int
+        Required trailing dimensions, e.g. ``(3,)`` for an ``(n, 3)`` array.
+    ndim : int, optional
+        Required number of dimensions (defaults to ``len(trailing_shape) + 1``).
+    allow_nonfinite : bool
+        If False (default) NaN or infinite entries raise ``ValueError``.
+    """
+    arr = np.asarray(value)
+    if arr.dtype == object or arr.dtype.kind not in "fiu":
+        raise TypeError(
+            f"{name} must be a real float array, got dtype {arr.dtype}"
+        )
+    if ndim is None:
+        ndim = len(trailing_shape) + 1
+    expected = "(" + ", ".join(["n"] * (ndim - len(trailing_shape)) + [str(t) for t in trailing_shape]) + ")"
+    if ndim == 1 and not trailing_shape:
+        expected = "(n,)"
+    if arr.ndim != ndim or (trailing_shape and tuple(arr.shape[ndim - len(trailing_shape):]) != tuple(trailing_shape)):
+        raise ValueError(f"{name} must have shape {expected}, got {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not allow_nonfinite and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def check_int(value, name, low=None, high=None):
+    """Return ``value`` as a Python int, checking ``low <= value <= high``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    value = int(value)
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
+    return value
+
+
+def check_positive_float(value, name):
+    """Return ``value`` as a float, requiring it to be finite and > 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value) or value <= 0.0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
+
+
+def check_choice(value, name, choices):
+    """Return ``value`` if it is one of ``choices``, else raise ``ValueError``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``rstref`` CLI; one module each (see rstref.cli)."""

@@ -1,0 +1,48 @@
+"""The ``rstref`` command line.
+
+Each sub-command lives in the module that owns its mathematics and exposes two
+functions: ``add_arguments(parser)`` and ``run(args) -> int``.  The module is
+imported only when its sub-command runs, so ``rstref --help`` stays fast.
+"""
+
+import argparse
+import sys
+from importlib import import_module
+
+#: sub-command name -> (module path, one-line help)
+COMMANDS = {
+    "sph": ("rstref._commands.sph", "print real spherical harmonics of a vector"),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="rstref",
+        description="Reference radial-spherical tensors: spherical harmonics, radial bases, "
+        "Clebsch-Gordan tables, density expansions and rotation invariants.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        import rstref
+
+        print(rstref.__version__)
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return int(import_module(args._module).run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""All numerical tolerances of rstref and its tests, in one place (DESIGN section 4).
+
+Tolerances are multiples of the float64 machine epsilon, scaled with the degree l
+(or the size of the quantity) where round-off grows with it.  Finite-difference
+tolerances follow from the step: a central difference with step h has truncation
+error O(h^2) and round-off O(eps/h); the optimal h ~ eps^(1/3) gives ~eps^(2/3).
+"""
+
+import numpy as np
+
+EPS = float(np.finfo(np.float64).eps)
+
+#: step for central differences of values (first derivatives)
+FD_STEP = 1e-5
+#: relative tolerance of a central-difference check (h^2 truncation plus eps/h round-off)
+FD_RTOL = 1e-7
+
+#: max abs error of 'norm'-normalised spherical harmonics against mpmath (issue 2)
+def sh_value_atol(l):
+    """Max abs error allowed for 'norm'-normalised Y_lm of degree l against a 30-digit oracle."""
+    return 1e-14 * (l + 1) if l <= 20 else 1e-12
+
+#: identities that hold exactly in exact arithmetic (orthonormality, addition theorem, ...)
+def identity_atol(scale=1.0, l=0):
+    """Tolerance for an exact identity of size ``scale`` involving degree-l quantities."""
+    return 64 * EPS * max(scale, 1.0) * (l + 1) ** 2
+
+#: rejection tolerance for rotation matrices: ||R^T R - I||_max and |det R - 1|
+ROTATION_ATOL = 1e-10
+
+#: CPU vs CUDA agreement (DESIGN 4)
+CUDA_RTOL = 1e-12
