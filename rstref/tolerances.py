@@ -30,3 +30,12 @@ ROTATION_ATOL = 1e-10
 
 #: CPU vs CUDA agreement (DESIGN 4)
 CUDA_RTOL = 1e-12
+
+#: largest condition number accepted for a radial Gram matrix (issue 3), measured on the
+#: Jacobi-scaled matrix D^-1/2 G D^-1/2 (D = diag G), which is what bounds Cholesky's
+#: accuracy.  The Gram entries carry a relative error of a few eps, so even an exact
+#: orthonormalisation of the computed G leaves an orthonormality defect of about
+#: cond * eps with respect to the exact inner product: 1e12 keeps that below ~2e-4,
+#: the point past which the basis is no longer "orthonormal in float64" in any useful
+#: sense.  Bases this ill-conditioned are refused with ValueError.
+GRAM_CONDITION_MAX = 1e12
