@@ -1,0 +1,400 @@
+"""Per-point kernels for real spherical harmonics by Cartesian recurrences.
+
+Mathematics
+-----------
+For ``0 <= m <= l`` write the real solid harmonics (polynomials in x, y, z) as
+
+    Z_{l,+m} = q_l^m(z, r^2) * C_m(x, y),     Z_{l,-m} = q_l^m(z, r^2) * S_m(x, y),
+
+with ``C_m + i S_m = (x + i y)^m`` and ``q_l^m = M_lm Q_l^m`` where ``Q_l^m`` is the
+polynomial ``r^(l-m) P_l^(m)(z/r)`` (m-th derivative of the Legendre polynomial, no
+Condon-Shortley phase) and ``M_lm`` the normalisation prefactor (``sqrt(2)`` included
+for ``m > 0``).  The unnormalised polynomials satisfy
+
+    Q_m^m = (2m-1) Q_{m-1}^{m-1},   Q_{m+1}^m = (2m+1) z Q_m^m,
+    (l-m) Q_l^m = (2l-1) z Q_{l-1}^m - (l+m-1) r^2 Q_{l-2}^m,
+    dQ_l^m/dx = -x Q_{l-1}^{m+1},  dQ_l^m/dy = -y Q_{l-1}^{m+1},  dQ_l^m/dz = (l+m) Q_{l-1}^m,
+
+so every first and second derivative of ``q`` is a combination of lower ``q`` with
+coefficients that are square roots of rationals; :func:`sph_tables` evaluates them once
+(exactly, then rounded once) and the kernels below only multiply and add.
+
+``Y_lm(r) = Z_lm(u)`` with ``u = r/|r|``.  With ``s = 1/|r|``, ``G = grad Z(u)``,
+``H = Hess Z(u)`` and Euler's relation for the degree-l homogeneous ``Z``:
+
+    grad Y = s (G - l Z u)
+    Hess Y = s^2 (H - l (u G^T + G u^T) - l Z I + l (l+2) Z u u^T)
+
+Conventions of the kernels
+--------------------------
+* ``r`` is one input row (3,), ``axes`` an int array (3,): the standard-frame coordinate
+  k is read from ``r[axes[k]]`` and its derivative written to output axis ``axes[k]``.
+  ``axes = (0, 1, 2)`` is the standard convention, ``(2, 0, 1)`` the e3nn one
+  (standard harmonics evaluated at (z, x, y)).
+* ``coef`` is the table from :func:`sph_tables` (shape ``(7, l_max+1, l_max+1)``).
+* ``q`` is scratch of shape ``(l_max+1, l_max+5)``, ``cs`` scratch of shape
+  ``(2, l_max+1)``; neither needs initialisation.
+* Outputs: ``out_val`` (L,), ``out_grad`` (3, L), ``out_hess`` (3, 3, L) with
+  ``L = (l_max+1)**2`` and flat index ``l*l + l + m``.  Every entry is written.
+* ``solid`` True: the polynomials ``Z_lm(r)`` themselves (derivatives of the polynomial,
+  also at the origin).  ``solid`` False: ``Y_lm(r/|r|)``; at the zero vector
+  ``Y_00`` keeps its value and every other value and derivative is exactly 0.
+
+No function here allocates, raises or prints, so numba-cuda kernels may call them.
+"""
+
+import math
+from decimal import Decimal, localcontext
+from fractions import Fraction
+
+import numba
+import numpy as np
+
+#: largest supported degree
+L_MAX_SUPPORTED = 64
+
+# indices into the coefficient table
+_A, _B, _E, _F, _EE, _EF, _FF = range(7)
+
+# squared norms outside this range are recomputed with scaling (avoids under/overflow)
+_R2_LOW = 1e-280
+_R2_HIGH = 1e280
+
+
+# ----------------------------------------------------------------------------- tables
+def _norm_sq(l, m, normalization):
+    """Exact rational M_lm^2 / c, with c the l-independent constant (4 pi or 1)."""
+    g = Fraction(1) if normalization == "norm" else Fraction(2 * l + 1)
+    ratio = Fraction(math.factorial(l - m), math.factorial(l + m))
+    return g * ratio * (2 if m > 0 else 1)
+
+
+def _sqrt(fr):
+    """float(sqrt(fr)) for a non-negative Fraction, correctly rounded at 40 digits first."""
+    with localcontext() as ctx:
+        ctx.prec = 40
+        return float((Decimal(fr.numerator) / Decimal(fr.denominator)).sqrt())
+
+
+def sph_tables(l_max, normalization="integral"):
+    """Recurrence and derivative coefficients for the kernels of this module.
+
+    Parameters
+    ----------
+    l_max : int
+        Largest degree, 0..64.
+    normalization : {'integral', 'component', 'norm'}
+
+    Returns
+    -------
+    coef : ndarray, shape (7, l_max+1, l_max+1), float64
+        ``coef[0][l, m]`` (A): recurrence factor of ``z q_{l-1}^m`` (for ``l == m`` the
+        factor of ``q_{m-1}^{m-1}``; ``coef[0][0, 0]`` is ``q_0^0`` itself);
+        ``coef[1]`` (B): factor of ``r^2 q_{l-2}^m``;
+        ``coef[2]`` (E), ``coef[3]`` (F): ``dq_l^m/dx = -x E q_{l-1}^{m+1}``,
+        ``dq_l^m/dz = F q_{l-1}^m``;
+        ``coef[4..6]`` (EE, EF, FF): the products for second derivatives,
+        ``q_{l-2}^{m+2}``, ``q_{l-2}^{m+1}``, ``q_{l-2}^m``.
+        Entries that multiply a structurally zero ``q`` are exactly 0.
+    """
+    nsq = lambda l, m: _norm_sq(l, m, normalization)  # noqa: E731
+    coef = np.zeros((7, l_max + 1, l_max + 1))
+    # q_0^0 = M_00: 1/sqrt(4 pi) for 'integral', 1 for 'component' and 'norm'
+    coef[_A, 0, 0] = 1.0 / math.sqrt(4.0 * math.pi) if normalization == "integral" else 1.0
+    for l in range(l_max + 1):
+        for m in range(l + 1):
+            if l == m and m >= 1:
+                coef[_A, l, m] = _sqrt((2 * m - 1) ** 2 * nsq(m, m) / nsq(m - 1, m - 1))
+            elif l == m + 1:
+                coef[_A, l, m] = _sqrt((2 * m + 1) ** 2 * nsq(m + 1, m) / nsq(m, m))
+            elif l >= m + 2:
+                coef[_A, l, m] = _sqrt(
+                    Fraction(2 * l - 1, l - m) ** 2 * nsq(l, m) / nsq(l - 1, m)
+                )
+                coef[_B, l, m] = _sqrt(
+                    Fraction(l + m - 1, l - m) ** 2 * nsq(l, m) / nsq(l - 2, m)
+                )
+            if m + 1 <= l - 1:
+                coef[_E, l, m] = _sqrt(nsq(l, m) / nsq(l - 1, m + 1))
+            if m <= l - 1:
+                coef[_F, l, m] = _sqrt((l + m) ** 2 * nsq(l, m) / nsq(l - 1, m))
+            if m + 2 <= l - 2:
+                coef[_EE, l, m] = _sqrt(nsq(l, m) / nsq(l - 2, m + 2))
+            if m + 1 <= l - 2:
+                coef[_EF, l, m] = _sqrt((l + m) ** 2 * nsq(l, m) / nsq(l - 2, m + 1))
+            if m <= l - 2:
+                coef[_FF, l, m] = _sqrt(
+                    ((l + m) * (l + m - 1)) ** 2 * nsq(l, m) / nsq(l - 2, m)
+                )
+    return coef
+
+
+def sph_scratch_shapes(l_max):
+    """Shapes of the scratch arrays ``q`` and ``cs`` the kernels need."""
+    return (l_max + 1, l_max + 5), (2, l_max + 1)
+
+
+# ----------------------------------------------------------------------------- helpers
+@numba.njit(cache=True)
+def _fill_q(x, y, z, l_max, coef, q):
+    """q[l, m] = q_l^m(z, r^2) for m <= l; q[l, m] = 0 for l < m <= l+4."""
+    r2 = x * x + y * y + z * z
+    q[0, 0] = coef[0, 0, 0]
+    for m in range(1, l_max + 1):
+        q[m, m] = coef[0, m, m] * q[m - 1, m - 1]
+    for m in range(l_max):
+        q[m + 1, m] = coef[0, m + 1, m] * z * q[m, m]
+    for m in range(l_max + 1):
+        for l in range(m + 2, l_max + 1):
+            q[l, m] = coef[0, l, m] * z * q[l - 1, m] - coef[1, l, m] * r2 * q[l - 2, m]
+    for l in range(l_max + 1):
+        for k in range(l + 1, l + 5):
+            q[l, k] = 0.0
+
+
+@numba.njit(cache=True)
+def _fill_cs(x, y, l_max, cs):
+    """cs[0, m] = Re (x + i y)^m, cs[1, m] = Im (x + i y)^m."""
+    cs[0, 0] = 1.0
+    cs[1, 0] = 0.0
+    for m in range(1, l_max + 1):
+        c = cs[0, m - 1]
+        s = cs[1, m - 1]
+        cs[0, m] = x * c - y * s
+        cs[1, m] = x * s + y * c
+
+
+@numba.njit(cache=True)
+def _unit(r, axes):
+    """Standard-frame coordinates, their norm and a flag for the zero vector.
+
+    Returns (x, y, z, norm); the norm is computed with scaling when the plain sum of
+    squares would under- or overflow.
+    """
+    x = r[axes[0]]
+    y = r[axes[1]]
+    z = r[axes[2]]
+    r2 = x * x + y * y + z * z
+    if r2 >= _R2_LOW and r2 <= _R2_HIGH:
+        return x, y, z, math.sqrt(r2)
+    big = max(abs(x), abs(y), abs(z))
+    if big == 0.0:
+        return x, y, z, 0.0
+    xs = x / big
+    ys = y / big
+    zs = z / big
+    return x, y, z, big * math.sqrt(xs * xs + ys * ys + zs * zs)
+
+
+@numba.njit(cache=True)
+def _zero_rule(l_max, coef, out_val):
+    out_val[0] = coef[0, 0, 0]
+    for i in range(1, (l_max + 1) * (l_max + 1)):
+        out_val[i] = 0.0
+
+
+# ----------------------------------------------------------------------------- kernels
+@numba.njit(cache=True)
+def sph_values_point(r, axes, l_max, solid, coef, q, cs, out_val):
+    """Values of the real (solid) harmonics at one point; see the module docstring."""
+    x, y, z, nrm = _unit(r, axes)
+    if not solid:
+        if nrm == 0.0:
+            _zero_rule(l_max, coef, out_val)
+            return
+        s = 1.0 / nrm
+        x = x * s
+        y = y * s
+        z = z * s
+    _fill_q(x, y, z, l_max, coef, q)
+    _fill_cs(x, y, l_max, cs)
+    for l in range(l_max + 1):
+        base = l * l + l
+        out_val[base] = q[l, 0]
+        for m in range(1, l + 1):
+            qv = q[l, m]
+            out_val[base + m] = qv * cs[0, m]
+            out_val[base - m] = qv * cs[1, m]
+
+
+@numba.njit(cache=True)
+def sph_gradients_point(r, axes, l_max, solid, coef, q, cs, out_val, out_grad):
+    """Values and Cartesian gradients at one point; see the module docstring."""
+    L = (l_max + 1) * (l_max + 1)
+    a0 = axes[0]
+    a1 = axes[1]
+    a2 = axes[2]
+    x, y, z, nrm = _unit(r, axes)
+    s = 1.0
+    if not solid:
+        if nrm == 0.0:
+            _zero_rule(l_max, coef, out_val)
+            for k in range(3):
+                for i in range(L):
+                    out_grad[k, i] = 0.0
+            return
+        s = 1.0 / nrm
+        x = x * s
+        y = y * s
+        z = z * s
+    _fill_q(x, y, z, l_max, coef, q)
+    _fill_cs(x, y, l_max, cs)
+    out_val[0] = q[0, 0]
+    out_grad[0, 0] = 0.0
+    out_grad[1, 0] = 0.0
+    out_grad[2, 0] = 0.0
+    for l in range(1, l_max + 1):
+        base = l * l + l
+        lf = float(l)
+        for m in range(l + 1):
+            qv = q[l, m]
+            A = coef[2, l, m] * q[l - 1, m + 1]
+            qx = -x * A
+            qy = -y * A
+            qz = coef[3, l, m] * q[l - 1, m]
+            for sign in range(2):
+                if m == 0:
+                    if sign == 1:
+                        break
+                    T = 1.0
+                    Tx = 0.0
+                    Ty = 0.0
+                    idx = base
+                elif sign == 0:
+                    T = cs[0, m]
+                    Tx = m * cs[0, m - 1]
+                    Ty = -m * cs[1, m - 1]
+                    idx = base + m
+                else:
+                    T = cs[1, m]
+                    Tx = m * cs[1, m - 1]
+                    Ty = m * cs[0, m - 1]
+                    idx = base - m
+                Zv = qv * T
+                Gx = qx * T + qv * Tx
+                Gy = qy * T + qv * Ty
+                Gz = qz * T
+                out_val[idx] = Zv
+                if solid:
+                    out_grad[a0, idx] = Gx
+                    out_grad[a1, idx] = Gy
+                    out_grad[a2, idx] = Gz
+                else:
+                    lz = lf * Zv
+                    out_grad[a0, idx] = s * (Gx - lz * x)
+                    out_grad[a1, idx] = s * (Gy - lz * y)
+                    out_grad[a2, idx] = s * (Gz - lz * z)
+
+
+@numba.njit(cache=True)
+def sph_hessians_point(r, axes, l_max, solid, coef, q, cs, out_val, out_grad, out_hess):
+    """Values, gradients and Hessians at one point; see the module docstring."""
+    L = (l_max + 1) * (l_max + 1)
+    a0 = axes[0]
+    a1 = axes[1]
+    a2 = axes[2]
+    x, y, z, nrm = _unit(r, axes)
+    s = 1.0
+    if not solid:
+        if nrm == 0.0:
+            _zero_rule(l_max, coef, out_val)
+            for k in range(3):
+                for i in range(L):
+                    out_grad[k, i] = 0.0
+                for j in range(3):
+                    for i in range(L):
+                        out_hess[k, j, i] = 0.0
+            return
+        s = 1.0 / nrm
+        x = x * s
+        y = y * s
+        z = z * s
+    s2 = s * s
+    _fill_q(x, y, z, l_max, coef, q)
+    _fill_cs(x, y, l_max, cs)
+    out_val[0] = q[0, 0]
+    for k in range(3):
+        out_grad[k, 0] = 0.0
+        for j in range(3):
+            out_hess[k, j, 0] = 0.0
+    for l in range(1, l_max + 1):
+        base = l * l + l
+        lf = float(l)
+        l2 = l - 2 if l >= 2 else 0
+        for m in range(l + 1):
+            qv = q[l, m]
+            A = coef[2, l, m] * q[l - 1, m + 1]
+            qx = -x * A
+            qy = -y * A
+            qz = coef[3, l, m] * q[l - 1, m]
+            EE = coef[4, l, m] * q[l2, m + 2]
+            EF = coef[5, l, m] * q[l2, m + 1]
+            FF = coef[6, l, m] * q[l2, m]
+            qxx = x * x * EE - A
+            qyy = y * y * EE - A
+            qxy = x * y * EE
+            qxz = -x * EF
+            qyz = -y * EF
+            qzz = FF
+            m1 = m - 1 if m >= 1 else 0
+            m2 = m - 2 if m >= 2 else 0
+            mm = float(m * (m - 1))
+            for sign in range(2):
+                if m == 0:
+                    if sign == 1:
+                        break
+                    T = 1.0
+                    Tx = 0.0
+                    Ty = 0.0
+                    Txx = 0.0
+                    Txy = 0.0
+                    idx = base
+                elif sign == 0:
+                    T = cs[0, m]
+                    Tx = m * cs[0, m1]
+                    Ty = -m * cs[1, m1]
+                    Txx = mm * cs[0, m2]
+                    Txy = -mm * cs[1, m2]
+                    idx = base + m
+                else:
+                    T = cs[1, m]
+                    Tx = m * cs[1, m1]
+                    Ty = m * cs[0, m1]
+                    Txx = mm * cs[1, m2]
+                    Txy = mm * cs[0, m2]
+                    idx = base - m
+                Zv = qv * T
+                Gx = qx * T + qv * Tx
+                Gy = qy * T + qv * Ty
+                Gz = qz * T
+                Hxx = qxx * T + 2.0 * qx * Tx + qv * Txx
+                Hyy = qyy * T + 2.0 * qy * Ty - qv * Txx
+                Hzz = qzz * T
+                Hxy = qxy * T + qx * Ty + qy * Tx + qv * Txy
+                Hxz = qxz * T + qz * Tx
+                Hyz = qyz * T + qz * Ty
+                out_val[idx] = Zv
+                if not solid:
+                    lz = lf * Zv
+                    c2 = lf * (lf + 2.0) * Zv
+                    Hxx = s2 * (Hxx - 2.0 * lf * x * Gx - lz + c2 * x * x)
+                    Hyy = s2 * (Hyy - 2.0 * lf * y * Gy - lz + c2 * y * y)
+                    Hzz = s2 * (Hzz - 2.0 * lf * z * Gz - lz + c2 * z * z)
+                    Hxy = s2 * (Hxy - lf * (x * Gy + y * Gx) + c2 * x * y)
+                    Hxz = s2 * (Hxz - lf * (x * Gz + z * Gx) + c2 * x * z)
+                    Hyz = s2 * (Hyz - lf * (y * Gz + z * Gy) + c2 * y * z)
+                    Gx = s * (Gx - lz * x)
+                    Gy = s * (Gy - lz * y)
+                    Gz = s * (Gz - lz * z)
+                out_grad[a0, idx] = Gx
+                out_grad[a1, idx] = Gy
+                out_grad[a2, idx] = Gz
+                out_hess[a0, a0, idx] = Hxx
+                out_hess[a1, a1, idx] = Hyy
+                out_hess[a2, a2, idx] = Hzz
+                out_hess[a0, a1, idx] = Hxy
+                out_hess[a1, a0, idx] = Hxy
+                out_hess[a0, a2, idx] = Hxz
+                out_hess[a2, a0, idx] = Hxz
+                out_hess[a1, a2, idx] = Hyz
+                out_hess[a2, a1, idx] = Hyz

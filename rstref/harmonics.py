@@ -1,0 +1,272 @@
+"""Real spherical harmonics with explicit Cartesian gradients and Hessians (DESIGN 2.1).
+
+Convention
+----------
+Standard real form with polar axis z and no Condon-Shortley phase:
+``Y_{1,-1} ∝ y``, ``Y_{1,0} ∝ z``, ``Y_{1,1} ∝ x`` with positive prefactors (the table on
+Wikipedia, sphericart's convention).  Degrees ``l = 0..l_max`` (``l_max <= 64``) are
+stored flat, ``lm_index(l, m) = l*l + l + m``.
+
+Normalisations
+    ``'integral'`` (default) orthonormal on the unit sphere;
+    ``'component'`` ``sum_m Y_lm^2 = 2l+1`` (``Y_00 = 1``);
+    ``'norm'`` ``sum_m Y_lm^2 = 1``.
+
+``convention='e3nn'`` gives e3nn's functions: the standard ones evaluated at the permuted
+point ``(z, x, y)`` (polar axis y, the l = 1 block proportional to (x, y, z)); gradients and
+Hessians are with respect to the caller's (x, y, z).
+
+Input vectors need not be unit: ``Y`` is evaluated at ``r/|r|``.  At the zero vector
+``Y_00`` keeps its value and every ``l >= 1`` value, gradient and Hessian entry is exactly
+0 (never NaN).  ``solid=True`` returns the solid harmonics ``|r|^l Y_lm(r/|r|)``,
+polynomials in (x, y, z) whose derivatives are those of the polynomial everywhere,
+including the origin.
+
+Everything is computed by Cartesian recurrences (no angles, hence no pole problems);
+see :mod:`rstref._kernels.sph` for the formulas.
+"""
+
+import functools
+
+import numba
+import numpy as np
+
+from rstref._checks import as_float_array, check_choice, check_int
+from rstref._kernels.sph import (
+    L_MAX_SUPPORTED,
+    sph_gradients_point,
+    sph_hessians_point,
+    sph_scratch_shapes,
+    sph_tables,
+    sph_values_point,
+)
+
+NORMALIZATIONS = ("integral", "component", "norm")
+CONVENTIONS = ("standard", "e3nn")
+
+#: standard-frame coordinate k is read from input column _AXES[convention][k]
+_AXES = {
+    "standard": np.array([0, 1, 2], dtype=np.int64),
+    "e3nn": np.array([2, 0, 1], dtype=np.int64),
+}
+
+#: points per chunk of the parallel loop (each chunk owns one scratch set)
+_CHUNK = 512
+#: below this many points the serial loop is used (threads do not pay)
+_PARALLEL_MIN_POINTS = 2048
+
+
+# ----------------------------------------------------------------------------- index trio
+def lm_size(l_max):
+    """Number of (l, m) pairs for ``l = 0..l_max``: ``(l_max + 1)**2``."""
+    l_max = check_int(l_max, "l_max", low=0)
+    return (l_max + 1) ** 2
+
+
+def lm_index(l, m):
+    """Flat index of (l, m): ``l*l + l + m``.
+
+    The flat order is ``[(l, m) for l in range(l_max + 1) for m in range(-l, l + 1)]``.
+    """
+    l = check_int(l, "l", low=0)
+    m = check_int(m, "m", low=-l, high=l)
+    return l * l + l + m
+
+
+def lm_range(l):
+    """``slice`` of the flat indices of degree l: ``[lm_index(l, m) for m in range(-l, l + 1)]``."""
+    l = check_int(l, "l", low=0)
+    return slice(l * l, (l + 1) * (l + 1))
+
+
+# ----------------------------------------------------------------------------- loops
+@numba.njit(cache=True)
+def _values_range(xyz, start, stop, axes, l_max, solid, coef, out):
+    q = np.empty((l_max + 1, l_max + 5))
+    cs = np.empty((2, l_max + 1))
+    for i in range(start, stop):
+        sph_values_point(xyz[i], axes, l_max, solid, coef, q, cs, out[i])
+
+
+@numba.njit(cache=True)
+def _gradients_range(xyz, start, stop, axes, l_max, solid, coef, out, dout):
+    q = np.empty((l_max + 1, l_max + 5))
+    cs = np.empty((2, l_max + 1))
+    for i in range(start, stop):
+        sph_gradients_point(xyz[i], axes, l_max, solid, coef, q, cs, out[i], dout[i])
+
+
+@numba.njit(cache=True)
+def _hessians_range(xyz, start, stop, axes, l_max, solid, coef, out, dout, d2out):
+    q = np.empty((l_max + 1, l_max + 5))
+    cs = np.empty((2, l_max + 1))
+    for i in range(start, stop):
+        sph_hessians_point(
+            xyz[i], axes, l_max, solid, coef, q, cs, out[i], dout[i], d2out[i]
+        )
+
+
+@numba.njit(cache=True, parallel=True)
+def _values_parallel(xyz, chunk, axes, l_max, solid, coef, out):
+    n = xyz.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    for c in numba.prange(n_chunks):
+        _values_range(xyz, c * chunk, min(n, (c + 1) * chunk), axes, l_max, solid, coef, out)
+
+
+@numba.njit(cache=True, parallel=True)
+def _gradients_parallel(xyz, chunk, axes, l_max, solid, coef, out, dout):
+    n = xyz.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    for c in numba.prange(n_chunks):
+        _gradients_range(
+            xyz, c * chunk, min(n, (c + 1) * chunk), axes, l_max, solid, coef, out, dout
+        )
+
+
+@numba.njit(cache=True, parallel=True)
+def _hessians_parallel(xyz, chunk, axes, l_max, solid, coef, out, dout, d2out):
+    n = xyz.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    for c in numba.prange(n_chunks):
+        _hessians_range(
+            xyz, c * chunk, min(n, (c + 1) * chunk), axes, l_max, solid, coef, out, dout, d2out
+        )
+
+
+# ----------------------------------------------------------------------------- calculator
+@functools.lru_cache(maxsize=None)
+def _cached_tables(l_max, normalization):
+    coef = sph_tables(l_max, normalization)
+    coef.setflags(write=False)
+    return coef
+
+
+class SphericalHarmonics:
+    """Calculator of real spherical harmonics up to degree ``l_max``.
+
+    Parameters
+    ----------
+    l_max : int
+        Largest degree, ``0 <= l_max <= 64``.
+    normalization : {'integral', 'component', 'norm'}
+        See the module docstring. Default 'integral' (orthonormal on the sphere).
+    convention : {'standard', 'e3nn'}
+        'e3nn' evaluates the standard functions at ``(z, x, y)``.
+    solid : bool
+        If True return the solid harmonics ``|r|^l Y_lm(r/|r|)``.
+
+    Notes
+    -----
+    Outputs for ``n`` points with ``L = (l_max+1)**2``: values ``(n, L)``, gradients
+    ``(n, 3, L)`` with ``d[i, a, k] = dY_k/dr_a`` at point i, Hessians ``(n, 3, 3, L)``
+    with ``h[i, a, b, k] = d2Y_k/dr_a dr_b``.  Flat order of k:
+    ``[(l, m) for l in range(l_max + 1) for m in range(-l, l + 1)]``.
+    """
+
+    def __init__(self, l_max, normalization="integral", convention="standard", solid=False):
+        self.l_max = check_int(l_max, "l_max", low=0, high=L_MAX_SUPPORTED)
+        self.normalization = check_choice(normalization, "normalization", NORMALIZATIONS)
+        self.convention = check_choice(convention, "convention", CONVENTIONS)
+        if not isinstance(solid, (bool, np.bool_)):
+            raise TypeError(f"solid must be a bool, got {type(solid).__name__}")
+        self.solid = bool(solid)
+        self._coef = _cached_tables(self.l_max, self.normalization)
+        self._axes = _AXES[self.convention]
+
+    @property
+    def size(self):
+        """Number of functions ``L = (l_max + 1)**2``."""
+        return (self.l_max + 1) ** 2
+
+    def __repr__(self):
+        return (
+            f"SphericalHarmonics(l_max={self.l_max}, normalization={self.normalization!r}, "
+            f"convention={self.convention!r}, solid={self.solid})"
+        )
+
+    def _points(self, xyz):
+        return as_float_array(xyz, "xyz", trailing_shape=(3,))
+
+    def compute(self, xyz):
+        """Values, shape ``(n, L)``, for points ``xyz`` of shape ``(n, 3)``."""
+        xyz = self._points(xyz)
+        n = xyz.shape[0]
+        out = np.empty((n, self.size))
+        args = (self._axes, self.l_max, self.solid, self._coef, out)
+        if n >= _PARALLEL_MIN_POINTS:
+            _values_parallel(xyz, _CHUNK, *args)
+        elif n:
+            _values_range(xyz, 0, n, *args)
+        return out
+
+    def compute_with_gradients(self, xyz):
+        """Values ``(n, L)`` and gradients ``(n, 3, L)`` for ``xyz`` of shape ``(n, 3)``."""
+        xyz = self._points(xyz)
+        n = xyz.shape[0]
+        out = np.empty((n, self.size))
+        dout = np.empty((n, 3, self.size))
+        args = (self._axes, self.l_max, self.solid, self._coef, out, dout)
+        if n >= _PARALLEL_MIN_POINTS:
+            _gradients_parallel(xyz, _CHUNK, *args)
+        elif n:
+            _gradients_range(xyz, 0, n, *args)
+        return out, dout
+
+    def compute_with_hessians(self, xyz):
+        """Values ``(n, L)``, gradients ``(n, 3, L)``, Hessians ``(n, 3, 3, L)``."""
+        xyz = self._points(xyz)
+        n = xyz.shape[0]
+        out = np.empty((n, self.size))
+        dout = np.empty((n, 3, self.size))
+        d2out = np.empty((n, 3, 3, self.size))
+        args = (self._axes, self.l_max, self.solid, self._coef, out, dout, d2out)
+        if n >= _PARALLEL_MIN_POINTS:
+            _hessians_parallel(xyz, _CHUNK, *args)
+        elif n:
+            _hessians_range(xyz, 0, n, *args)
+        return out, dout, d2out
+
+
+# ----------------------------------------------------------------------------- functions
+def spherical_harmonics(xyz, l_max, normalization="integral", convention="standard", solid=False):
+    """Real spherical harmonics of the directions of ``xyz``.
+
+    Parameters
+    ----------
+    xyz : array_like, shape (n, 3)
+        Cartesian vectors (any length; float32 and integers are promoted to float64).
+    l_max : int
+        Largest degree, ``0 <= l_max <= 64``.
+    normalization : {'integral', 'component', 'norm'}
+    convention : {'standard', 'e3nn'}
+    solid : bool
+        Return ``|r|^l Y_lm`` instead of ``Y_lm(r/|r|)``.
+
+    Returns
+    -------
+    Y : ndarray, shape (n, (l_max+1)**2)
+        In the order ``[(l, m) for l in range(l_max + 1) for m in range(-l, l + 1)]``.
+    """
+    return SphericalHarmonics(l_max, normalization, convention, solid).compute(xyz)
+
+
+def spherical_harmonics_with_gradients(
+    xyz, l_max, normalization="integral", convention="standard", solid=False
+):
+    """Values ``(n, L)`` and gradients ``(n, 3, L)``, ``dY[i, a, k] = dY_k/dr_a``.
+
+    See :func:`spherical_harmonics` for the parameters.
+    """
+    return SphericalHarmonics(l_max, normalization, convention, solid).compute_with_gradients(xyz)
+
+
+def spherical_harmonics_with_hessians(
+    xyz, l_max, normalization="integral", convention="standard", solid=False
+):
+    """Values ``(n, L)``, gradients ``(n, 3, L)`` and Hessians ``(n, 3, 3, L)``.
+
+    ``d2Y[i, a, b, k] = d2 Y_k / dr_a dr_b`` (symmetric in a, b).  See
+    :func:`spherical_harmonics` for the parameters.
+    """
+    return SphericalHarmonics(l_max, normalization, convention, solid).compute_with_hessians(xyz)
