@@ -21,6 +21,7 @@ _PUBLIC = {
     "lm_range": "rstref.harmonics",
     # rotations (DESIGN 2.2)
     "wigner_D": "rstref.rotations",
+    "wigner_D_blocks": "rstref.rotations",
     "random_rotation": "rstref.rotations",
     "check_rotation": "rstref.rotations",
     # Clebsch-Gordan (DESIGN 2.3)
