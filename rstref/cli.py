@@ -12,6 +12,7 @@ from importlib import import_module
 #: sub-command name -> (module path, one-line help)
 COMMANDS = {
     "sph": ("rstref._commands.sph", "print real spherical harmonics of a vector"),
+    "demo": ("rstref._commands.demo", "run the seed experiment: expansion, invariants, inversion, degeneracy"),
 }
 
 
