@@ -1,0 +1,121 @@
+"""GPU path of rstref on numba-cuda (extra ``cuda``); imported only when asked for.
+
+How the CPU and GPU paths share the maths (DESIGN section 3)
+------------------------------------------------------------
+The per-item kernels in :mod:`rstref._kernels` are ordinary ``@numba.njit(cache=True)``
+functions: one point, one distance or one environment, writing into caller-provided
+output and scratch arrays, no allocation, scalar ``math`` only.  The CPU drivers loop
+over items calling them; the CUDA kernels in this package launch one thread per item
+and call *the very same dispatcher objects*:
+
+* On a real GPU, numba-cuda (>= 0.20; checked against 0.30.4) resolves a CPU
+  dispatcher met inside a ``@cuda.jit`` kernel as a device function: it recompiles
+  the dispatcher's Python source for the CUDA target (``CUDATargetContext.
+  resolve_value_type``), recursively for the ``@njit`` functions it calls.  Basic
+  slicing (``out[i]`` row views, ``xyz[i]``) is supported in device code; allocation
+  (``np.empty``), exceptions, and variable-size ``cuda.local.array`` are not, which is
+  why every kernel takes its scratch as an argument.  The driver hands each thread a
+  row of one scratch array sized for the threads actually launched (grid-stride loop).
+  This is verified without a GPU by compiling every kernel of this package to PTX
+  (``tests/test_cuda.py::test_kernels_compile_to_ptx``, needs the ``nvidia-nvvm`` and
+  ``nvidia-cuda-nvrtc`` wheels; skipped otherwise).
+* Under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1`` set before numba is imported)
+  kernels run as Python and pass simulator array wrappers that a CPU dispatcher cannot
+  unbox.  :func:`rstref.cuda.driver.device_function` wraps each per-item kernel so
+  that, under the simulator only, the wrappers are unwrapped to the NumPy buffers they
+  share memory with before the call; on a GPU it returns the dispatcher unchanged.  The
+  simulator therefore runs the kernels' launch and indexing logic in Python and the
+  same compiled per-item maths as the CPU.
+
+Dispatch
+--------
+NumPy input runs on the CPU.  Input exposing ``__cuda_array_interface__`` (numba
+device arrays, CuPy, PyTorch CUDA tensors) or a simulator device array, or
+``device='cuda'``, runs on the GPU, and the outputs are numba device arrays that stay
+on the device (``.copy_to_host()`` to fetch them).  ``device='cpu'`` with device input
+is an error (nothing is copied silently).
+"""
+
+from importlib import import_module
+
+_PUBLIC = {
+    "spherical_harmonics": "rstref.cuda.harmonics",
+    "spherical_harmonics_with_gradients": "rstref.cuda.harmonics",
+    "spherical_harmonics_with_hessians": "rstref.cuda.harmonics",
+}
+
+__all__ = sorted(_PUBLIC) + ["is_available", "is_device_array", "wants_gpu", "simulator_enabled"]
+
+#: values accepted for the ``device`` keyword of the public entry points
+DEVICES = (None, "cpu", "cuda")
+
+
+def simulator_enabled():
+    """True if numba was imported with the CUDA simulator enabled (``NUMBA_ENABLE_CUDASIM=1``)."""
+    import numba
+
+    return bool(numba.config.ENABLE_CUDASIM)
+
+
+def is_available():
+    """True if the GPU path can run: numba-cuda is installed and a GPU or the simulator is active."""
+    try:
+        from rstref.cuda import driver
+    except ImportError:
+        return False
+    return driver.is_available()
+
+
+def is_device_array(value):
+    """True for arrays that live on a CUDA device (or in the CUDA simulator).
+
+    Recognises anything exposing ``__cuda_array_interface__`` and the simulator's
+    device arrays, without importing numba.cuda.
+    """
+    if hasattr(value, "__cuda_array_interface__"):
+        return True
+    return type(value).__module__.startswith("numba.cuda.simulator")
+
+
+def wants_gpu(device, *arrays):
+    """Decide where an entry point runs from its ``device`` keyword and its array inputs.
+
+    Parameters
+    ----------
+    device : {None, 'cpu', 'cuda'}
+        None: GPU if any of ``arrays`` is a device array, else CPU.
+    *arrays
+        The array arguments of the call.
+
+    Returns
+    -------
+    bool
+        True for the GPU path.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``device``, or ``device='cpu'`` with device-resident input.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of None, 'cpu', 'cuda', got {device!r}")
+    on_device = any(is_device_array(a) for a in arrays)
+    if device == "cpu" and on_device:
+        raise ValueError(
+            "device='cpu' was requested but an input array lives on a CUDA device; "
+            "copy it to the host first (e.g. .copy_to_host())"
+        )
+    return device == "cuda" or on_device
+
+
+def __getattr__(name):
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rstref.cuda' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
