@@ -40,6 +40,7 @@ from rstref._kernels.sph import (
     sph_tables,
     sph_values_point,
 )
+from rstref.cuda import wants_gpu
 
 NORMALIZATIONS = ("integral", "component", "norm")
 CONVENTIONS = ("standard", "e3nn")
@@ -229,7 +230,9 @@ class SphericalHarmonics:
 
 
 # ----------------------------------------------------------------------------- functions
-def spherical_harmonics(xyz, l_max, normalization="integral", convention="standard", solid=False):
+def spherical_harmonics(
+    xyz, l_max, normalization="integral", convention="standard", solid=False, device=None
+):
     """Real spherical harmonics of the directions of ``xyz``.
 
     Parameters
@@ -242,31 +245,47 @@ def spherical_harmonics(xyz, l_max, normalization="integral", convention="standa
     convention : {'standard', 'e3nn'}
     solid : bool
         Return ``|r|^l Y_lm`` instead of ``Y_lm(r/|r|)``.
+    device : {None, 'cpu', 'cuda'}
+        None: on the GPU if ``xyz`` is a device array (``__cuda_array_interface__``),
+        else on the CPU.  'cuda' runs on the GPU and returns numba device arrays
+        (see :mod:`rstref.cuda`).
 
     Returns
     -------
     Y : ndarray, shape (n, (l_max+1)**2)
         In the order ``[(l, m) for l in range(l_max + 1) for m in range(-l, l + 1)]``.
     """
+    if wants_gpu(device, xyz):
+        from rstref.cuda import harmonics as gpu
+
+        return gpu.spherical_harmonics(xyz, l_max, normalization, convention, solid)
     return SphericalHarmonics(l_max, normalization, convention, solid).compute(xyz)
 
 
 def spherical_harmonics_with_gradients(
-    xyz, l_max, normalization="integral", convention="standard", solid=False
+    xyz, l_max, normalization="integral", convention="standard", solid=False, device=None
 ):
     """Values ``(n, L)`` and gradients ``(n, 3, L)``, ``dY[i, a, k] = dY_k/dr_a``.
 
-    See :func:`spherical_harmonics` for the parameters.
+    See :func:`spherical_harmonics` for the parameters (``device`` included).
     """
+    if wants_gpu(device, xyz):
+        from rstref.cuda import harmonics as gpu
+
+        return gpu.spherical_harmonics_with_gradients(xyz, l_max, normalization, convention, solid)
     return SphericalHarmonics(l_max, normalization, convention, solid).compute_with_gradients(xyz)
 
 
 def spherical_harmonics_with_hessians(
-    xyz, l_max, normalization="integral", convention="standard", solid=False
+    xyz, l_max, normalization="integral", convention="standard", solid=False, device=None
 ):
     """Values ``(n, L)``, gradients ``(n, 3, L)`` and Hessians ``(n, 3, 3, L)``.
 
     ``d2Y[i, a, b, k] = d2 Y_k / dr_a dr_b`` (symmetric in a, b).  See
-    :func:`spherical_harmonics` for the parameters.
+    :func:`spherical_harmonics` for the parameters (``device`` included).
     """
+    if wants_gpu(device, xyz):
+        from rstref.cuda import harmonics as gpu
+
+        return gpu.spherical_harmonics_with_hessians(xyz, l_max, normalization, convention, solid)
     return SphericalHarmonics(l_max, normalization, convention, solid).compute_with_hessians(xyz)

@@ -1,0 +1,112 @@
+"""Real spherical harmonics on the GPU: one thread per point, the CPU's per-point kernels.
+
+Same names, parameters, shapes and conventions as :mod:`rstref.harmonics`; the results
+are numba device arrays.  The per-point maths is :mod:`rstref._kernels.sph`, called
+unchanged from the kernels below (see :mod:`rstref.cuda` for the mechanism).
+"""
+
+import functools
+
+import numpy as np
+
+from rstref._kernels.sph import (
+    sph_gradients_point,
+    sph_hessians_point,
+    sph_scratch_shapes,
+    sph_values_point,
+)
+from rstref.cuda.driver import (
+    as_float64_device,
+    cuda,
+    device_function,
+    device_table,
+    empty,
+    launch_config,
+    require,
+)
+from rstref.harmonics import SphericalHarmonics
+
+_values_point = device_function(sph_values_point)
+_gradients_point = device_function(sph_gradients_point)
+_hessians_point = device_function(sph_hessians_point)
+
+
+@functools.lru_cache(maxsize=None)
+def _kernels(l_max):
+    """The three kernels for degree ``l_max`` (scratch sizes are compile-time constants)."""
+    q_shape, cs_shape = sph_scratch_shapes(l_max)
+
+    @cuda.jit
+    def values(xyz, axes, solid, coef, out):
+        q = cuda.local.array(q_shape, np.float64)
+        cs = cuda.local.array(cs_shape, np.float64)
+        for i in range(cuda.grid(1), xyz.shape[0], cuda.gridsize(1)):
+            _values_point(xyz[i], axes, l_max, solid, coef, q, cs, out[i])
+
+    @cuda.jit
+    def gradients(xyz, axes, solid, coef, out, dout):
+        q = cuda.local.array(q_shape, np.float64)
+        cs = cuda.local.array(cs_shape, np.float64)
+        for i in range(cuda.grid(1), xyz.shape[0], cuda.gridsize(1)):
+            _gradients_point(xyz[i], axes, l_max, solid, coef, q, cs, out[i], dout[i])
+
+    @cuda.jit
+    def hessians(xyz, axes, solid, coef, out, dout, d2out):
+        q = cuda.local.array(q_shape, np.float64)
+        cs = cuda.local.array(cs_shape, np.float64)
+        for i in range(cuda.grid(1), xyz.shape[0], cuda.gridsize(1)):
+            _hessians_point(
+                xyz[i], axes, l_max, solid, coef, q, cs, out[i], dout[i], d2out[i]
+            )
+
+    return values, gradients, hessians
+
+
+def _prepare(xyz, l_max, normalization, convention, solid):
+    """Validated calculator, device points and device tables."""
+    calc = SphericalHarmonics(l_max, normalization, convention, solid)
+    require()
+    xyz = as_float64_device(xyz, "xyz", trailing_shape=(3,))
+    coef = device_table(calc._coef, key=("sph", calc.l_max, calc.normalization))
+    axes = device_table(calc._axes, key=("sph_axes", calc.convention))
+    return calc, xyz, coef, axes
+
+
+def _launch(kernel, xyz, *args):
+    n = xyz.shape[0]
+    if n:
+        blocks, threads, _ = launch_config(n)
+        kernel[blocks, threads](xyz, *args)
+
+
+def spherical_harmonics(xyz, l_max, normalization="integral", convention="standard", solid=False):
+    """GPU twin of :func:`rstref.spherical_harmonics`: device array ``(n, L)``."""
+    calc, xyz, coef, axes = _prepare(xyz, l_max, normalization, convention, solid)
+    out = empty((xyz.shape[0], calc.size))
+    _launch(_kernels(calc.l_max)[0], xyz, axes, calc.solid, coef, out)
+    return out
+
+
+def spherical_harmonics_with_gradients(
+    xyz, l_max, normalization="integral", convention="standard", solid=False
+):
+    """GPU twin of :func:`rstref.spherical_harmonics_with_gradients`: ``(n, L)``, ``(n, 3, L)``."""
+    calc, xyz, coef, axes = _prepare(xyz, l_max, normalization, convention, solid)
+    n = xyz.shape[0]
+    out = empty((n, calc.size))
+    dout = empty((n, 3, calc.size))
+    _launch(_kernels(calc.l_max)[1], xyz, axes, calc.solid, coef, out, dout)
+    return out, dout
+
+
+def spherical_harmonics_with_hessians(
+    xyz, l_max, normalization="integral", convention="standard", solid=False
+):
+    """GPU twin of :func:`rstref.spherical_harmonics_with_hessians`: ``(n, L)``, ``(n, 3, L)``, ``(n, 3, 3, L)``."""
+    calc, xyz, coef, axes = _prepare(xyz, l_max, normalization, convention, solid)
+    n = xyz.shape[0]
+    out = empty((n, calc.size))
+    dout = empty((n, 3, calc.size))
+    d2out = empty((n, 3, 3, calc.size))
+    _launch(_kernels(calc.l_max)[2], xyz, axes, calc.solid, coef, out, dout, d2out)
+    return out, dout, d2out
