@@ -39,3 +39,27 @@ CUDA_RTOL = 1e-12
 #: the point past which the basis is no longer "orthonormal in float64" in any useful
 #: sense.  Bases this ill-conditioned are refused with ValueError.
 GRAM_CONDITION_MAX = 1e12
+
+
+# =======================================================================================
+# Validation against peer implementations (validation/, sphericart, e3nn, scipy, wigners)
+# =======================================================================================
+
+#: round-off budget, in units of eps, of two independent float64 implementations of the
+#: same real spherical harmonic: each carries O(l) ulps from its recurrence
+PEER_ULPS = 64
+
+
+def peer_rtol(l, order=0):
+    """Max deviation of rstref from a peer, relative to the peer's largest value of degree l.
+
+    ``PEER_ULPS * eps * (l + 1) * (1 + order)``: a degree-l recurrence accumulates O(l)
+    ulps, and each derivative order adds one more recurrence (``order`` = 0 values,
+    1 gradients, 2 Hessians; derivatives rescaled to unit |r| before comparing).
+    """
+    return PEER_ULPS * EPS * (l + 1) * (1 + order)
+
+
+#: Clebsch-Gordan agreement with a peer (e3nn's float64 tables, wigners): entries are
+#: O(1); both sides are rounded exact numbers, so a few ulps per entry
+PEER_CG_ATOL = 1e-13
