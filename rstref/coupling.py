@@ -1,0 +1,414 @@
+"""Real Clebsch-Gordan coefficients, Wigner 3j symbols and real Gaunt coefficients (DESIGN 2.3).
+
+Convention
+----------
+``C = clebsch_gordan(l1, l2, L)`` has shape ``(2*l1+1, 2*l2+1, 2*L+1)`` and is indexed
+by ``[m1 + l1, m2 + l2, M + L]`` in rstref's real basis (DESIGN 2.1; the same index
+order serves ``convention='e3nn'``).  It is
+
+* orthonormal: ``sum_{m1,m2} C[m1,m2,M] C[m1,m2,M'] = delta_{MM'}`` and
+  ``sum_{L,M} C^{l1 l2 L}[m1,m2,M] C^{l1 l2 L}[m1',m2',M] = delta delta``;
+* equivariant: ``einsum('ijM,ia,jb->abM', C, D1, D2) == einsum('MK,abK->abM', DL, C)``
+  for every rotation (``D1, D2, DL = wigner_D(l1, R), wigner_D(l2, R), wigner_D(L, R)``),
+  i.e. ``out[M] = sum C[m1,m2,M] a[m1] b[m2]`` maps blocks rotating with D1, D2
+  to a block rotating with DL;
+* equal to ``sqrt(2L+1) * e3nn.o3.wigner_3j(l1, l2, L)`` (e3nn >= 0.5) entry by
+  entry, signs included.
+
+It is derived exactly with sympy by :mod:`rstref.tables.generate` (complex
+Condon-Shortley CG, exact unitary change to the real basis, phase ``i**(l1+l2-L)``)
+and shipped for l1, l2, L <= 10.  Higher l: :func:`generate_table` writes a table
+to a path you name; pass ``table=load_table(path)`` to the functions here.
+
+Gaunt coefficients follow from C without further sympy:
+``integral Y_{l1m1} Y_{l2m2} Y_{l3m3} dOmega =
+sqrt((2l1+1)(2l2+1) / (4 pi (2l3+1))) * C^{l1 l2 l3}[0,0,0] * C^{l1 l2 l3}[m1,m2,m3]``
+where ``C[0,0,0]`` (m1 = m2 = m3 = 0) equals ``|<l1 0 l2 0|l3 0>|``, so the product
+of two real harmonics is a non-negative multiple of C applied to ``Y_{l3}``.
+"""
+
+import math
+import os
+import threading
+import zipfile
+
+import numpy as np
+
+from rstref._checks import check_int
+from rstref.tables import CLEBSCH_GORDAN_FILE
+from rstref.tables._format import (
+    ALL_KEYS,
+    DATA_KEYS,
+    FORMAT_VERSION,
+    block_index,
+    content_digest,
+    triangle,
+)
+
+__all__ = [
+    "CouplingTable",
+    "CouplingTableError",
+    "clebsch_gordan",
+    "wigner_3j",
+    "gaunt",
+    "load_table",
+    "generate_table",
+    "shipped_table_path",
+]
+
+#: refuse tables claiming an absurd l_max (a foreign or damaged header) before allocating
+_L_MAX_LIMIT = 200
+
+
+class CouplingTableError(ValueError):
+    """A Clebsch-Gordan table file is missing, damaged, truncated or foreign."""
+
+
+def shipped_table_path():
+    """Absolute path of the table shipped inside the package (l <= 10)."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "tables", CLEBSCH_GORDAN_FILE)
+
+
+class CouplingTable:
+    """A validated, read-only real Clebsch-Gordan table (see :mod:`rstref.tables._format`).
+
+    Attributes
+    ----------
+    l_max : int
+        Every l1, l2, L <= l_max is available.
+    block_offsets : ndarray of int64, shape ((l_max+1)**3 + 1,)
+        Entries of block ``b = block_index(l1, l2, L)`` are ``block_offsets[b]:block_offsets[b+1]``.
+    m1_index, m2_index, M_index : ndarray of int32, shape (size,)
+        ``m1 + l1``, ``m2 + l2``, ``M + L`` of each stored (non-zero) coefficient.
+    values : ndarray of float64, shape (size,)
+        The coefficients C^{l1 l2 L}[m1, m2, M].
+    sympy_version, generator_sha256, content_sha256 : str
+        Provenance recorded by the generator (hashes as hex).
+    path : str
+        File the table was read from.
+
+    All arrays are read-only.  Entry order is
+    ``[(l1, l2, L, m1, m2, M) for l1 in range(l_max+1) for l2 in range(l_max+1)
+    for L in range(l_max+1) for m1 in range(-l1, l1+1) for m2 in range(-l2, l2+1)
+    for M in range(-L, L+1) if C^{l1 l2 L}[m1, m2, M] != 0]``.
+    """
+
+    def __init__(self, arrays, path):
+        self.path = path
+        self.l_max = int(arrays["l_max"])
+        self.block_offsets = arrays["block_offsets"]
+        self.m1_index = arrays["m1_index"]
+        self.m2_index = arrays["m2_index"]
+        self.M_index = arrays["M_index"]
+        self.values = arrays["values"]
+        self.sympy_version = bytes(arrays["sympy_version"]).decode("ascii")
+        self.generator_sha256 = bytes(arrays["generator_sha256"]).hex()
+        self.content_sha256 = bytes(arrays["content_sha256"]).hex()
+
+    def __repr__(self):
+        return (
+            f"CouplingTable(l_max={self.l_max}, size={self.size}, path={self.path!r}, "
+            f"sympy_version={self.sympy_version!r})"
+        )
+
+    @property
+    def size(self):
+        """Number of stored (non-zero) coefficients."""
+        return int(self.values.size)
+
+    def block_index(self, l1, l2, L):
+        """Flat block number ``(l1*(l_max+1) + l2)*(l_max+1) + L``."""
+        return block_index(l1, l2, L, self.l_max)
+
+    def block_range(self, l1, l2, L):
+        """``(start, stop)`` of block (l1, l2, L) in the entry arrays (empty if not a triangle)."""
+        b = self.block_index(l1, l2, L)
+        return int(self.block_offsets[b]), int(self.block_offsets[b + 1])
+
+    def kernel_arrays(self):
+        """``(block_offsets, m1_index, m2_index, M_index, values, l_max)`` for :mod:`rstref._kernels.coupling`."""
+        return self.block_offsets, self.m1_index, self.m2_index, self.M_index, self.values, self.l_max
+
+    def dense(self, l1, l2, L):
+        """Dense copy of C^{l1 l2 L}, shape (2*l1+1, 2*l2+1, 2*L+1) (no argument checks)."""
+        start, stop = self.block_range(l1, l2, L)
+        out = np.zeros((2 * l1 + 1, 2 * l2 + 1, 2 * L + 1))
+        out[self.m1_index[start:stop], self.m2_index[start:stop], self.M_index[start:stop]] = self.values[start:stop]
+        return out
+
+
+# --------------------------------------------------------------------------- loading
+
+_cache = {}
+_cache_lock = threading.Lock()
+
+
+def _fail(path, reason):
+    raise CouplingTableError(
+        f"{path} is not a valid rstref Clebsch-Gordan table (format version {FORMAT_VERSION}): {reason}. "
+        "Regenerate it with rstref.coupling.generate_table(l_max, path) or "
+        "`python -m rstref.tables.generate --l-max N --out PATH`."
+    )
+
+
+def _read_arrays(path):
+    """Read every member with allow_pickle=False; any zip/npy damage becomes CouplingTableError."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = set(npz.files)
+            missing = [k for k in ALL_KEYS if k not in keys]
+            extra = sorted(keys - set(ALL_KEYS))
+            if missing:
+                _fail(path, f"missing arrays {missing}")
+            if extra:
+                _fail(path, f"unexpected arrays {extra}")
+            return {k: npz[k] for k in ALL_KEYS}
+    except CouplingTableError:
+        raise
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        # object arrays raise ValueError("Object arrays cannot be loaded when allow_pickle=False");
+        # truncated or corrupt archives raise BadZipFile / EOFError / "Bad CRC-32"
+        _fail(path, f"{type(exc).__name__}: {exc}")
+
+
+def _check_arrays(arrays, path):
+    """Structural checks and the content hash; raises CouplingTableError on any mismatch."""
+    for key, dtype in DATA_KEYS:
+        arr = arrays[key]
+        if arr.dtype != dtype:
+            _fail(path, f"array {key!r} has dtype {arr.dtype}, expected {dtype}")
+    for key in ("sympy_version", "generator_sha256", "content_sha256"):
+        arr = arrays[key]
+        if arr.dtype != np.uint8 or arr.ndim != 1:
+            _fail(path, f"array {key!r} must be a 1-d uint8 array, got {arr.dtype} {arr.shape}")
+    if arrays["generator_sha256"].shape != (32,) or arrays["content_sha256"].shape != (32,):
+        _fail(path, "hash arrays must have shape (32,)")
+    for key in ("format_version", "l_max"):
+        if arrays[key].shape != ():
+            _fail(path, f"array {key!r} must be a scalar, got shape {arrays[key].shape}")
+    version = int(arrays["format_version"])
+    if version != FORMAT_VERSION:
+        _fail(path, f"format version {version}, this rstref reads version {FORMAT_VERSION}")
+    l_max = int(arrays["l_max"])
+    if not 0 <= l_max <= _L_MAX_LIMIT:
+        _fail(path, f"l_max = {l_max} outside 0..{_L_MAX_LIMIT}")
+    offsets = arrays["block_offsets"]
+    n_blocks = (l_max + 1) ** 3
+    if offsets.shape != (n_blocks + 1,):
+        _fail(path, f"block_offsets has shape {offsets.shape}, expected ({n_blocks + 1},) for l_max = {l_max}")
+    size = int(offsets[-1]) if offsets.size else -1
+    for key in ("m1_index", "m2_index", "M_index", "values"):
+        if arrays[key].shape != (size,):
+            _fail(path, f"array {key!r} has shape {arrays[key].shape}, expected ({size},) from block_offsets")
+    if not bytes(arrays["sympy_version"]).isascii():
+        _fail(path, "sympy_version is not ASCII")
+    if not np.array_equal(content_digest(arrays), arrays["content_sha256"]):
+        _fail(path, "content_sha256 does not match the arrays (damaged or edited file)")
+    _check_structure(arrays, path, l_max)
+
+
+def _check_structure(arrays, path, l_max):
+    """Offsets, index ranges, selection rules and order (a wrong table must not load)."""
+    offsets = arrays["block_offsets"]
+    counts = np.diff(offsets)
+    if offsets[0] != 0 or np.any(counts < 0):
+        _fail(path, "block_offsets must start at 0 and be non-decreasing")
+    n = l_max + 1
+    l = np.arange(n)
+    l1, l2, L = (a.ravel() for a in np.meshgrid(l, l, l, indexing="ij"))
+    allowed = (np.abs(l1 - l2) <= L) & (L <= l1 + l2)
+    if np.any(counts[~allowed] != 0) or np.any(counts[allowed] == 0):
+        _fail(path, "non-empty blocks must be exactly the triangle-allowed (l1, l2, L)")
+    e_l1, e_l2, e_L = (np.repeat(a, counts) for a in (l1, l2, L))
+    m1 = arrays["m1_index"].astype(np.int64) - e_l1
+    m2 = arrays["m2_index"].astype(np.int64) - e_l2
+    M = arrays["M_index"].astype(np.int64) - e_L
+    if np.any(np.abs(m1) > e_l1) or np.any(np.abs(m2) > e_l2) or np.any(np.abs(M) > e_L):
+        _fail(path, "an m index lies outside -l..l")
+    if np.any((np.abs(M) != np.abs(m1 + m2)) & (np.abs(M) != np.abs(m1 - m2))):
+        _fail(path, "an entry violates the selection rule |M| = |m1 +- m2|")
+    values = arrays["values"]
+    if not np.all(np.isfinite(values)) or np.any(values == 0) or np.any(np.abs(values) > 1.0):
+        _fail(path, "values must be finite, non-zero and at most 1 in magnitude")
+    # strictly increasing (m1, m2, M) inside each block: no duplicate coefficients
+    key = (m1 * (2 * e_l2 + 1) + m2) * (2 * e_L + 1) + M
+    block = np.repeat(np.arange(n**3), counts)
+    same_block = block[1:] == block[:-1]
+    if np.any(same_block & (np.diff(key) <= 0)):
+        _fail(path, "entries inside a block must be sorted by (m1, m2, M) without duplicates")
+
+
+def load_table(path=None):
+    """Load and validate a Clebsch-Gordan table; cached, arrays read-only.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A file written by :func:`generate_table` (or ``python -m rstref.tables.generate``).
+        Default: the table shipped with rstref (l <= 10).
+
+    Returns
+    -------
+    CouplingTable
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    CouplingTableError
+        (a ``ValueError``) if the file is not a zip of ``.npy`` arrays, contains
+        object arrays (never unpickled), misses or adds arrays, has the wrong
+        format version, dtypes or shapes, fails its content hash, or breaks the
+        structure of a CG table.  A file that loads gives the derived numbers.
+    """
+    path = shipped_table_path() if path is None else os.fspath(path)
+    real = os.path.realpath(path)
+    try:
+        stat = os.stat(real)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"Clebsch-Gordan table {path} does not exist; create it with "
+            "rstref.coupling.generate_table(l_max, path)"
+        ) from None
+    key = (real, stat.st_mtime_ns, stat.st_size)
+    with _cache_lock:
+        table = _cache.get(key)
+        if table is None:
+            arrays = _read_arrays(real)
+            _check_arrays(arrays, path)
+            for arr in arrays.values():
+                arr.setflags(write=False)
+            table = CouplingTable(arrays, real)
+            _cache[key] = table
+    return table
+
+
+def generate_table(l_max, path, workers=1):
+    """Derive a table up to ``l_max`` with sympy and write it to ``path`` (atomically).
+
+    This is the only way rstref writes a table: nothing is generated on first use.
+    The file is written to a temporary file next to ``path`` and renamed onto it.
+    Derivation time grows roughly like l_max**6 (about 45 s for l_max = 10 with two
+    workers); requires sympy (``pip install 'rstref[generate]'``).
+
+    Parameters
+    ----------
+    l_max : int
+        Largest l1, l2, L in the table (>= 0).
+    path : str or os.PathLike
+        Destination file (conventionally ``*.npz``); its directory must exist.
+    workers : int
+        Processes used for the derivation (the result does not depend on it).
+
+    Returns
+    -------
+    CouplingTable
+        The new table, loaded and validated from ``path``.
+    """
+    l_max = check_int(l_max, "l_max", low=0, high=_L_MAX_LIMIT)
+    workers = check_int(workers, "workers", low=1)
+    if path is None:
+        raise TypeError("path must name the file to write; rstref never picks one silently")
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"directory {directory} of path does not exist")
+    try:
+        from rstref.tables.generate import build_table
+        from rstref.tables._format import write_npz_deterministic
+    except ImportError as exc:  # pragma: no cover - sympy is a test dependency
+        raise ImportError("generate_table needs sympy: pip install 'rstref[generate]'") from exc
+    write_npz_deterministic(build_table(l_max, workers=workers), path)
+    return load_table(path)
+
+
+# --------------------------------------------------------------------------- public values
+
+
+def _get_table(table):
+    if table is None:
+        return load_table()
+    if isinstance(table, CouplingTable):
+        return table
+    raise TypeError(f"table must be a CouplingTable from rstref.coupling.load_table, got {type(table).__name__}")
+
+
+def _check_triple(l1, l2, l3, names, table):
+    l1 = check_int(l1, names[0], low=0)
+    l2 = check_int(l2, names[1], low=0)
+    l3 = check_int(l3, names[2], low=0)
+    if not triangle(l1, l2, l3):
+        raise ValueError(
+            f"({names[0]}, {names[1]}, {names[2]}) = ({l1}, {l2}, {l3}) violates the triangle rule "
+            f"|{names[0]} - {names[1]}| <= {names[2]} <= {names[0]} + {names[1]}"
+        )
+    biggest = max(l1, l2, l3)
+    if biggest > table.l_max:
+        raise ValueError(
+            f"l = {biggest} exceeds l_max = {table.l_max} of the Clebsch-Gordan table {table.path}. "
+            "Generate a bigger table once with rstref.coupling.generate_table(l_max, 'cg_big.npz') "
+            "(or `python -m rstref.tables.generate --l-max N --out cg_big.npz`) and pass "
+            "table=rstref.coupling.load_table('cg_big.npz')."
+        )
+    return l1, l2, l3
+
+
+def clebsch_gordan(l1, l2, L, table=None):
+    """Real Clebsch-Gordan coefficients C^{l1 l2 L}, a dense copy.
+
+    Parameters
+    ----------
+    l1, l2, L : int
+        Degrees with ``|l1 - l2| <= L <= l1 + l2`` and all <= ``table.l_max``.
+    table : CouplingTable, optional
+        From :func:`load_table`; default the shipped table (l <= 10).
+
+    Returns
+    -------
+    ndarray, shape (2*l1+1, 2*l2+1, 2*L+1)
+        ``C[m1+l1, m2+l2, M+L]``; orthonormal in (m1, m2) <-> (L, M), equivariant,
+        ``== sqrt(2L+1) * e3nn.o3.wigner_3j(l1, l2, L)``.
+    """
+    table = _get_table(table)
+    l1, l2, L = _check_triple(l1, l2, L, ("l1", "l2", "L"), table)
+    return table.dense(l1, l2, L)
+
+
+def wigner_3j(l1, l2, l3, table=None):
+    """Real Wigner 3j symbol in e3nn's normalisation (Frobenius norm 1).
+
+    ``wigner_3j(l1, l2, l3) == clebsch_gordan(l1, l2, l3) / sqrt(2*l3+1)``, equal
+    to ``e3nn.o3.wigner_3j(l1, l2, l3)`` (e3nn >= 0.5) including signs.
+
+    Returns
+    -------
+    ndarray, shape (2*l1+1, 2*l2+1, 2*l3+1)
+    """
+    table = _get_table(table)
+    l1, l2, l3 = _check_triple(l1, l2, l3, ("l1", "l2", "l3"), table)
+    return table.dense(l1, l2, l3) / math.sqrt(2 * l3 + 1)
+
+
+def gaunt(l1, l2, l3, table=None):
+    """Real Gaunt coefficients: integrals of three real spherical harmonics.
+
+    ``G[m1+l1, m2+l2, m3+l3] = integral over the unit sphere of
+    Y_{l1 m1} Y_{l2 m2} Y_{l3 m3} dOmega`` with rstref's real harmonics in
+    'integral' normalisation (DESIGN 2.1).  Computed as
+    ``sqrt((2l1+1)(2l2+1)/(4 pi (2l3+1))) * C000 * C`` with ``C = clebsch_gordan(l1, l2, l3)``
+    and ``C000 = C[l1, l2, l3] = |<l1 0 l2 0|l3 0>|`` (zero when l1+l2+l3 is odd).
+
+    Returns
+    -------
+    ndarray, shape (2*l1+1, 2*l2+1, 2*l3+1)
+        Fully symmetric under permutation of the three (l, m) pairs.
+    """
+    table = _get_table(table)
+    l1, l2, l3 = _check_triple(l1, l2, l3, ("l1", "l2", "l3"), table)
+    C = table.dense(l1, l2, l3)
+    if (l1 + l2 + l3) % 2:
+        return np.zeros_like(C)
+    factor = math.sqrt((2 * l1 + 1) * (2 * l2 + 1) / (4 * math.pi * (2 * l3 + 1))) * C[l1, l2, l3]
+    return factor * C
