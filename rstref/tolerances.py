@@ -63,3 +63,14 @@ def peer_rtol(l, order=0):
 #: Clebsch-Gordan agreement with a peer (e3nn's float64 tables, wigners): entries are
 #: O(1); both sides are rounded exact numbers, so a few ulps per entry
 PEER_CG_ATOL = 1e-13
+
+#: two atoms of one environment closer than this (in length units) are "coincident" and
+#: rejected with ValueError by the projections (issue 5): the density would hold a single
+#: peak of summed height, which is almost always an input error (duplicated atom).
+COINCIDENT_ATOMS_ATOL = 1e-8
+
+#: kernel-normalised projection (issue 5): an atom with ||phi(r)||^2 <= this contributes 0.
+#: Only reached at/after r_cut in practice (||phi||^2 = (l_max+1)^2 sum_n R_n^2 is never
+#: this small inside the ball for bases in float64).  Chosen so that 1/||phi|| <= 1e75 and
+#: the first/second derivatives (~1/||phi||^2, ~1/||phi||^3 times bounded factors) stay finite.
+KERNEL_NORM_FLOOR = 1e-150
