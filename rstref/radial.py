@@ -49,6 +49,7 @@ from rstref._kernels.radial import (
     orthonormal_radial_point,
     radial_primitives_point,
 )
+from rstref.cuda import wants_gpu
 from rstref.tolerances import GRAM_CONDITION_MAX
 
 __all__ = [
@@ -305,16 +306,22 @@ class OrthonormalRadialBasis:
         self.coefficients = np.ascontiguousarray(np.tril(c2 @ c1))
 
     # -- evaluation
-    def __call__(self, r):
+    def __call__(self, r, device=None):
         """``R_n(r)``, shape ``(len(r), n_max)``; ``r`` 1-D, finite, ``>= 0``."""
-        return self.with_derivatives(r)[0]
+        return self.with_derivatives(r, device=device)[0]
 
-    def with_derivatives(self, r):
+    def with_derivatives(self, r, device=None):
         """``R_n(r)``, ``dR_n/dr``, ``d^2R_n/dr^2``, each of shape ``(len(r), n_max)``.
 
         At an interior join of 'cosine_bumps' the second derivative is the right limit;
-        for ``r >= r_cut`` everything is 0.
+        for ``r >= r_cut`` everything is 0.  ``device``: None runs on the GPU when ``r``
+        is a device array (``__cuda_array_interface__``), 'cuda' forces the GPU (results
+        are numba device arrays, see :mod:`rstref.cuda`), 'cpu' the CPU.
         """
+        if wants_gpu(device, r):
+            from rstref.cuda import radial as gpu
+
+            return gpu.radial_basis_with_derivatives(self, r)
         r = _check_distances(r)
         out = np.zeros((r.shape[0], self.n_max))
         dout = np.zeros_like(out)

@@ -104,6 +104,15 @@ def _flag_nonfinite(values, flag):
 
 
 @cuda.jit
+def _flag_negative(values, flag):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, values.shape[0], stride):
+        if values[i] < 0.0:
+            flag[0] = 1
+
+
+@cuda.jit
 def _to_float64(src, dst):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -126,6 +135,20 @@ def to_device_array(value):
     if hasattr(value, "__cuda_array_interface__"):
         return cuda.as_cuda_array(value)
     return cuda.to_device(np.ascontiguousarray(value))
+
+
+def _any_flagged(kernel, flat):
+    flag = cuda.to_device(np.zeros(1, dtype=np.int32))
+    blocks, threads, _ = launch_config(flat.shape[0])
+    kernel[blocks, threads](flat, flag)
+    return bool(flag.copy_to_host()[0])
+
+
+def check_nonnegative(arr, name, what="values >= 0"):
+    """Raise ``ValueError`` if the float64 device array ``arr`` has a negative entry."""
+    size = int(np.prod(arr.shape))
+    if size and _any_flagged(_flag_negative, arr.reshape(size)):
+        raise ValueError(f"{name} must contain {what}, got a negative entry")
 
 
 def as_float64_device(value, name, trailing_shape=(), ndim=None):
@@ -161,12 +184,8 @@ def as_float64_device(value, name, trailing_shape=(), ndim=None):
                 blocks, threads, _ = launch_config(size)
                 _to_float64[blocks, threads](arr.reshape(size), out.reshape(size))
             arr = out
-    if size:
-        flag = cuda.to_device(np.zeros(1, dtype=np.int32))
-        blocks, threads, _ = launch_config(size)
-        _flag_nonfinite[blocks, threads](arr.reshape(size), flag)
-        if flag.copy_to_host()[0]:
-            raise ValueError(f"{name} contains NaN or infinite values")
+    if size and _any_flagged(_flag_nonfinite, arr.reshape(size)):
+        raise ValueError(f"{name} contains NaN or infinite values")
     return arr
 
 
@@ -232,6 +251,7 @@ __all__ = [
     "launch_config",
     "to_device_array",
     "as_float64_device",
+    "check_nonnegative",
     "zeros",
     "empty",
     "device_table",
