@@ -42,6 +42,87 @@ GRAM_CONDITION_MAX = 1e12
 
 
 # =======================================================================================
+# Testing kit (rstref.testing, issue 9)
+# ---------------------------------------------------------------------------------------
+# The property checkers of rstref.testing accept any featurizer, so their tolerances are
+# stated in terms of quantities the checker measures itself: the machine epsilon, the
+# magnitude ("scale") of the outputs it compares, the number of atoms and of output
+# entries, and the finite-difference step.  A checker's keyword `atol` overrides all this.
+# =======================================================================================
+
+#: round-off budget of one evaluation of a featurizer, in units of eps * scale: how far a
+#: correct float64 featurizer may move when its input is rotated, permuted or translated
+#: (every rotated coordinate carries ~eps relative error and is then pushed through a
+#: handful of well-conditioned operations per atom and per output entry)
+KIT_ROUNDOFF_ULPS = 256
+
+
+def kit_invariance_atol(scale, n_atoms, n_outputs):
+    """Max abs deviation allowed between f(x) and f(T x) (or D f(x)) for a symmetry T.
+
+    ``KIT_ROUNDOFF_ULPS * eps * scale * sqrt(max(n_atoms, 1) * max(n_outputs, 1))``:
+    round-off grows like the square root of the number of summed atoms, and the largest of
+    ``n_outputs`` independent errors grows (slowly) with the output size; ``scale`` is the
+    largest |output| of the two evaluations.
+    """
+    return KIT_ROUNDOFF_ULPS * EPS * float(scale) * float(np.sqrt(max(n_atoms, 1) * max(n_outputs, 1)))
+
+
+#: default step (in position units) of the kit's central differences.  The kit uses the
+#: Richardson combination (4 D(h/2) - D(h)) / 3 of central differences, whose truncation
+#: error is O(h^4 f^(5)) and whose round-off is at most 3 eps_f / h (sum of |weights|).
+KIT_FD_STEP = 1e-3
+
+#: relative (to the largest analytic derivative) truncation budget of the Richardson
+#: difference at KIT_FD_STEP: h^4 / 30 * f^(5) stays below 1e-8 * f' for any function that
+#: varies on length scales >~ 0.03 position units (Gaussians of width 0.03 and up)
+KIT_FD_RTOL = 1e-8
+
+
+def kit_fd_atol(value_scale, derivative_scale, step):
+    """Max abs deviation allowed between an analytic derivative and its Richardson FD.
+
+    ``3 * KIT_ROUNDOFF_ULPS * eps * value_scale / step + KIT_FD_RTOL * derivative_scale``:
+    the round-off of the difference quotient (weights summing to 3/h applied to values
+    carrying KIT_ROUNDOFF_ULPS eps of error) plus its truncation budget.  ``value_scale``
+    is the largest |value| differenced (the function for gradients, the gradient for
+    Hessians) and ``derivative_scale`` the largest |analytic derivative|.
+    """
+    return 3.0 * KIT_ROUNDOFF_ULPS * EPS * float(value_scale) / float(step) + KIT_FD_RTOL * float(derivative_scale)
+
+
+#: identities that hold to round-off: Hessian symmetry H[i,a,j,b] = H[j,b,i,a]
+def kit_symmetry_atol(scale, n_outputs):
+    """Max abs asymmetry allowed in an analytic Hessian of largest entry ``scale``."""
+    return KIT_ROUNDOFF_ULPS * EPS * float(scale) * float(np.sqrt(max(n_outputs, 1)))
+
+
+#: default largest step of the cutoff-smoothness check, as a fraction of r_cut; the check
+#: uses h, h/2 and h/4 so its smallest step is KIT_SMOOTHNESS_STEP / 4 * r_cut
+KIT_SMOOTHNESS_STEP = 4e-3
+
+
+def kit_smoothness_noise(value_scale, weight_sum):
+    """Round-off floor of a one-sided derivative estimate: left minus right.
+
+    Each side's estimate is a weighted sum of samples with ``sum |w| = weight_sum``
+    (including the 1/h^d factor); samples carry KIT_ROUNDOFF_ULPS * eps * value_scale of
+    error, and the two sides' errors add.  A discrepancy below this is not a jump.
+    """
+    return 2.0 * KIT_ROUNDOFF_ULPS * EPS * float(value_scale) * float(weight_sum)
+
+
+def kit_smoothness_ratio(convergence_order):
+    """Largest discrepancy ratio D(h/4) / D(h/2) accepted as 'converging to zero'.
+
+    A function that is C^d at the crossing has left/right discrepancy O(h^p) with
+    p = convergence_order (number of one-sided samples minus d), so halving h divides it
+    by 2^p; a jump J leaves it at J (ratio -> 1).  The threshold 2^-(p-1) sits between.
+    """
+    return 2.0 ** (-(convergence_order - 1))
+
+
+# =======================================================================================
 # Validation against peer implementations (validation/, sphericart, e3nn, scipy, wigners)
 # =======================================================================================
 
@@ -63,6 +144,12 @@ def peer_rtol(l, order=0):
 #: Clebsch-Gordan agreement with a peer (e3nn's float64 tables, wigners): entries are
 #: O(1); both sides are rounded exact numbers, so a few ulps per entry
 PEER_CG_ATOL = 1e-13
+
+#: orthonormality defect max|C G C^T - I| of a radial basis against an independent
+#: 25-digit mpmath Gram matrix (issue 3; holds for the tested bases, condition <~ 1e5)
+RADIAL_ORTHONORMALITY_ATOL = 1e-12
+#: relative accuracy of the Gauss-Legendre radial Gram matrix, |G - G_exact| / sqrt(G_ii G_jj)
+RADIAL_GRAM_RTOL = 64 * EPS
 
 #: two atoms of one environment closer than this (in length units) are "coincident" and
 #: rejected with ValueError by the projections (issue 5): the density would hold a single
