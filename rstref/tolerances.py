@@ -20,6 +20,17 @@ def sh_value_atol(l):
     """Max abs error allowed for 'norm'-normalised Y_lm of degree l against a 30-digit oracle."""
     return 1e-14 * (l + 1) if l <= 20 else 1e-12
 
+#: central-difference check of spherical-harmonic derivatives of degree l (issue 2)
+def sh_fd_atol(scale, l):
+    """Allowed |analytic - central difference| for derivatives of degree-l harmonics.
+
+    ``scale`` is the magnitude of the analytic derivative block being checked; the step
+    is ``FD_STEP * |r|``.  The truncation error h^2 f^(3)/6 grows like l^3 (each derivative
+    of a degree-l harmonic brings a factor ~l/|r|), hence the factor max(1, (l/10)^3).
+    """
+    return FD_RTOL * np.maximum(scale, 1e-300) * max(1.0, (l / 10.0) ** 3)
+
+
 #: identities that hold exactly in exact arithmetic (orthonormality, addition theorem, ...)
 def identity_atol(scale=1.0, l=0):
     """Tolerance for an exact identity of size ``scale`` involving degree-l quantities."""
