@@ -172,3 +172,12 @@ COINCIDENT_ATOMS_ATOL = 1e-8
 #: this small inside the ball for bases in float64).  Chosen so that 1/||phi|| <= 1e75 and
 #: the first/second derivatives (~1/||phi||^2, ~1/||phi||^3 times bounded factors) stay finite.
 KERNEL_NORM_FLOOR = 1e-150
+
+# =======================================================================================
+# Clebsch-Gordan tables (issue 4)
+# =======================================================================================
+
+#: real Gaunt coefficients against a product quadrature of three real SH that is exact for
+#: their polynomial degree (the issue's bound; entries are O(1/sqrt(4 pi)), the quadrature
+#: sums O(l^2) products of float64 harmonics, so this is ~1e3 eps)
+GAUNT_QUADRATURE_ATOL = 1e-13
