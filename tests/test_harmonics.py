@@ -1,0 +1,501 @@
+"""Real spherical harmonics (issue 2): oracle values, derivatives, identities, conventions.
+
+The value oracle is independent of rstref's recurrences: the associated Legendre function
+is expanded explicitly (Rodrigues' formula differentiated term by term, exact integer
+coefficients) and evaluated in mpmath at 130 digits from angles computed in mpmath from
+the exact float input; the expansion is itself checked against ``mpmath.legenp``.
+"""
+
+import functools
+import io
+import math
+from contextlib import redirect_stdout
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rstref
+from rstref.harmonics import (
+    SphericalHarmonics,
+    lm_index,
+    lm_range,
+    lm_size,
+    spherical_harmonics,
+    spherical_harmonics_with_gradients,
+    spherical_harmonics_with_hessians,
+)
+from rstref.tolerances import (
+    EPS,
+    FD_STEP,
+    identity_atol,
+    sh_fd_atol,
+    sh_value_atol,
+)
+
+NORMS = ("integral", "component", "norm")
+CONVS = ("standard", "e3nn")
+
+
+# ----------------------------------------------------------------------------- oracle
+@functools.lru_cache(maxsize=None)
+def _legendre_coefficients(l, m):
+    """Integer c_k, powers p_k with d^m P_l/dt^m = 2^-l sum_k c_k t^p_k (exact)."""
+    out = []
+    for k in range(l // 2 + 1):
+        p = l - 2 * k
+        if p < m:
+            continue
+        c = (-1) ** k * math.comb(l, k) * math.comb(2 * l - 2 * k, l)
+        c *= math.factorial(p) // math.factorial(p - m)
+        out.append((c, p - m))
+    return tuple(out)
+
+
+def oracle_norm(point, l_max, dps=130):
+    """'norm'-normalised real Y_lm at ``point`` (exact float input), flat order, as floats.
+
+    Y_lm = sqrt((l-|m|)!/(l+|m|)!) * (sqrt 2 if m != 0) * sin^|m| θ * P_l^(|m|)(cos θ)
+           * (cos |m|φ for m > 0, sin |m|φ for m < 0); no Condon-Shortley phase.
+    """
+    with mpmath.workdps(dps):
+        x, y, z = (mpmath.mpf(float(c)) for c in point)
+        rho = mpmath.sqrt(x * x + y * y)
+        r = mpmath.sqrt(rho * rho + z * z)
+        t = z / r
+        st_ = rho / r
+        phi = mpmath.atan2(y, x)
+        out = np.empty((l_max + 1) ** 2)
+        for l in range(l_max + 1):
+            for m in range(l + 1):
+                d = mpmath.fsum(c * t**p for c, p in _legendre_coefficients(l, m)) / 2**l
+                norm = mpmath.sqrt(mpmath.factorial(l - m) / mpmath.factorial(l + m))
+                base = norm * st_**m * d
+                if m == 0:
+                    out[l * l + l] = float(base)
+                else:
+                    out[l * l + l + m] = float(mpmath.sqrt(2) * base * mpmath.cos(m * phi))
+                    out[l * l + l - m] = float(mpmath.sqrt(2) * base * mpmath.sin(m * phi))
+        return out
+
+
+def test_oracle_expansion_matches_mpmath_legenp():
+    """The explicit Legendre expansion equals mpmath.legenp (which carries (-1)^m)."""
+    with mpmath.workdps(40):
+        for t in (mpmath.mpf("0.3"), mpmath.mpf("-0.95"), mpmath.mpf("1e-3")):
+            for l in range(9):
+                for m in range(l + 1):
+                    d = mpmath.fsum(c * t**p for c, p in _legendre_coefficients(l, m)) / 2**l
+                    ours = (-1) ** m * mpmath.sqrt(1 - t * t) ** m * d
+                    ref = mpmath.legenp(l, m, t, type=2)
+                    assert abs(ours - ref) <= mpmath.mpf(10) ** -30 * max(1, abs(ref))
+
+
+# ----------------------------------------------------------------------------- strategies
+_SPECIAL_DIRECTIONS = [
+    (0.0, 0.0, 1.0), (0.0, 0.0, -1.0),  # exact poles
+    (1.0, 0.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, -1.0, 0.0),  # axes
+    (1e-9, -1e-9, 1.0), (-2e-9, 1e-9, -1.0), (1e-9, 0.0, 1.0),  # near-poles
+    (1.0, 1.0, 1.0), (1.0, -1.0, 0.0),
+]
+
+near_pole = st.builds(
+    lambda x, y, sgn: (x, y, sgn),
+    st.floats(-1e-9, 1e-9), st.floats(-1e-9, 1e-9), st.sampled_from([1.0, -1.0]),
+)
+generic = st.tuples(*[st.floats(-1.0, 1.0)] * 3).filter(lambda v: np.linalg.norm(v) > 1e-3)
+directions = st.one_of(st.sampled_from(_SPECIAL_DIRECTIONS), near_pole, generic)
+magnitudes = st.one_of(st.sampled_from([1e-12, 1.0, 1e12]), st.floats(1e-3, 1e3))
+
+
+@st.composite
+def points(draw):
+    d = np.array(draw(directions), dtype=float)
+    return d * draw(magnitudes)
+
+
+@st.composite
+def moderate_points(draw, count=3):
+    """Points with 0.3 <= |r| <= 3 (finite differences with a relative step)."""
+    out = []
+    for _ in range(count):
+        d = np.array(draw(st.one_of(st.sampled_from(_SPECIAL_DIRECTIONS), generic)))
+        out.append(d / np.linalg.norm(d) * draw(st.floats(0.3, 3.0)))
+    return np.array(out)
+
+
+def _scale_to(Y_norm, l_max, normalization):
+    """'norm' -> other normalisations: Y_int = sqrt((2l+1)/4pi) Y_norm, Y_comp = sqrt(2l+1) Y_norm."""
+    f = np.empty(lm_size(l_max))
+    for l in range(l_max + 1):
+        f[lm_range(l)] = {
+            "norm": 1.0,
+            "integral": math.sqrt((2 * l + 1) / (4 * math.pi)),
+            "component": math.sqrt(2 * l + 1),
+        }[normalization]
+    return Y_norm * f
+
+
+def _max_err_per_l(a, b, l_max):
+    return [np.abs(a[..., lm_range(l)] - b[..., lm_range(l)]).max() for l in range(l_max + 1)]
+
+
+# ----------------------------------------------------------------------------- values
+@given(points())
+def test_values_match_oracle_up_to_l20(point):
+    l_max = 20
+    ref = oracle_norm(point, l_max)
+    for normalization in NORMS:
+        got = spherical_harmonics(point[None], l_max, normalization)[0]
+        want = _scale_to(ref, l_max, normalization)
+        f = {"norm": 1.0, "integral": 1.0, "component": math.sqrt(4 * math.pi)}[normalization]
+        for l, err in enumerate(_max_err_per_l(got, want, l_max)):
+            assert err <= f * sh_value_atol(l), (normalization, l, err)
+
+
+@settings(max_examples=8)
+@given(points())
+def test_values_match_oracle_up_to_l64(point):
+    l_max = 64
+    ref = oracle_norm(point, l_max)
+    got = spherical_harmonics(point[None], l_max, "norm")[0]
+    for l, err in enumerate(_max_err_per_l(got, ref, l_max)):
+        assert err <= sh_value_atol(l), (l, err)
+
+
+@pytest.mark.parametrize("point", [(0, 0, 1), (0, 0, -1), (1e-9, 1e-9, 1), (0.3, -0.5, 0.8)])
+def test_values_match_oracle_l64_special_points(point):
+    point = np.array(point, dtype=float)
+    ref = oracle_norm(point, 64)
+    got = spherical_harmonics(point[None], 64, "norm")[0]
+    for l, err in enumerate(_max_err_per_l(got, ref, 64)):
+        assert err <= sh_value_atol(l), (l, err)
+
+
+def test_wikipedia_table_low_degrees():
+    """Closed forms of the real harmonics (Wikipedia table) fix signs and prefactors."""
+    rng = np.random.default_rng(7)
+    p = rng.normal(size=(6, 3))
+    x, y, z = (p / np.linalg.norm(p, axis=1, keepdims=True)).T
+    pi = math.pi
+    want = np.stack([
+        np.full_like(x, 0.5 / math.sqrt(pi)),
+        math.sqrt(3 / (4 * pi)) * y, math.sqrt(3 / (4 * pi)) * z, math.sqrt(3 / (4 * pi)) * x,
+        0.5 * math.sqrt(15 / pi) * x * y, 0.5 * math.sqrt(15 / pi) * y * z,
+        0.25 * math.sqrt(5 / pi) * (3 * z * z - 1),
+        0.5 * math.sqrt(15 / pi) * x * z, 0.25 * math.sqrt(15 / pi) * (x * x - y * y),
+    ], axis=1)
+    got = spherical_harmonics(p, 2)
+    np.testing.assert_allclose(got, want, rtol=0, atol=identity_atol(1.0, 2))
+
+
+# ----------------------------------------------------------------------------- derivatives
+def _fd_gradient(func, xyz):
+    """Central differences with a relative step: (n, 3, ...) from func((n, 3)) -> (n, ...)."""
+    h = FD_STEP * np.linalg.norm(xyz, axis=1)
+    out = []
+    for a in range(3):
+        e = np.zeros_like(xyz)
+        e[:, a] = h
+        diff = func(xyz + e) - func(xyz - e)
+        out.append(diff / (2 * h.reshape((-1,) + (1,) * (diff.ndim - 1))))
+    return np.stack(out, axis=1)
+
+
+def _check_blocks(got, want, l_max, scale_axes):
+    for l in range(l_max + 1):
+        g = got[..., lm_range(l)]
+        w = want[..., lm_range(l)]
+        scale = np.abs(g).max(axis=scale_axes, keepdims=True)
+        assert np.all(np.abs(g - w) <= sh_fd_atol(scale, l)), (l, np.abs(g - w).max())
+
+
+@pytest.mark.parametrize("solid", [False, True])
+@pytest.mark.parametrize("convention", CONVS)
+@pytest.mark.parametrize("normalization", NORMS)
+@settings(max_examples=10)
+@given(xyz=moderate_points())
+def test_gradients_match_central_differences(xyz, normalization, convention, solid):
+    l_max = 10
+    sh = SphericalHarmonics(l_max, normalization, convention, solid)
+    Y, dY = sh.compute_with_gradients(xyz)
+    np.testing.assert_array_equal(Y, sh.compute(xyz))
+    _check_blocks(dY, _fd_gradient(sh.compute, xyz), l_max, scale_axes=(1, 2))
+
+
+@pytest.mark.parametrize("solid", [False, True])
+@pytest.mark.parametrize("convention", CONVS)
+@pytest.mark.parametrize("normalization", NORMS)
+@settings(max_examples=10)
+@given(xyz=moderate_points())
+def test_hessians_match_central_differences_of_gradients(xyz, normalization, convention, solid):
+    l_max = 10
+    sh = SphericalHarmonics(l_max, normalization, convention, solid)
+    Y, dY, d2Y = sh.compute_with_hessians(xyz)
+    Y1, dY1 = sh.compute_with_gradients(xyz)
+    np.testing.assert_array_equal(Y, Y1)
+    np.testing.assert_array_equal(dY, dY1)
+    fd = _fd_gradient(lambda p: sh.compute_with_gradients(p)[1], xyz)
+    _check_blocks(d2Y, fd, l_max, scale_axes=(1, 2, 3))
+
+
+@pytest.mark.parametrize("solid", [False, True])
+@given(xyz=moderate_points())
+def test_hessians_symmetric_exactly(xyz, solid):
+    _, _, d2Y = spherical_harmonics_with_hessians(xyz, 12, solid=solid)
+    np.testing.assert_array_equal(d2Y, np.swapaxes(d2Y, 1, 2))
+
+
+@given(st.lists(points(), min_size=1, max_size=4))
+def test_radial_derivative_vanishes(pts):
+    """x . grad Y(r/|r|) = 0 and x^T H x = 0 (Y is constant along rays; H x = -grad Y)."""
+    xyz = np.array(pts)
+    l_max = 16
+    Y, dY, d2Y = spherical_harmonics_with_hessians(xyz, l_max)
+    r = np.linalg.norm(xyz, axis=1)
+    u = xyz / r[:, None]
+    radial = np.einsum("na,nak->nk", u, dY) * r[:, None]  # dimensionless
+    hx = np.einsum("na,nabk->nbk", u, d2Y) * r[:, None, None]  # = -grad Y (Euler, degree 0)
+    for l in range(l_max + 1):
+        sl = lm_range(l)
+        scale = np.abs(dY[..., sl]).max() * r.max()
+        assert np.abs(radial[:, sl]).max() <= identity_atol(scale + 1, l)
+        gscale = np.abs(dY[..., sl]).max(axis=(1, 2))
+        dev = np.abs(hx[..., sl] + dY[..., sl]).max(axis=(1, 2))
+        assert np.all(dev <= identity_atol(1.0, l) * (gscale + 1e-300) * 8), l
+
+
+@pytest.mark.parametrize("normalization", NORMS)
+@given(xyz=moderate_points(count=4))
+def test_solid_euler_relation_and_laplacian(xyz, normalization):
+    """Solid harmonics: x . grad Z = l Z and trace(Hess Z) = 0 (harmonic polynomials)."""
+    l_max = 16
+    Z, dZ, d2Z = spherical_harmonics_with_hessians(xyz, l_max, normalization, solid=True)
+    euler = np.einsum("na,nak->nk", xyz, dZ)
+    lap = np.einsum("naak->nk", d2Z)
+    for l in range(l_max + 1):
+        sl = lm_range(l)
+        scale = np.abs(np.einsum("na,nak->nk", np.abs(xyz), np.abs(dZ[..., sl]))).max()
+        assert np.abs(euler[:, sl] - l * Z[:, sl]).max() <= identity_atol(scale, l)
+        hscale = np.abs(d2Z[..., sl]).max()
+        assert np.abs(lap[:, sl]).max() <= min(1e-10, identity_atol(1.0, l)) * max(hscale, 1e-300)
+
+
+# ----------------------------------------------------------------------------- identities
+@pytest.mark.parametrize("normalization, total", [
+    ("integral", lambda l: (2 * l + 1) / (4 * math.pi)),
+    ("component", lambda l: 2 * l + 1),
+    ("norm", lambda l: 1.0),
+])
+@given(pts=st.lists(points(), min_size=1, max_size=4))
+def test_addition_theorem(pts, normalization, total):
+    l_max = 64
+    Y = spherical_harmonics(np.array(pts), l_max, normalization)
+    for l in range(l_max + 1):
+        s = (Y[:, lm_range(l)] ** 2).sum(axis=1)
+        assert np.abs(s - total(l)).max() <= identity_atol(total(l), l), l
+
+
+@pytest.mark.parametrize("l_max", [0, 3, 12, 30])
+def test_orthonormality_by_exact_quadrature(l_max):
+    """Gauss-Legendre (l_max+1 nodes in cos θ) x 2 l_max+1 angles: exact for degree 2 l_max."""
+    t, w = np.polynomial.legendre.leggauss(l_max + 1)
+    n_phi = 2 * l_max + 1
+    phi = 2 * np.pi * np.arange(n_phi) / n_phi
+    s = np.sqrt(1 - t * t)
+    nodes = np.stack([np.outer(s, np.cos(phi)).ravel(), np.outer(s, np.sin(phi)).ravel(),
+                      np.repeat(t, n_phi)], axis=1)
+    weights = np.repeat(w, n_phi) * 2 * np.pi / n_phi
+    for convention in CONVS:
+        Y = spherical_harmonics(nodes, l_max, convention=convention)
+        gram = (Y * weights[:, None]).T @ Y
+        assert np.abs(gram - np.eye(lm_size(l_max))).max() <= identity_atol(1.0, l_max)
+
+
+@pytest.mark.parametrize("convention", CONVS)
+@given(pts=st.lists(points(), min_size=1, max_size=4))
+def test_parity(pts, convention):
+    xyz = np.array(pts)
+    l_max = 20
+    Y = spherical_harmonics(xyz, l_max, convention=convention)
+    Ym = spherical_harmonics(-xyz, l_max, convention=convention)
+    for l in range(l_max + 1):
+        np.testing.assert_allclose(Ym[:, lm_range(l)], (-1) ** l * Y[:, lm_range(l)],
+                                   rtol=0, atol=identity_atol(1.0, l))
+
+
+@given(st.lists(points(), min_size=1, max_size=4), st.floats(1e-6, 1e6))
+def test_scale_invariance(pts, c):
+    """Y(c r) = Y(r); grad Y(c r) = grad Y(r)/c; Hess Y(c r) = Hess Y(r)/c^2."""
+    xyz = np.array(pts)
+    Y, dY, d2Y = spherical_harmonics_with_hessians(xyz, 10)
+    Yc, dYc, d2Yc = spherical_harmonics_with_hessians(xyz * c, 10)
+    tol = identity_atol(1.0, 10)
+    np.testing.assert_allclose(Yc, Y, rtol=0, atol=tol)
+    np.testing.assert_allclose(dYc * c, dY, rtol=tol, atol=tol * np.abs(dY).max())
+    np.testing.assert_allclose(d2Yc * c * c, d2Y, rtol=tol, atol=tol * np.abs(d2Y).max())
+
+
+# ----------------------------------------------------------------------------- e3nn convention
+@pytest.mark.parametrize("solid", [False, True])
+@pytest.mark.parametrize("normalization", NORMS)
+@given(xyz=moderate_points(count=4))
+def test_e3nn_equals_standard_at_zxy(xyz, normalization, solid):
+    l_max = 8
+    perm = [2, 0, 1]  # (x, y, z) -> (z, x, y)
+    Ye, dYe, d2Ye = spherical_harmonics_with_hessians(xyz, l_max, normalization, "e3nn", solid)
+    Ys, dYs, d2Ys = spherical_harmonics_with_hessians(xyz[:, perm], l_max, normalization,
+                                                      "standard", solid)
+    np.testing.assert_array_equal(Ye, Ys)
+    # d/dx_a of f(z, x, y): the standard derivative along the slot where x_a went
+    slot = [perm.index(a) for a in range(3)]  # x -> slot 1, y -> slot 2, z -> slot 0
+    np.testing.assert_array_equal(dYe, dYs[:, slot])
+    np.testing.assert_array_equal(d2Ye, d2Ys[:, slot][:, :, slot])
+
+
+def test_e3nn_l1_block_is_proportional_to_xyz():
+    xyz = np.array([[0.3, -0.4, 1.2], [1.0, 0.0, 0.0]])
+    Y = spherical_harmonics(xyz, 1, "component", "e3nn")
+    u = xyz / np.linalg.norm(xyz, axis=1, keepdims=True)
+    np.testing.assert_allclose(Y[:, 1:4], math.sqrt(3) * u, rtol=0, atol=4 * EPS)
+
+
+# ----------------------------------------------------------------------------- zero vector
+@pytest.mark.parametrize("convention", CONVS)
+@pytest.mark.parametrize("normalization", NORMS)
+def test_zero_vector_rule(normalization, convention):
+    xyz = np.array([[0.0, 0.0, 0.0], [0.1, 0.2, 0.3], [-0.0, 0.0, -0.0]])
+    Y, dY, d2Y = spherical_harmonics_with_hessians(xyz, 6, normalization, convention)
+    y00 = {"integral": 0.5 / math.sqrt(math.pi), "component": 1.0, "norm": 1.0}[normalization]
+    for i in (0, 2):
+        assert Y[i, 0] == pytest.approx(y00, rel=EPS)
+        assert np.all(Y[i, 1:] == 0.0)
+        assert np.all(dY[i] == 0.0) and np.all(d2Y[i] == 0.0)
+    assert np.all(np.isfinite(Y)) and np.all(np.isfinite(dY)) and np.all(np.isfinite(d2Y))
+    Y1, dY1 = spherical_harmonics_with_gradients(xyz, 6, normalization, convention)
+    np.testing.assert_array_equal(Y1, Y)
+    np.testing.assert_array_equal(dY1, dY)
+    np.testing.assert_array_equal(spherical_harmonics(xyz, 6, normalization, convention), Y)
+
+
+def test_solid_harmonics_at_origin_are_the_polynomial():
+    """At r = 0 the solid harmonics are polynomials: l >= 1 values vanish, the l = 1
+    gradient and the l = 2 Hessian are the constant polynomial coefficients."""
+    Z, dZ, d2Z = spherical_harmonics_with_hessians(np.zeros((1, 3)), 4, solid=True)
+    c1 = math.sqrt(3 / (4 * math.pi))
+    assert np.all(Z[0, 1:] == 0)
+    np.testing.assert_allclose(dZ[0][:, lm_range(1)], c1 * np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]]),
+                               rtol=0, atol=4 * EPS)
+    assert np.all(dZ[0][:, lm_range(2)] == 0) and np.all(d2Z[0][..., lm_range(1)] == 0)
+    # Hessian of Z_20 = sqrt(5/16pi) (2 z^2 - x^2 - y^2)
+    c = math.sqrt(5 / (16 * math.pi))
+    np.testing.assert_allclose(d2Z[0][..., lm_index(2, 0)], c * np.diag([-2.0, -2.0, 4.0]),
+                               rtol=0, atol=8 * EPS)
+    assert np.all(d2Z[0][..., lm_range(3).start:] == 0)
+
+
+# ----------------------------------------------------------------------------- drivers
+def test_parallel_and_serial_paths_agree_bitwise():
+    rng = np.random.default_rng(3)
+    xyz = rng.normal(size=(5000, 3))
+    xyz[17] = 0.0
+    sh = SphericalHarmonics(8)
+    Y, dY, d2Y = sh.compute_with_hessians(xyz)  # parallel path
+    for i in (0, 17, 4999):
+        Yi, dYi, d2Yi = sh.compute_with_hessians(xyz[i : i + 1])  # serial path
+        np.testing.assert_array_equal(Yi[0], Y[i])
+        np.testing.assert_array_equal(dYi[0], dY[i])
+        np.testing.assert_array_equal(d2Yi[0], d2Y[i])
+    Y2, dY2 = sh.compute_with_gradients(xyz)
+    np.testing.assert_array_equal(Y2, Y)
+    np.testing.assert_array_equal(dY2, dY)
+    np.testing.assert_array_equal(sh.compute(xyz), Y)
+
+
+def test_float32_and_integer_input_are_promoted():
+    xyz = np.array([[1, 2, 3], [0, 0, 1]])
+    want = spherical_harmonics(xyz.astype(np.float64), 4)
+    np.testing.assert_array_equal(spherical_harmonics(xyz, 4), want)
+    np.testing.assert_array_equal(spherical_harmonics(xyz.astype(np.float32), 4), want)
+    assert spherical_harmonics(xyz.astype(np.float32), 4).dtype == np.float64
+
+
+@pytest.mark.parametrize("l_max", [0, 3])
+def test_empty_input_gives_empty_outputs(l_max):
+    xyz = np.zeros((0, 3))
+    L = (l_max + 1) ** 2
+    assert spherical_harmonics(xyz, l_max).shape == (0, L)
+    Y, dY = spherical_harmonics_with_gradients(xyz, l_max)
+    assert Y.shape == (0, L) and dY.shape == (0, 3, L)
+    Y, dY, d2Y = spherical_harmonics_with_hessians(xyz, l_max)
+    assert Y.shape == (0, L) and dY.shape == (0, 3, L) and d2Y.shape == (0, 3, 3, L)
+
+
+# ----------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("xyz, exc", [
+    (np.array([[0.0, np.nan, 1.0]]), ValueError),
+    (np.array([[np.inf, 0.0, 1.0]]), ValueError),
+    (np.zeros((4, 2)), ValueError),
+    (np.zeros(3), ValueError),
+    (np.zeros((2, 3, 1)), ValueError),
+    (np.zeros((2, 3), dtype=complex), TypeError),
+    (np.zeros((2, 3), dtype=bool), TypeError),
+    ([["a", "b", "c"]], TypeError),
+])
+@pytest.mark.parametrize("func", [spherical_harmonics, spherical_harmonics_with_gradients,
+                                  spherical_harmonics_with_hessians])
+def test_bad_points_raise_naming_xyz(func, xyz, exc):
+    with pytest.raises(exc, match="xyz"):
+        func(xyz, 2)
+
+
+@pytest.mark.parametrize("l_max, exc", [(-1, ValueError), (65, ValueError), (2.0, TypeError),
+                                        (True, TypeError), ("3", TypeError)])
+def test_bad_l_max_raises(l_max, exc):
+    with pytest.raises(exc, match="l_max"):
+        spherical_harmonics(np.ones((1, 3)), l_max)
+
+
+def test_bad_options_raise():
+    with pytest.raises(ValueError, match="normalization"):
+        spherical_harmonics(np.ones((1, 3)), 2, normalization="orthonormal")
+    with pytest.raises(ValueError, match="convention"):
+        spherical_harmonics(np.ones((1, 3)), 2, convention="sphericart")
+    with pytest.raises(TypeError, match="solid"):
+        spherical_harmonics(np.ones((1, 3)), 2, solid="yes")
+
+
+# ----------------------------------------------------------------------------- index trio
+@pytest.mark.parametrize("l_max", [0, 1, 5, 64])
+def test_index_trio_follows_the_documented_comprehension(l_max):
+    order = [(l, m) for l in range(l_max + 1) for m in range(-l, l + 1)]
+    assert lm_size(l_max) == len(order)
+    assert [lm_index(l, m) for l, m in order] == list(range(len(order)))
+    for l in range(l_max + 1):
+        assert list(range(lm_size(l_max))[lm_range(l)]) == [lm_index(l, m) for m in range(-l, l + 1)]
+    with pytest.raises(ValueError, match="m"):
+        lm_index(2, 3)
+
+
+def test_public_names():
+    assert rstref.spherical_harmonics is spherical_harmonics
+    assert rstref.SphericalHarmonics is SphericalHarmonics
+    assert rstref.lm_index is lm_index
+
+
+def test_cli_sph_prints_values_by_lm():
+    from rstref.cli import main
+
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        rc = main(["sph", "--l-max", "3", "--gradients", "--convention", "e3nn", "0.3", "-1", "2"])
+    assert rc == 0
+    rows = [line.split() for line in buf.getvalue().splitlines() if not line.startswith(("#", "  l"))]
+    rows = [r for r in rows if r and r[0] != "l"]
+    Y, dY = spherical_harmonics_with_gradients(np.array([[0.3, -1.0, 2.0]]), 3, convention="e3nn")
+    assert [(int(r[0]), int(r[1])) for r in rows] == [(l, m) for l in range(4) for m in range(-l, l + 1)]
+    got = np.array([[float(v) for v in r[2:]] for r in rows])
+    np.testing.assert_allclose(got[:, 0], Y[0], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(got[:, 1:], dY[0].T, rtol=1e-15, atol=0)
