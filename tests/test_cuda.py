@@ -1,0 +1,281 @@
+"""GPU path (issue 7): every GPU entry point against the CPU result.
+
+Run under the CUDA simulator as a separate pytest invocation (numba must see the
+variable before it is imported, hence not in the main run)::
+
+    NUMBA_ENABLE_CUDASIM=1 python -m pytest -q tests/test_cuda.py
+
+On a machine with a CUDA GPU the same tests run on the GPU.  Without either, the
+comparison tests are skipped with the reason.  The CPU results are the oracle here;
+they are themselves checked against mpmath, finite differences and identities in
+the tests of each module.  Agreement is required to ``CUDA_RTOL`` relative to the
+largest entry of each output array (``|gpu - cpu| <= CUDA_RTOL * max|cpu|``).
+
+``test_kernels_compile_to_ptx`` is a compile-only check that needs no GPU and no
+simulator, only NVIDIA's NVVM and NVRTC libraries (``pip install nvidia-nvvm
+nvidia-cuda-nvrtc``): it compiles every kernel of :mod:`rstref.cuda`, with the shared
+``@njit`` per-item kernels they call, to PTX for compute capability 9.0.  It is skipped
+when those libraries are missing or the simulator is on.
+"""
+
+import os
+import types as pytypes
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import rstref
+from rstref import cuda as rcuda
+from rstref.tolerances import CUDA_RTOL
+
+AVAILABLE = rcuda.is_available()
+SIMULATED = AVAILABLE and rcuda.simulator_enabled()
+needs_device = pytest.mark.skipif(
+    not AVAILABLE,
+    reason="no CUDA GPU and the numba CUDA simulator is off "
+    "(run: NUMBA_ENABLE_CUDASIM=1 python -m pytest tests/test_cuda.py)",
+)
+pytestmark = pytest.mark.cuda
+
+NORMALIZATIONS = ["integral", "component", "norm"]
+CONVENTIONS = ["standard", "e3nn"]
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def host(a):
+    """Copy a device array to the host (and check that it really was on the device)."""
+    assert rcuda.is_device_array(a), f"expected a device array, got {type(a).__name__}"
+    return a.copy_to_host()
+
+
+def assert_agrees(gpu, cpu, name=""):
+    """``|gpu - cpu| <= CUDA_RTOL * max|cpu|`` elementwise, same shape, no NaN."""
+    g = host(gpu)
+    cpu = np.asarray(cpu)
+    assert g.shape == cpu.shape, f"{name}: shape {g.shape} != {cpu.shape}"
+    assert g.dtype == np.float64
+    assert np.all(np.isfinite(g)), f"{name}: non-finite entries on the GPU"
+    scale = float(np.max(np.abs(cpu), initial=0.0))
+    err = float(np.max(np.abs(g - cpu), initial=0.0))
+    assert err <= CUDA_RTOL * max(scale, 1e-300), f"{name}: max |gpu - cpu| = {err:.3e}, scale {scale:.3e}"
+
+
+# points: random directions and lengths plus the special cases of DESIGN 2.1
+SPECIAL_POINTS = [
+    (0.0, 0.0, 0.0),  # the zero vector
+    (0.0, 0.0, 1.0),  # north pole
+    (0.0, 0.0, -2.5),  # south pole
+    (0.0, 0.0, 1e-9),  # pole, tiny
+    (1e-200, 0.0, 0.0),  # below the plain sum-of-squares range
+    (3e200, -1e200, 2e200),  # above it
+    (1.0, 0.0, 0.0),
+    (0.0, -1.0, 0.0),
+]
+coordinate = st.floats(-5.0, 5.0, allow_nan=False, allow_subnormal=False)
+point = st.one_of(st.sampled_from(SPECIAL_POINTS), st.tuples(coordinate, coordinate, coordinate))
+point_arrays = st.lists(point, min_size=0, max_size=7).map(
+    lambda rows: np.array(rows, dtype=np.float64).reshape(len(rows), 3)
+)
+
+
+# ----------------------------------------------------------------------------- dispatch
+
+
+def test_wants_gpu_without_device_arrays():
+    """NumPy input stays on the CPU unless device='cuda'; unknown devices are refused."""
+    x = np.zeros((2, 3))
+    assert not rcuda.wants_gpu(None, x)
+    assert not rcuda.wants_gpu("cpu", x)
+    assert rcuda.wants_gpu("cuda", x)
+    with pytest.raises(ValueError, match="device must be one of"):
+        rcuda.wants_gpu("gpu", x)
+    assert not rcuda.is_device_array(x)
+    assert isinstance(rstref.spherical_harmonics(x, 2), np.ndarray)
+
+
+def test_cuda_request_without_device_raises():
+    """device='cuda' with neither a GPU nor the simulator: a clear RuntimeError."""
+    if AVAILABLE:
+        pytest.skip("a GPU or the simulator is available")
+    try:
+        import numba.cuda  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="numba-cuda"):
+            rstref.spherical_harmonics(np.zeros((1, 3)), 2, device="cuda")
+        return
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        rstref.spherical_harmonics(np.zeros((1, 3)), 2, device="cuda")
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        rstref.OrthonormalRadialBasis(3, 2.0)(np.zeros(2), device="cuda")
+
+
+@needs_device
+def test_device_input_dispatches_and_stays_on_device():
+    from numba import cuda
+
+    x = np.array([[0.3, -0.2, 0.9], [0.0, 0.0, 0.0]])
+    d = cuda.to_device(x)
+    assert rcuda.is_device_array(d)
+    y = rstref.spherical_harmonics(d, 3)
+    assert rcuda.is_device_array(y)
+    assert_agrees(y, rstref.spherical_harmonics(x, 3))
+    with pytest.raises(ValueError, match="device='cpu'"):
+        rstref.spherical_harmonics(d, 3, device="cpu")
+
+
+@needs_device
+def test_device_input_is_validated():
+    from numba import cuda
+
+    x32 = np.array([[0.3, -0.2, 0.9], [1.0, 2.0, 3.0]], dtype=np.float32)
+    y = rstref.spherical_harmonics(cuda.to_device(x32), 2, device="cuda")
+    assert_agrees(y, rstref.spherical_harmonics(x32.astype(np.float64), 2), "float32 promoted")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        rstref.spherical_harmonics(cuda.to_device(np.array([[0.0, np.nan, 1.0]])), 2)
+    with pytest.raises(ValueError, match=r"xyz must have shape \(n, 3\)"):
+        rstref.spherical_harmonics(cuda.to_device(np.zeros((2, 4))), 2)
+    with pytest.raises(TypeError, match="xyz must be a real float array"):
+        rstref.spherical_harmonics(cuda.to_device(np.zeros((2, 3), dtype=np.complex128)), 2)
+    with pytest.raises(ValueError, match="l_max"):
+        rstref.spherical_harmonics(np.zeros((2, 3)), -1, device="cuda")
+    basis = rstref.OrthonormalRadialBasis(3, 2.0)
+    with pytest.raises(ValueError, match="distances >= 0"):
+        basis(cuda.to_device(np.array([0.5, -0.1])))
+
+
+# ----------------------------------------------------------------------------- harmonics
+
+
+@needs_device
+@given(
+    xyz=point_arrays,
+    l_max=st.integers(0, 6),
+    normalization=st.sampled_from(NORMALIZATIONS),
+    convention=st.sampled_from(CONVENTIONS),
+    solid=st.booleans(),
+)
+def test_spherical_harmonics_agree(xyz, l_max, normalization, convention, solid):
+    if solid:  # r^l Y overflows for the huge special point at high l; keep it finite
+        xyz = xyz[np.linalg.norm(xyz, axis=1) < 1e10]
+    args = (l_max, normalization, convention, solid)
+    assert_agrees(rstref.spherical_harmonics(xyz, *args, device="cuda"),
+                  rstref.spherical_harmonics(xyz, *args), "Y")
+    gpu = rstref.spherical_harmonics_with_gradients(xyz, *args, device="cuda")
+    cpu = rstref.spherical_harmonics_with_gradients(xyz, *args)
+    for g, c, name in zip(gpu, cpu, ["Y", "dY"]):
+        assert_agrees(g, c, name)
+    gpu = rstref.spherical_harmonics_with_hessians(xyz, *args, device="cuda")
+    cpu = rstref.spherical_harmonics_with_hessians(xyz, *args)
+    for g, c, name in zip(gpu, cpu, ["Y", "dY", "d2Y"]):
+        assert_agrees(g, c, name)
+
+
+@needs_device
+def test_spherical_harmonics_high_degree_and_many_points():
+    """More points than one launch has threads (grid-stride loop) and a high degree."""
+    rng = np.random.default_rng(7)
+    n = 3 * 16 * 3 + 5 if SIMULATED else 100_003
+    xyz = rng.normal(size=(n, 3))
+    xyz[:4] = SPECIAL_POINTS[:4]
+    for g, c, name in zip(
+        rstref.spherical_harmonics_with_hessians(xyz, 12, device="cuda"),
+        rstref.spherical_harmonics_with_hessians(xyz, 12),
+        ["Y", "dY", "d2Y"],
+    ):
+        assert_agrees(g, c, name)
+
+
+@needs_device
+@pytest.mark.parametrize("l_max", [0, 3])
+def test_spherical_harmonics_empty_batch(l_max):
+    L = (l_max + 1) ** 2
+    Y, dY, d2Y = rstref.spherical_harmonics_with_hessians(np.zeros((0, 3)), l_max, device="cuda")
+    assert host(Y).shape == (0, L) and host(dY).shape == (0, 3, L) and host(d2Y).shape == (0, 3, 3, L)
+
+
+@needs_device
+def test_zero_vector_rule_on_device():
+    """DESIGN 2.1 at the origin: Y_00 kept, everything else exactly 0, no NaN."""
+    Y, dY, d2Y = (host(a) for a in rstref.spherical_harmonics_with_hessians(
+        np.zeros((1, 3)), 4, normalization="component", device="cuda"))
+    assert Y[0, 0] == 1.0 and not np.any(Y[0, 1:]) and not np.any(dY) and not np.any(d2Y)
+
+
+# ----------------------------------------------------------------------------- radial
+
+distances = st.lists(
+    st.one_of(st.sampled_from([0.0, 1.0, 2.0, 0.5]), st.floats(0.0, 3.0, allow_subnormal=False)),
+    min_size=0, max_size=9,
+).map(lambda v: np.array(v, dtype=np.float64))
+
+
+@needs_device
+@given(
+    r=distances,
+    n_max=st.integers(2, 6),
+    primitive=st.sampled_from(["cosine_bumps", "cosines", "smooth_cosines"]),
+    envelope_power=st.sampled_from([None, 2, 3]),
+)
+def test_radial_basis_agrees(r, n_max, primitive, envelope_power):
+    """Values and both derivatives, including r = 0, joins, r_cut = 2 and beyond."""
+    basis = rstref.OrthonormalRadialBasis(n_max, 2.0, primitive, envelope_power)
+    for g, c, name in zip(basis.with_derivatives(r, device="cuda"), basis.with_derivatives(r),
+                          ["R", "dR", "d2R"]):
+        assert_agrees(g, c, name)
+    assert_agrees(basis(r, device="cuda"), basis(r), "R via __call__")
+
+
+# ----------------------------------------------------------------------------- PTX
+
+
+def _ptx_compiler(monkeypatch):
+    """``compile(pyfunc, signature)`` to PTX for sm_90 without a GPU, or skip."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or SIMULATED:
+        pytest.skip("compile-only check: needs the real numba-cuda compiler, not the simulator")
+    cuda = pytest.importorskip("numba.cuda")
+    import numba.cuda.dispatcher as cuda_dispatcher
+
+    # Device functions (the shared @njit kernels) are compiled for the current device's
+    # compute capability; without a GPU there is none, so name one.
+    monkeypatch.setattr(
+        cuda_dispatcher, "get_current_device",
+        lambda: pytypes.SimpleNamespace(compute_capability=(9, 0)),
+    )
+
+    def compile_ptx(kernel, signature):
+        return cuda.compile_ptx(kernel.py_func, signature, cc=(9, 0))[0]
+
+    try:
+        from numba.cuda import types as t
+
+        def probe(a):
+            a[0] = 1.0
+
+        cuda.compile_ptx(probe, (t.float64[::1],), cc=(9, 0))
+    except Exception as exc:  # missing libnvvm / libnvrtc
+        pytest.skip(f"NVVM/NVRTC not usable for a compile-only check: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0] if str(exc) else ''}")
+    return compile_ptx
+
+
+def test_kernels_compile_to_ptx(monkeypatch):
+    """Every rstref CUDA kernel (with the shared @njit kernels it calls) compiles for sm_90."""
+    compile_ptx = _ptx_compiler(monkeypatch)
+    from numba.cuda import types as t
+
+    from rstref.cuda import harmonics as gh
+    from rstref.cuda import radial as gr
+
+    f64 = t.float64
+    a1, a2, a3, a4 = f64[::1], f64[:, ::1], f64[:, :, ::1], f64[:, :, :, ::1]
+    i64 = t.int64
+    values, gradients, hessians = gh._kernels(4)
+    common = (a2, i64[::1], t.boolean, a3)
+    for kernel, outs in [(values, (a2,)), (gradients, (a2, a3)), (hessians, (a2, a3, a4))]:
+        ptx = compile_ptx(kernel, common + outs)
+        assert ".entry" in ptx
+    ptx = compile_ptx(gr._kernel(5), (a1, i64, f64, i64, a2, a2, a2, a2))
+    assert ".entry" in ptx
