@@ -173,13 +173,6 @@ def power_spectrum_with_gradients(c, dc, n_max, l_max):
     return p, dp.reshape(dc.shape[:-1] + (F,))
 
 
-def _pair_weights(n_max, l_max):
-    """``w (2l+1)^(-1/2)`` per feature and the ``(n, n2)`` index arrays of one ``l``."""
-    n_a, n_b = np.triu_indices(n_max)
-    w = np.where(n_a == n_b, 1.0, math.sqrt(2.0))
-    return n_a, n_b, w
-
-
 def power_spectrum_with_hessians(c, dc, d2c, n_max, l_max):
     """Power spectrum with gradients and Hessians with respect to atom positions.
 
@@ -200,9 +193,9 @@ def power_spectrum_with_hessians(c, dc, d2c, n_max, l_max):
 
     Notes
     -----
-    The atom-pair term is evaluated per ``l`` as a Gram matrix ``A A^T`` of the
-    ``(3N * n_max, 2l+1)`` matrix of gradient blocks (BLAS), then gathered; this is a
-    vectorised NumPy path (not a per-environment kernel).
+    The atom-pair term is a per-environment numba kernel
+    (:func:`rstref._kernels.invariants.power_spectrum_hessian_pairs`): for every pair of
+    coordinates and every ``l`` an ``n_max x n_max`` Gram matrix of gradient blocks.
     """
     n_max, l_max = _check_sizes(n_max, l_max)
     c = _coefficients(c, n_max, l_max, vector=True)
@@ -218,15 +211,8 @@ def power_spectrum_with_hessians(c, dc, d2c, n_max, l_max):
     d2p = np.zeros((M, M, F))
     if N == 0:
         return p, dp, d2p.reshape(N, 3, N, 3, F)
-    n_a, n_b, w = _pair_weights(n_max, l_max)
-    P = n_a.shape[0]
-    flat = dc.reshape(M, dim)
-    for l in range(l_max + 1):
-        width = 2 * l + 1
-        A = flat[:, n_max * l * l:n_max * (l + 1) ** 2].reshape(M * n_max, width)
-        G = (A @ A.T).reshape(M, n_max, M, n_max).transpose(0, 2, 1, 3)
-        scale = w / math.sqrt(width)
-        d2p[:, :, l * P:(l + 1) * P] = (G[:, :, n_a, n_b] + G[:, :, n_b, n_a]) * scale
+    _k.power_spectrum_hessian_pairs(np.ascontiguousarray(dc.reshape(M, dim)), n_max, l_max,
+                                    np.empty((n_max, n_max)), d2p)
     # atom-diagonal term: the gradient formula applied to d2c
     _, diag = power_spectrum_with_gradients(c, d2c, n_max, l_max)  # (N, 3, 3, F)
     d2p = d2p.reshape(N, 3, N, 3, F)
@@ -379,3 +365,171 @@ class PowerSpectrum(Invariants):
     def from_coefficients_with_hessians(self, c, dc, d2c):
         """``p``, ``dp`` (N, 3, F), ``d2p`` (N, 3, N, 3, F) from ``c``, ``dc`` (N, 3, dim), ``d2c`` (N, 3, 3, dim)."""
         return power_spectrum_with_hessians(c, dc, d2c, self.rst.n_max, self.rst.l_max)
+
+
+# ----------------------------------------------------------------------------- bispectrum
+
+BISPECTRUM_PARITIES = ("all", "even", "odd")
+
+
+def bispectrum_range(n_max, l_max, parity="all"):
+    """Labels ``(n1, l1, n2, l2, n3, l3)`` of the bispectrum invariants, in order::
+
+        [(n1, l1, n2, l2, n3, l3)
+         for l1 in range(l_max + 1)
+         for l2 in range(l1, l_max + 1)
+         for l3 in range(l2, min(l1 + l2, l_max) + 1)
+         for n1 in range(n_max)
+         for n2 in range(n1 if l2 == l1 else 0, n_max)
+         for n3 in range(n2 if l3 == l2 else 0, n_max)
+         if parity_ok(l1 + l2 + l3)
+         and not ((l1 + l2 + l3) % 2 == 1 and ((n1, l1) == (n2, l2) or (n2, l2) == (n3, l3)))]
+
+    i.e. the blocks ``(n, l)`` of one triple are sorted by ``(l, n)``; ``parity_ok`` keeps
+    every sum ('all'), only even sums ('even') or only odd sums ('odd').  See
+    :class:`Bispectrum` for why this set is free of trivial redundancy.
+    """
+    check_choice(parity, "parity", BISPECTRUM_PARITIES)
+    out = []
+    for l1 in range(l_max + 1):
+        for l2 in range(l1, l_max + 1):
+            for l3 in range(l2, min(l1 + l2, l_max) + 1):
+                odd = (l1 + l2 + l3) % 2 == 1
+                if (parity == "even" and odd) or (parity == "odd" and not odd):
+                    continue
+                for n1 in range(n_max):
+                    for n2 in range(n1 if l2 == l1 else 0, n_max):
+                        for n3 in range(n2 if l3 == l2 else 0, n_max):
+                            if odd and ((n1, l1) == (n2, l2) or (n2, l2) == (n3, l3)):
+                                continue
+                            out.append((n1, l1, n2, l2, n3, l3))
+    return out
+
+
+def bispectrum_size(n_max, l_max, parity="all"):
+    """Number of bispectrum invariants, ``len(bispectrum_range(n_max, l_max, parity))``."""
+    return len(bispectrum_range(n_max, l_max, parity))
+
+
+class Bispectrum(Invariants):
+    """Bispectrum of a radial-spherical tensor from the real Clebsch-Gordan table.
+
+    ``B[n1 l1, n2 l2, n3 l3] = sum_{m1 m2 m3} C^{l1 l2 l3}[m1, m2, m3]
+    c[n1,l1,m1] c[n2,l2,m2] c[n3,l3,m3]`` with the real Clebsch-Gordan coefficients of
+    :func:`rstref.coupling.clebsch_gordan` (orthonormal, ``= sqrt(2 l3 + 1) *
+    e3nn.o3.wigner_3j``).  Invariant because ``C`` couples ``l1 x l2`` equivariantly
+    to ``l3`` and ``D^{l3}`` is orthogonal; one CG table serves both conventions.
+
+    Which triples are kept (:func:`bispectrum_range`), and why:
+
+    * **Permutations.** The real 3j symbol ``W = C / sqrt(2 l3 + 1)`` is invariant under
+      cyclic permutations of its columns and changes by ``(-1)^(l1+l2+l3)`` under odd
+      ones, so permuting the three blocks of a triple only multiplies ``B`` by
+      ``+-sqrt((2 l3' + 1) / (2 l3 + 1))``.  One ordering is kept: blocks sorted by
+      ``(l, n)``, hence ``l1 <= l2 <= l3`` and the triangle rule is ``l3 <= l1 + l2``.
+      This removes the ``(n1, l1) <-> (n2, l2)`` swap and every other reordering.
+    * **Identically zero.** If two blocks are equal and ``l1 + l2 + l3`` is odd, ``W``
+      is antisymmetric in those two columns while the product of coefficients is
+      symmetric: ``B = 0`` for every environment.  These are dropped.
+    * **Parity.** Under inversion of the environment ``c_l -> (-1)^l c_l``, so ``B``
+      gets ``(-1)^(l1+l2+l3)``: even sums are true scalars (e3nn ``0e`` for
+      ``p_arg=-1``), odd sums are pseudoscalars (``0o``) -- nonzero for chiral
+      environments and identically zero for any environment with a mirror plane or an
+      inversion centre through the origin (e.g. planar ones).  ``parity`` selects
+      'all' (default, SO(3) invariants), 'even' (O(3) invariants) or 'odd'.
+
+    No further (non-trivial, polynomial) relations between the kept invariants are
+    removed.
+
+    Parameters
+    ----------
+    rst : RadialSphericalTensor
+        ``l_max`` must not exceed the CG table's ``l_max`` (10 for the shipped table).
+    parity : {'all', 'even', 'odd'}
+    table : rstref.coupling.CouplingTable, optional
+        Default: the shipped table.
+
+    Attributes
+    ----------
+    rst, parity, n_features
+    triples : ndarray of int64, shape (n_features, 6)
+        ``bispectrum_range(n_max, l_max, parity)`` as an array.
+    """
+
+    def __init__(self, rst, parity="all", table=None):
+        super().__init__(rst)
+        from rstref import coupling
+
+        self.parity = check_choice(parity, "parity", BISPECTRUM_PARITIES)
+        self.table = coupling.load_table() if table is None else table
+        if not isinstance(self.table, coupling.CouplingTable):
+            raise TypeError(f"table must be a CouplingTable, got {type(self.table).__name__}")
+        if rst.l_max > self.table.l_max:
+            raise ValueError(f"rst.l_max={rst.l_max} exceeds the Clebsch-Gordan table's "
+                             f"l_max={self.table.l_max}; pass a bigger table "
+                             "(rstref.coupling.generate_table / load_table)")
+        self.triples = np.array(bispectrum_range(rst.n_max, rst.l_max, self.parity),
+                                dtype=np.int64).reshape(-1, 6)
+        self.n_features = int(self.triples.shape[0])
+        block_offsets, m1, m2, M, values, cg_l_max = self.table.kernel_arrays()
+        self._cg = (block_offsets, m1, m2, M, values, int(cg_l_max))
+
+    def __repr__(self):
+        return f"Bispectrum({self.rst!r}, parity={self.parity!r})"
+
+    def feature_range(self):
+        """``bispectrum_range(n_max, l_max, parity)``: labels ``(n1, l1, n2, l2, n3, l3)``."""
+        return [tuple(int(v) for v in row) for row in self.triples]
+
+    def _values(self, c):
+        out = np.empty(self.n_features)
+        _k.bispectrum_values(c, self.rst.n_max, self.triples, *self._cg, out)
+        return out
+
+    def _jacobian(self, c):
+        jac = np.empty((self.n_features, self.rst.dim))
+        _k.bispectrum_jacobian(c, self.rst.n_max, self.triples, *self._cg, jac)
+        return jac
+
+    def from_coefficients(self, c):
+        """``B`` of shape ``(..., F)`` from ``c`` of shape ``(..., dim)``."""
+        c = self.rst.check_coefficients(c)
+        flat = c.reshape(-1, self.rst.dim)
+        out = np.stack([self._values(row) for row in flat]) if flat.shape[0] else \
+            np.zeros((0, self.n_features))
+        return out.reshape(c.shape[:-1] + (self.n_features,))
+
+    def from_coefficients_with_gradients(self, c, dc):
+        """``B`` (F,) and ``dB`` (..., F) from ``c`` (dim,) and ``dc`` (..., dim), via ``dB/dc``."""
+        c = _coefficients(c, self.rst.n_max, self.rst.l_max, vector=True)
+        dc = _derivatives(dc, self.rst.dim, "dc")
+        jac = self._jacobian(c)
+        return self._values(c), dc @ jac.T
+
+    def from_coefficients_with_hessians(self, c, dc, d2c):
+        """``B``, ``dB`` (N, 3, F), ``d2B`` (N, 3, N, 3, F) from ``c``, ``dc`` (N, 3, dim), ``d2c`` (N, 3, 3, dim).
+
+        ``d2B[i,a,j,b] = delta_ij dB/dc . d2c[i,a,b] + sum over the three pairs of blocks
+        of the CG-contracted products of dc[i,a] and dc[j,b]`` (numba kernel per
+        environment; memory and time grow like ``(3N)^2 F``).
+        """
+        c = _coefficients(c, self.rst.n_max, self.rst.l_max, vector=True)
+        dim = self.rst.dim
+        dc = as_float_array(dc, "dc", trailing_shape=(3, dim), ndim=3)
+        N = dc.shape[0]
+        d2c = as_float_array(d2c, "d2c", trailing_shape=(3, 3, dim), ndim=4)
+        if d2c.shape[0] != N:
+            raise ValueError(f"d2c must have shape ({N}, 3, 3, {dim}) to match dc, got {d2c.shape}")
+        F = self.n_features
+        jac = self._jacobian(c)
+        M = 3 * N
+        flat = np.ascontiguousarray(dc.reshape(M, dim))
+        d2B = np.zeros((M, M, F))
+        if N:
+            w = 2 * self.rst.l_max + 1
+            _k.bispectrum_hessian_pairs(c, flat, self.rst.n_max, self.triples, *self._cg,
+                                        np.empty((w, w)), np.empty((M, w)), d2B)
+        d2B = d2B.reshape(N, 3, N, 3, F)
+        idx = np.arange(N)
+        d2B[idx, :, idx, :, :] += d2c @ jac.T
+        return self._values(c), dc @ jac.T, d2B
