@@ -32,8 +32,21 @@ _PUBLIC = {
     "OrthonormalRadialBasis": "rstref.radial",
     # radial-spherical tensor (DESIGN 2.5)
     "RadialSphericalTensor": "rstref.tensor",
+    "nlm_index": "rstref.tensor",
+    "nlm_size": "rstref.tensor",
+    "nlm_range": "rstref.tensor",
     # invariants (DESIGN 2.6)
     "power_spectrum": "rstref.invariants",
+    "power_spectrum_with_gradients": "rstref.invariants",
+    "power_spectrum_with_hessians": "rstref.invariants",
+    "power_spectrum_index": "rstref.invariants",
+    "power_spectrum_size": "rstref.invariants",
+    "power_spectrum_range": "rstref.invariants",
+    "power_spectrum_cross": "rstref.invariants",
+    "power_spectrum_cross_with_gradients": "rstref.invariants",
+    "bispectrum_range": "rstref.invariants",
+    "bispectrum_size": "rstref.invariants",
+    "Invariants": "rstref.invariants",
     "PowerSpectrum": "rstref.invariants",
     "Bispectrum": "rstref.invariants",
 }
