@@ -1,0 +1,506 @@
+"""The property kit rstref.testing: it passes correct featurizers and catches broken ones.
+
+The featurizers here are toy NumPy codes written for these tests (a Gaussian-smeared radial
+distribution with a cutoff function of chosen smoothness, sorted pair distances, a
+periodic pair-sum featurizer), with hand-derived gradients and Hessians.  Each property
+is shown both ways: the correct code passes for every input hypothesis draws, and a code
+broken in exactly that property is caught, with the known defect size as oracle where
+there is one (the jump at a hard cutoff, the jump of the second derivative of a C^1
+cutoff).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rstref import tolerances as tol
+from rstref.testing import (
+    CheckReport,
+    assert_equivariant,
+    assert_gradient_matches,
+    assert_hessian_matches,
+    assert_permutation_equivariant,
+    assert_permutation_invariant,
+    assert_rotation_invariant,
+    assert_smooth_at_cutoff,
+    assert_translation_invariant,
+    check_cutoff_smoothness,
+    check_equivariance,
+    check_gradient,
+    check_hessian,
+    check_permutation_equivariance,
+    check_permutation_invariance,
+    check_rotation_invariance,
+    check_translation_invariance,
+)
+from rstref.testing import strategies as kst
+
+R_CUT = 2.0
+MU = np.linspace(0.0, R_CUT, 9)  # the last centre sits on the cutoff: jumps there are O(1)
+SIGMA = 0.3
+
+
+# ---------------------------------------------------------------------------------------
+# toy featurizers
+# ---------------------------------------------------------------------------------------
+
+def cutoff_c2(r):
+    """(1 - r/rc)^3 inside, 0 outside: value, first and second derivative vanish at rc (C^2)."""
+    s = np.clip(1 - r / R_CUT, 0.0, None)
+    return s ** 3, -3 * s ** 2 / R_CUT, 6 * s / R_CUT ** 2
+
+
+def cutoff_c1(r):
+    """(1 - r/rc)^2: C^1 but the second derivative jumps from 2/rc^2 to 0 (not C^2)."""
+    s = np.clip(1 - r / R_CUT, 0.0, None)
+    inside = (r < R_CUT).astype(float)
+    return s ** 2, -2 * s / R_CUT, 2 * inside / R_CUT ** 2
+
+
+def cutoff_hard(r):
+    """1 inside, 0 outside: not even continuous."""
+    inside = (r < R_CUT).astype(float)
+    return inside, 0 * r, 0 * r
+
+
+def cutoff_blowup(r):
+    """1 / (rc - r)^... like a kernel-normalised projection: diverges at rc, 0 outside."""
+    inside = r < R_CUT
+    gap = np.where(inside, R_CUT - r, 1.0)
+    return np.where(inside, 1 / gap, 0.0), np.where(inside, 1 / gap ** 2, 0.0), np.where(inside, 2 / gap ** 3, 0.0)
+
+
+def radial_terms(r, cutoff):
+    """h_k(r) = fc(r) G_k(r) and its first two r-derivatives, each (n, K)."""
+    fc, dfc, d2fc = (a[:, None] for a in cutoff(r))
+    u = r[:, None] - MU
+    G = np.exp(-u ** 2 / (2 * SIGMA ** 2))
+    dG = -u / SIGMA ** 2 * G
+    d2G = (u ** 2 / SIGMA ** 4 - 1 / SIGMA ** 2) * G
+    return fc * G, dfc * G + fc * dG, d2fc * G + 2 * dfc * dG + fc * d2G
+
+
+def make_rdf(cutoff=cutoff_c2, gradient_sign=1.0, hessian_bug=False):
+    """RDF featurizer f_k = sum_i fc(r_i) G_k(r_i) of an environment, with derivatives.
+
+    Returns (value, value_with_gradients, value_with_hessians); the Hessian is blockdiag
+    ((N, 3, 3, K)).  ``gradient_sign=-1`` and ``hessian_bug`` plant derivative bugs.
+    """
+    def value(x):
+        r = np.linalg.norm(x, axis=1)
+        return radial_terms(r, cutoff)[0].sum(axis=0)
+
+    def with_gradients(x):
+        r = np.linalg.norm(x, axis=1)
+        h, dh, _ = radial_terms(r, cutoff)
+        unit = x / r[:, None]
+        return h.sum(axis=0), gradient_sign * unit[:, :, None] * dh[:, None, :]
+
+    def with_hessians(x):
+        r = np.linalg.norm(x, axis=1)
+        h, dh, d2h = radial_terms(r, cutoff)
+        unit = x / r[:, None]
+        outer = unit[:, :, None] * unit[:, None, :]
+        transverse = np.eye(3) - outer
+        if hessian_bug:  # forgets the transverse (curvature) term h'/r (I - u u^T)
+            transverse = 0 * transverse
+        hess = (outer[..., None] * d2h[:, None, None, :]
+                + transverse[..., None] * (dh / r[:, None])[:, None, None, :])
+        return h.sum(axis=0), unit[:, :, None] * dh[:, None, :], hess
+
+    return value, with_gradients, with_hessians
+
+
+rdf, rdf_with_gradients, rdf_with_hessians = make_rdf()
+
+
+def sorted_distances(x):
+    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    return np.sort(d[np.triu_indices(len(x), 1)])
+
+
+def dipole(x):
+    """An l = 1 equivariant: sum_i fc(r_i) r_i, transforms with D(R) = R."""
+    r = np.linalg.norm(x, axis=1)
+    return (cutoff_c2(r)[0][:, None] * x).sum(axis=0)
+
+
+def image_shifts(cell, distance):
+    """Lattice vectors reaching every image within ``distance`` of wrapped differences."""
+    volume = abs(np.linalg.det(cell))
+    n = [int(np.ceil(distance * np.linalg.norm(np.cross(cell[(i + 1) % 3], cell[(i + 2) % 3])) / volume)) + 1
+         for i in range(3)]
+    grid = np.stack(np.meshgrid(*[np.arange(-k, k + 1) for k in n], indexing="ij"), -1).reshape(-1, 3)
+    return grid @ cell
+
+
+def periodic_per_atom(x, species, cell, use_images=True):
+    """Per-atom periodic RDF: F[i, k] = sum_{j, n} Z_j fc(d) G_k(d), d = |x_j + n - x_i| < rc."""
+    shifts = image_shifts(cell, R_CUT) if use_images else np.zeros((1, 3))
+    inverse = np.linalg.inv(cell)
+    out = np.zeros((len(x), len(MU)))
+    for i in range(len(x)):
+        diff = x - x[i]
+        if use_images:  # wrap differences into the cell so the shift range is enough
+            frac = diff @ inverse
+            diff = (frac - np.round(frac)) @ cell
+        vectors = (diff[:, None, :] + shifts[None]).reshape(-1, 3)
+        weights = np.repeat(np.asarray(species, float), len(shifts))
+        d = np.linalg.norm(vectors, axis=1)
+        keep = (d > 1e-12) & (d < R_CUT)
+        out[i] = (weights[keep, None] * radial_terms(d[keep], cutoff_c2)[0]).sum(axis=0)
+    return out
+
+
+def periodic_total(x, species, cell):
+    return (np.asarray(species, float)[:, None] * periodic_per_atom(x, species, cell)).sum(axis=0)
+
+
+def random_environment(rng, n=5, r_max=0.9 * R_CUT, r_min=0.2):
+    """Generic environment for the must-fail cases (no accidental symmetry)."""
+    out = []
+    while len(out) < n:
+        p = rng.uniform(-r_max, r_max, 3)
+        if r_min < np.linalg.norm(p) < r_max and all(np.linalg.norm(p - q) > 0.2 for q in out):
+            out.append(p)
+    return np.array(out)
+
+
+def random_rotation(rng):
+    return kst.quaternion_to_rotation(rng.normal(size=4))
+
+
+# ---------------------------------------------------------------------------------------
+# the strategies
+# ---------------------------------------------------------------------------------------
+
+@given(kst.rotations(kind="any"))
+def test_rotations_are_orthogonal_with_the_requested_determinant(R):
+    assert np.max(np.abs(R @ R.T - np.eye(3))) <= tol.identity_atol()
+    assert abs(abs(np.linalg.det(R)) - 1) <= tol.identity_atol()
+
+
+@pytest.mark.parametrize("kind,sign", [("proper", 1.0), ("improper", -1.0)])
+@given(data=st.data())
+def test_rotation_kinds(kind, sign, data):
+    for from_seed in (False, True):
+        R = data.draw(kst.rotations(kind=kind, from_seed=from_seed))
+        assert abs(np.linalg.det(R) - sign) <= tol.identity_atol()
+
+
+def test_quaternion_rotations_are_haar_distributed():
+    # Haar moments on SO(3): E[R] = 0, E[R_ij^2] = 1/3, E[tr R] = 0, E[(tr R)^2] = 1
+    rng = np.random.default_rng(7)
+    Rs = np.array([kst.quaternion_to_rotation(rng.normal(size=4)) for _ in range(20000)])
+    traces = np.trace(Rs, axis1=1, axis2=2)
+    sem = 1 / np.sqrt(len(Rs))  # every moment has unit-order variance
+    assert np.max(np.abs(Rs.mean(axis=0))) < 5 * sem
+    assert np.max(np.abs((Rs ** 2).mean(axis=0) - 1 / 3)) < 5 * sem
+    assert abs(traces.mean()) < 5 * sem
+    assert abs((traces ** 2).mean() - 1) < 5 * 2 * sem
+
+
+@given(kst.environments(r_cut=R_CUT, min_atoms=1, max_atoms=8, min_separation=0.3, min_radius=0.4))
+def test_environments_respect_their_constraints(x):
+    r = np.linalg.norm(x, axis=1)
+    assert x.shape[1] == 3 and 1 <= len(x) <= 8
+    assert np.all(r >= 0.4 * (1 - 1e-12)) and np.all(r <= 0.95 * R_CUT * (1 + 1e-12))  # to rounding
+    if len(x) > 1:
+        assert sorted_distances(x).min() >= 0.3 * (1 - 1e-12)
+
+
+@given(kst.cutoff_crossings(r_cut=R_CUT))
+def test_cutoff_crossings_cross_the_sphere_outwards(path):
+    x0 = path.positions_at(0.0)
+    moving = x0[path.index]
+    assert abs(np.linalg.norm(moving) - R_CUT) <= 4 * tol.EPS * R_CUT
+    assert path.direction @ moving >= 0.3 * R_CUT * (1 - 1e-12)
+    assert np.linalg.norm(path.positions_at(1e-3)[path.index]) > R_CUT
+    assert np.linalg.norm(path.positions_at(-1e-3)[path.index]) < R_CUT
+    others = np.delete(x0, path.index, axis=0)
+    assert np.all(np.linalg.norm(others, axis=1) <= 0.9 * R_CUT)
+
+
+@given(kst.near_pole_vectors())
+def test_near_pole_vectors_are_near_the_z_pole(v):
+    assert np.hypot(v[0], v[1]) <= 1e-6 * abs(v[2]) * (1 + 1e-12)
+
+
+@given(kst.tiny_vectors())
+def test_tiny_vectors_are_tiny_and_nonzero(v):
+    assert 1e-100 * (1 - 1e-12) <= np.linalg.norm(v) <= 1e-3 * (1 + 1e-12)
+
+
+@settings(max_examples=15)
+@given(kst.periodic_structures(min_atoms=1, max_atoms=4, min_separation=0.4, min_length=0.5,
+                               max_length=3.0))
+def test_periodic_structures_keep_images_apart(structure):
+    x, species, cell = structure
+    assert abs(np.linalg.det(cell)) >= 0.5 * 0.5 ** 3
+    assert len(species) == len(x)
+    frac = x @ np.linalg.inv(cell)
+    assert np.all(frac >= -1e-12) and np.all(frac < 1 + 1e-12)
+    # brute force over a generous image range (independent of the strategy's exact bound)
+    grid = np.stack(np.meshgrid(*[np.arange(-6, 7)] * 3, indexing="ij"), -1).reshape(-1, 3) @ cell
+    for i in range(len(x)):
+        for j in range(len(x)):
+            d = np.linalg.norm(x[j] + grid - x[i], axis=1)
+            if i == j:
+                d = d[d > 0]
+            assert d.min() >= 0.4 * (1 - 1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# correct featurizers pass
+# ---------------------------------------------------------------------------------------
+
+@given(kst.environments(r_cut=R_CUT, max_atoms=6), kst.rotations(kind="any"))
+def test_rdf_is_o3_invariant(x, R):
+    report = assert_rotation_invariant(rdf, x, R)
+    assert isinstance(report, CheckReport) and report.passed
+    assert report.max_deviation <= report.tolerance
+
+
+@given(kst.environments(r_cut=R_CUT, min_atoms=2, max_atoms=6), kst.rotations(), kst.translations())
+def test_sorted_distances_are_rotation_and_translation_invariant(x, R, t):
+    assert_rotation_invariant(sorted_distances, x, R)
+    assert_translation_invariant(sorted_distances, x, t)
+
+
+@given(kst.environments(r_cut=R_CUT, min_atoms=1, max_atoms=6).flatmap(
+    lambda x: st.tuples(st.just(x), kst.permutations(len(x)))))
+def test_rdf_is_permutation_invariant(case):
+    x, perm = case
+    assert_permutation_invariant(rdf, x, perm)
+
+
+@given(kst.environments(r_cut=R_CUT, max_atoms=6), kst.rotations())
+def test_dipole_is_equivariant_with_the_rotation_itself(x, R):
+    assert_equivariant(dipole, x, R, representation=lambda R: R)
+
+
+@given(kst.cutoff_crossings(r_cut=R_CUT))
+def test_c2_cutoff_is_smooth_to_second_order(path):
+    report = assert_smooth_at_cutoff(rdf, path, order=2)
+    assert report.details["first discontinuous derivative"] is None
+
+
+@given(kst.cutoff_crossings(r_cut=R_CUT))
+def test_c1_cutoff_is_smooth_to_the_order_it_has(path):
+    assert_smooth_at_cutoff(make_rdf(cutoff_c1)[0], path, order=1)
+
+
+@given(kst.cutoff_crossings(r_cut=R_CUT))
+def test_analytic_gradient_of_c2_rdf_is_continuous_at_the_cutoff(path):
+    # a C^2 function has a C^1 gradient
+    assert_smooth_at_cutoff(lambda x: rdf_with_gradients(x)[1], path, order=1)
+
+
+@given(kst.environments(r_cut=R_CUT, min_atoms=1, max_atoms=5))
+def test_rdf_gradient_and_hessian_match_finite_differences(x):
+    assert_gradient_matches(rdf_with_gradients, x)
+    assert_hessian_matches(rdf_with_hessians, x, layout="blockdiag")
+
+
+def test_total_hessian_layout_agrees_with_blockdiag():
+    x = random_environment(np.random.default_rng(3), n=3)
+
+    def total(xx):
+        v, g, h = rdf_with_hessians(xx)
+        dense = np.zeros((len(xx), 3, len(xx), 3, h.shape[-1]))
+        for i in range(len(xx)):
+            dense[i, :, i] = h[i]
+        return v, g, dense
+
+    assert_hessian_matches(total, x, layout="total")
+
+
+@settings(max_examples=10)
+@given(kst.periodic_structures(max_atoms=3, min_separation=0.5, min_length=0.8, max_length=3.0),
+       kst.rotations(), kst.translations(5.0), st.randoms(use_true_random=False))
+def test_periodic_featurizer_symmetries(structure, R, t, random):
+    x, species, cell = structure
+    perm = np.array(random.sample(range(len(x)), len(x)))
+    assert_rotation_invariant(periodic_total, x, R, species=species, cell=cell)
+    assert_translation_invariant(periodic_total, x, t, species=species, cell=cell, wrap=True)
+    assert_permutation_invariant(periodic_total, x, perm, species=species, cell=cell)
+    assert_permutation_equivariant(periodic_per_atom, x, perm, species=species, cell=cell)
+
+
+def test_empty_environment_passes_trivially():
+    x = np.zeros((0, 3))
+    assert check_rotation_invariance(rdf, x, np.eye(3)).passed
+    assert check_gradient(rdf_with_gradients, x).passed
+
+
+# ---------------------------------------------------------------------------------------
+# the kit can fail: each broken featurizer is caught
+# ---------------------------------------------------------------------------------------
+
+def anisotropic_rdf(x):
+    return rdf(x * np.array([1.0, 1.0, 1.0 + 1e-6]))  # a 1e-6 stretch along z
+
+
+def test_kit_catches_a_featurizer_that_is_not_rotation_invariant():
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        x, R = random_environment(rng), random_rotation(rng)
+        report = check_rotation_invariance(anisotropic_rdf, x, R)
+        assert not report.passed
+        assert report.max_deviation > 1e3 * report.tolerance  # 1e-6 defect vs round-off
+        with pytest.raises(AssertionError, match="rotation invariance: FAIL"):
+            assert_rotation_invariant(anisotropic_rdf, x, R)
+
+
+def test_kit_catches_a_wrong_representation():
+    rng = np.random.default_rng(12)
+    for _ in range(5):
+        x, R = random_environment(rng), random_rotation(rng)
+        assert not check_equivariance(dipole, x, R, representation=lambda R: R.T).passed
+        assert not check_equivariance(lambda xx: dipole(xx) * [1, 1, 2], x, R, lambda R: R).passed
+
+
+def order_dependent_rdf(x):
+    weights = 1.0 + 1e-3 * np.arange(len(x))
+    r = np.linalg.norm(x, axis=1)
+    return (weights[:, None] * radial_terms(r, cutoff_c2)[0]).sum(axis=0)
+
+
+def test_kit_catches_an_order_dependent_featurizer():
+    rng = np.random.default_rng(13)
+    for _ in range(5):
+        x = random_environment(rng)
+        perm = rng.permutation(len(x))
+        while np.all(perm == np.arange(len(x))):
+            perm = rng.permutation(len(x))
+        report = check_permutation_invariance(order_dependent_rdf, x, [perm])
+        assert not report.passed
+        assert "permutation" in report.worst_input
+        with pytest.raises(AssertionError, match="permutation invariance: FAIL"):
+            assert_permutation_invariant(order_dependent_rdf, x, perm)
+
+
+def test_kit_catches_a_broken_per_atom_output_and_a_non_periodic_featurizer():
+    rng = np.random.default_rng(14)
+    cell = np.diag([2.5, 2.7, 3.1]) + np.array([[0, 0, 0], [0.4, 0, 0], [0.2, -0.3, 0]])
+    x = rng.uniform(0, 1, (3, 3)) @ cell
+    species = np.array([1, 6, 8])
+    perm = np.array([2, 0, 1])
+
+    def mislabelled(xx, s, c):  # row k depends on k itself: not permutation-equivariant
+        return periodic_per_atom(xx, s, c) + 1e-3 * np.arange(len(xx))[:, None]
+
+    assert not check_permutation_equivariance(mislabelled, x, perm, species=species, cell=cell).passed
+
+    def no_images(xx, s, c):
+        return periodic_per_atom(xx, s, c, use_images=False).sum(axis=0)
+
+    t = np.array([0.9, -1.3, 0.4])
+    assert check_translation_invariance(no_images, x, t, species=species, cell=cell).passed
+    assert not check_translation_invariance(no_images, x, t, species=species, cell=cell, wrap=True).passed
+
+
+def test_kit_reports_that_environment_featurizers_are_not_translation_invariant():
+    x = random_environment(np.random.default_rng(15))
+    assert not check_translation_invariance(rdf, x, np.array([0.1, 0.0, 0.0])).passed
+
+
+def crossing(rng):
+    u = rng.normal(size=3)
+    u /= np.linalg.norm(u)
+    v = u + 0.5 * rng.normal(size=3)
+    v /= np.linalg.norm(v)
+    if v @ u < 0.3:
+        v = u
+    others = random_environment(rng, n=3, r_max=0.8 * R_CUT)
+    return kst.CutoffCrossing(np.vstack([others, R_CUT * u]), 3, v, R_CUT)
+
+
+def gaussians_at_cutoff():
+    return np.exp(-(R_CUT - MU) ** 2 / (2 * SIGMA ** 2))
+
+
+def test_kit_catches_a_hard_cutoff_and_measures_its_jump():
+    rng = np.random.default_rng(16)
+    hard = make_rdf(cutoff_hard)[0]
+    for _ in range(3):
+        report = check_cutoff_smoothness(hard, crossing(rng), order=0)
+        assert not report.passed
+        assert report.details["first discontinuous derivative"] == 0
+        # oracle: leaving the sphere drops the moving atom's G_k(rc), largest = 1 (mu = rc)
+        jump = report.details["orders"][0]["estimated jump"]
+        assert abs(jump - gaussians_at_cutoff().max()) <= 1e-6
+        with pytest.raises(AssertionError, match=r"cutoff smoothness \(C\^0\): FAIL"):
+            assert_smooth_at_cutoff(hard, crossing(rng), order=0)
+
+
+def test_kit_catches_a_c1_cutoff_claimed_c2_and_measures_the_curvature_jump():
+    rng = np.random.default_rng(17)
+    c1 = make_rdf(cutoff_c1)[0]
+    for _ in range(3):
+        path = crossing(rng)
+        assert check_cutoff_smoothness(c1, path, order=1).passed
+        report = check_cutoff_smoothness(c1, path, order=2)
+        assert not report.passed
+        assert report.details["first discontinuous derivative"] == 2
+        # oracle: d2/dt2 of (1 - r/rc)^2 G(r) jumps by 2 (dr/dt)^2 / rc^2 G(rc) at the crossing
+        cos = path.direction @ path.positions_at(0.0)[path.index] / R_CUT
+        expected = 2 * cos ** 2 / R_CUT ** 2 * gaussians_at_cutoff().max()
+        assert abs(report.details["orders"][2]["estimated jump"] - expected) <= 1e-3 * expected
+
+
+def test_kit_catches_a_divergence_at_the_cutoff():
+    # what a kernel-normalised projection does (DESIGN 2.5): blows up inside, 0 outside
+    report = check_cutoff_smoothness(make_rdf(cutoff_blowup)[0], crossing(np.random.default_rng(18)), order=0)
+    assert not report.passed
+
+
+def test_kit_catches_a_gradient_with_the_wrong_sign_and_a_hessian_missing_a_term():
+    rng = np.random.default_rng(19)
+    _, wrong_sign, _ = make_rdf(gradient_sign=-1.0)
+    _, _, missing_term = make_rdf(hessian_bug=True)
+    for _ in range(3):
+        x = random_environment(rng, n=3)
+        report = check_gradient(wrong_sign, x)
+        assert not report.passed
+        # the analytic entry is minus the finite difference
+        assert np.isclose(report.details["analytic"], -report.details["finite difference"], rtol=1e-6)
+        with pytest.raises(AssertionError, match="gradient vs finite differences: FAIL"):
+            assert_gradient_matches(wrong_sign, x)
+        assert not check_hessian(missing_term, x, layout="blockdiag").passed
+
+
+def test_kit_catches_an_asymmetric_hessian():
+    x = random_environment(np.random.default_rng(20), n=2)
+
+    def skewed(xx):
+        v, g, h = rdf_with_hessians(xx)
+        h = h.copy()
+        h[:, 0, 1, :] += 1e-3
+        return v, g, h
+
+    report = check_hessian(skewed, x, layout="blockdiag")
+    assert not report.passed and report.details["asymmetry"] > 1e-4
+
+
+def test_bad_arguments_raise():
+    x = random_environment(np.random.default_rng(21), n=3)
+    with pytest.raises(ValueError, match="positions"):
+        check_rotation_invariance(rdf, x[:, :2], np.eye(3))
+    with pytest.raises(ValueError, match="rotations"):
+        check_rotation_invariance(rdf, x, np.eye(2))
+    with pytest.raises(ValueError, match="permutations"):
+        check_permutation_invariance(rdf, x, [np.array([0, 0, 1])])
+    with pytest.raises(ValueError, match="gradient must have shape"):
+        check_gradient(lambda xx: (rdf(xx), np.zeros((3, 3))), x)
+    with pytest.raises(ValueError, match="step"):
+        check_cutoff_smoothness(rdf, lambda t: x, order=0)
+    with pytest.raises(ValueError, match="wrap"):
+        check_translation_invariance(rdf, x, np.zeros(3), wrap=True)
+
+
+def test_non_finite_output_fails_instead_of_passing():
+    x = random_environment(np.random.default_rng(22), n=2)
+    report = check_rotation_invariance(lambda xx: np.full(3, np.nan), x, np.eye(3))
+    assert not report.passed and "non-finite" in report.details["problem"]
