@@ -279,3 +279,15 @@ def test_kernels_compile_to_ptx(monkeypatch):
         assert ".entry" in ptx
     ptx = compile_ptx(gr._kernel(5), (a1, i64, f64, i64, a2, a2, a2, a2))
     assert ".entry" in ptx
+    from rstref.cuda import batched as gb
+
+    kernels = [
+        (gb._closest_pairs_kernel, (a2, i64[::1], f64, i64[:, ::1])),
+        (gb._distances_kernel, (a2, a1)),
+        (gb._project_kernel, (a2, a1, i64[::1], a2, a2, a2, a2, a3, a4, i64, i64, t.boolean,
+                              i64, f64, a2, a3, a4)),
+        (gb._power_spectra_kernel, (a2, i64, i64, a2)),
+        (gb._power_spectra_gradients_kernel, (a2, a2, i64[::1], i64, i64, a2)),
+    ]
+    for kernel, signature in kernels:
+        assert ".entry" in compile_ptx(kernel, signature)

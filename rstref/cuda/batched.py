@@ -1,0 +1,195 @@
+"""Ragged batches of environments on the GPU (see :mod:`rstref.batched` for the layout).
+
+Pipeline, each step one thread per item and the CPU's per-item kernels:
+
+1. per environment: the coincident-atoms check (``closest_pair_below``);
+2. per neighbour: its distance, radial basis with derivatives
+   (:mod:`rstref.cuda.radial`) and 'component' spherical harmonics with derivatives
+   (:mod:`rstref.cuda.harmonics`);
+3. per environment: ``project_environment`` on the environment's rows;
+4. per environment: ``power_spectrum_values`` / ``power_spectrum_gradients``.
+"""
+
+import numpy as np
+
+from rstref import tolerances
+from rstref._kernels import invariants as _ki
+from rstref._kernels import tensor as _kt
+from rstref.batched import check_normalize, check_offsets, check_tensor, coincident_message
+from rstref.cuda import harmonics as gpu_harmonics
+from rstref.cuda import radial as gpu_radial
+from rstref.cuda.driver import (
+    as_float64_device,
+    cuda,
+    device_function,
+    empty,
+    launch_config,
+    require,
+    to_device_array,
+    zeros,
+)
+from rstref.invariants import power_spectrum_size
+from rstref.radial import OrthonormalRadialBasis
+
+_closest_pair_below = device_function(_kt.closest_pair_below)
+_project_environment = device_function(_kt.project_environment)
+_power_spectrum_values = device_function(_ki.power_spectrum_values)
+_power_spectrum_gradients = device_function(_ki.power_spectrum_gradients)
+
+
+@cuda.jit
+def _closest_pairs_kernel(positions, offsets, tolerance, pairs):
+    for e in range(cuda.grid(1), offsets.shape[0] - 1, cuda.gridsize(1)):
+        i, j = _closest_pair_below(positions[offsets[e]:offsets[e + 1]], tolerance)
+        pairs[e, 0] = i
+        pairs[e, 1] = j
+
+
+@cuda.jit
+def _distances_kernel(positions, rho):
+    for i in range(cuda.grid(1), positions.shape[0], cuda.gridsize(1)):
+        x = positions[i, 0]
+        y = positions[i, 1]
+        z = positions[i, 2]
+        rho[i] = (x * x + y * y + z * z) ** 0.5
+
+
+@cuda.jit
+def _project_kernel(positions, values, offsets, R, dR, d2R, Y, dY, d2Y, n_max, l_max,
+                    normalize, order, norm_floor, c, dc, d2c):
+    for e in range(cuda.grid(1), offsets.shape[0] - 1, cuda.gridsize(1)):
+        s = offsets[e]
+        t = offsets[e + 1]
+        _project_environment(positions[s:t], values[s:t], R[s:t], dR[s:t], d2R[s:t],
+                             Y[s:t], dY[s:t], d2Y[s:t], n_max, l_max, normalize, order,
+                             norm_floor, c[e], dc[s:t], d2c[s:t])
+
+
+@cuda.jit
+def _power_spectra_kernel(c, n_max, l_max, p):
+    for e in range(cuda.grid(1), c.shape[0], cuda.gridsize(1)):
+        _power_spectrum_values(c[e], n_max, l_max, p[e])
+
+
+@cuda.jit
+def _power_spectra_gradients_kernel(c, dc_rows, offsets, n_max, l_max, dp_rows):
+    for e in range(cuda.grid(1), c.shape[0], cuda.gridsize(1)):
+        s = 3 * offsets[e]
+        t = 3 * offsets[e + 1]
+        if t > s:
+            _power_spectrum_gradients(c[e], dc_rows[s:t], n_max, l_max, dp_rows[s:t])
+
+
+def _launch(kernel, n_items, *args):
+    if n_items:
+        blocks, threads, _ = launch_config(n_items)
+        kernel[blocks, threads](*args)
+
+
+def _device_offsets(offsets, n):
+    """Offsets checked on the host (they are small: one per environment) and put on the device."""
+    if hasattr(offsets, "copy_to_host"):
+        host = offsets.copy_to_host()
+    elif hasattr(offsets, "__cuda_array_interface__"):
+        host = to_device_array(offsets).copy_to_host()
+    else:
+        host = offsets
+    host = check_offsets(host, n)
+    return host, cuda.to_device(host)
+
+
+def _check_inputs(rst, positions, values, offsets, normalize):
+    check_tensor(rst)
+    if not isinstance(rst.radial_basis, OrthonormalRadialBasis):
+        raise TypeError("the GPU path needs rst.radial_basis to be an OrthonormalRadialBasis, "
+                        f"got {type(rst.radial_basis).__name__}")
+    normalize = check_normalize(normalize)
+    require()
+    positions = as_float64_device(positions, "positions", trailing_shape=(3,))
+    n = positions.shape[0]
+    if values is None:
+        values = cuda.to_device(np.ones(n))
+    else:
+        values = as_float64_device(values, "values", ndim=1)
+        if values.shape != (n,):
+            raise ValueError(f"values must have shape ({n},) to match positions "
+                             f"{tuple(positions.shape)}, got {tuple(values.shape)}")
+    host_offsets, offsets = _device_offsets(offsets, n)
+    n_env = host_offsets.shape[0] - 1
+    if n_env and n:
+        pairs = cuda.to_device(np.full((n_env, 2), -1, dtype=np.int64))
+        _launch(_closest_pairs_kernel, n_env, positions, offsets,
+                tolerances.COINCIDENT_ATOMS_ATOL, pairs)
+        pairs = pairs.copy_to_host()
+        bad = np.nonzero(pairs[:, 0] >= 0)[0]
+        if bad.size:
+            e = int(bad[0])
+            i, j = (int(host_offsets[e] + k) for k in pairs[e])
+            raise ValueError(coincident_message(e, i, j, positions.copy_to_host()))
+    return positions, values, offsets, n_env, normalize
+
+
+def _harmonics_on_device(positions, l_max, convention, order):
+    """'component' harmonics of device positions with derivatives up to ``order``."""
+    args = (positions, l_max, "component", convention, False)
+    if order == 0:
+        return (gpu_harmonics.spherical_harmonics(*args),)
+    if order == 1:
+        return gpu_harmonics.spherical_harmonics_with_gradients(*args)
+    return gpu_harmonics.spherical_harmonics_with_hessians(*args)
+
+
+def expansions(rst, positions, offsets, values=None, normalize=True, order=0):
+    """GPU twin of :func:`rstref.batched.expansions_with_hessians` up to derivative ``order``.
+
+    Returns
+    -------
+    c : device array (n_env, dim); dc : (N, 3, dim) or (N, 0, 0) below order 1;
+    d2c : (N, 3, 3, dim) or (N, 0, 0, 0) below order 2
+    """
+    return _expansions(rst, positions, offsets, values, normalize, order)[:3]
+
+
+def _expansions(rst, positions, offsets, values, normalize, order):
+    positions, values, offsets, n_env, normalize = _check_inputs(
+        rst, positions, values, offsets, normalize)
+    n = positions.shape[0]
+    dim = rst.dim
+    c = zeros((n_env, dim))
+    dc = zeros((n, 3, dim) if order >= 1 else (n, 0, 0))
+    d2c = zeros((n, 3, 3, dim) if order >= 2 else (n, 0, 0, 0))
+    if n == 0 or n_env == 0:
+        return c, dc, d2c, offsets
+    rho = empty((n,))
+    _launch(_distances_kernel, n, positions, rho)
+    R, dR, d2R = gpu_radial.evaluate_on_device(rst.radial_basis, rho)
+    sh = _harmonics_on_device(positions, rst.l_max, rst.convention, order)
+    Y = sh[0]
+    dY = sh[1] if order >= 1 else empty((n, 0, 0))
+    d2Y = sh[2] if order >= 2 else empty((n, 0, 0, 0))
+    _launch(_project_kernel, n_env, positions, values, offsets, R, dR, d2R, Y, dY, d2Y,
+            rst.n_max, rst.l_max, normalize, order, tolerances.KERNEL_NORM_FLOOR, c, dc, d2c)
+    return c, dc, d2c, offsets
+
+
+def power_spectra(rst, positions, offsets, values=None, normalize=True, gradients=False):
+    """GPU twin of :func:`rstref.batched.power_spectra` (``gradients=True``: with ``dp``).
+
+    Returns
+    -------
+    (p,) or (p, dp) : device arrays (n_env, F) and (N, 3, F)
+    """
+    order = 1 if gradients else 0
+    c, dc, _, offsets = _expansions(rst, positions, offsets, values, normalize, order)
+    n_env = c.shape[0]
+    n = dc.shape[0]
+    F = power_spectrum_size(rst.n_max, rst.l_max)
+    p = zeros((n_env, F))
+    _launch(_power_spectra_kernel, n_env, c, rst.n_max, rst.l_max, p)
+    if not gradients:
+        return (p,)
+    dp = zeros((n, 3, F))
+    if n:
+        _launch(_power_spectra_gradients_kernel, n_env, c, dc.reshape(3 * n, rst.dim),
+                offsets, rst.n_max, rst.l_max, dp.reshape(3 * n, F))
+    return p, dp
