@@ -228,6 +228,109 @@ def test_radial_basis_agrees(r, n_max, primitive, envelope_power):
     assert_agrees(basis(r, device="cuda"), basis(r), "R via __call__")
 
 
+# ----------------------------------------------------------------------------- batches
+
+
+def _tensor(n_max, l_max, primitive="cosine_bumps", convention="standard", envelope_power=None):
+    basis = rstref.OrthonormalRadialBasis(n_max, 2.0, primitive, envelope_power)
+    return rstref.RadialSphericalTensor(n_max, basis, l_max, convention=convention)
+
+
+BATCH_SPECIAL = [(0.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, 0.0, -0.7), (0.0, 0.0, 2.0), (2.5, 0.0, 0.0)]
+
+
+@st.composite
+def ragged_batches(draw, max_envs=4, max_neighbours=4):
+    """(positions, values, offsets): some empty environments; atoms at the centre, on the
+    z axis (poles), at r_cut = 2 and beyond; neighbours distinct within an environment."""
+    sizes = draw(st.lists(st.integers(0, max_neighbours), min_size=0, max_size=max_envs))
+    coord = st.floats(-2.2, 2.2, allow_nan=False, allow_subnormal=False)
+    rows = []
+    for size in sizes:
+        rows += draw(st.lists(st.one_of(st.sampled_from(BATCH_SPECIAL), st.tuples(coord, coord, coord)),
+                              min_size=size, max_size=size, unique=True))
+    positions = np.array(rows, dtype=np.float64).reshape(len(rows), 3)
+    values = np.array(draw(st.lists(st.floats(-2.0, 2.0, allow_subnormal=False),
+                                    min_size=len(rows), max_size=len(rows))))
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    return positions, values, offsets
+
+
+def _separated(positions, offsets):
+    for e in range(len(offsets) - 1):
+        p = positions[offsets[e]:offsets[e + 1]]
+        if len(p) > 1 and (np.linalg.norm(p[:, None] - p[None], axis=-1) + np.eye(len(p))).min() < 1e-6:
+            return False
+    return True
+
+
+@needs_device
+@given(
+    batch=ragged_batches(),
+    n_max=st.integers(2, 4),
+    l_max=st.integers(0, 3),
+    primitive=st.sampled_from(["cosine_bumps", "cosines", "smooth_cosines"]),
+    convention=st.sampled_from(CONVENTIONS),
+    normalize=st.booleans(),
+)
+def test_batched_expansions_and_power_spectra_agree(batch, n_max, l_max, primitive, convention,
+                                                    normalize):
+    from rstref import batched
+
+    positions, values, offsets = batch
+    if not _separated(positions, offsets):
+        return
+    rst = _tensor(n_max, l_max, primitive, convention)
+    args = (rst, positions, offsets, values, normalize)
+    names = ["c", "dc", "d2c"]
+    for g, c, name in zip(batched.expansions_with_hessians(*args, device="cuda"),
+                          batched.expansions_with_hessians(*args), names):
+        assert_agrees(g, c, name)
+    for g, c, name in zip(batched.expansions_with_gradients(*args, device="cuda"),
+                          batched.expansions_with_gradients(*args), names):
+        assert_agrees(g, c, name)
+    assert_agrees(batched.expansions(*args, device="cuda"), batched.expansions(*args), "c")
+    for g, c, name in zip(batched.power_spectra_with_gradients(*args, device="cuda"),
+                          batched.power_spectra_with_gradients(*args), ["p", "dp"]):
+        assert_agrees(g, c, name)
+    assert_agrees(batched.power_spectra(*args, device="cuda"), batched.power_spectra(*args), "p")
+
+
+@needs_device
+def test_batched_device_inputs_and_errors():
+    """Device-resident positions/values/offsets dispatch to the GPU; bad batches raise."""
+    from numba import cuda
+
+    from rstref import batched
+
+    rst = _tensor(3, 2, "smooth_cosines", "e3nn")
+    rng = np.random.default_rng(3)
+    n_env = 3 * 16 * 3 + 2 if SIMULATED else 20_000  # more environments than threads
+    sizes = rng.integers(0, 4, size=n_env)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    positions = rng.uniform(-1.8, 1.8, size=(offsets[-1], 3))
+    values = rng.normal(size=offsets[-1])
+    p, dp = batched.power_spectra_with_gradients(
+        rst, cuda.to_device(positions), cuda.to_device(offsets), cuda.to_device(values))
+    cpu = batched.power_spectra_with_gradients(rst, positions, offsets, values)
+    assert_agrees(p, cpu[0], "p")
+    assert_agrees(dp, cpu[1], "dp")
+    c, dc, d2c = (host(a) for a in batched.expansions_with_hessians(
+        rst, np.zeros((0, 3)), np.array([0, 0]), device="cuda"))
+    assert c.shape == (1, rst.dim) and not np.any(c) and dc.shape == (0, 3, rst.dim)
+    assert d2c.shape == (0, 3, 3, rst.dim)
+    assert host(batched.expansions(rst, np.zeros((0, 3)), np.array([0]), device="cuda")).shape == (0, rst.dim)
+    with pytest.raises(ValueError, match="neighbours 1 and 2 of environment 1 coincide"):
+        batched.expansions(rst, np.array([[1.0, 0, 0], [0.5, 0, 0], [0.5, 0, 0]]), [0, 1, 3],
+                           device="cuda")
+    with pytest.raises(ValueError, match="non-decreasing"):
+        batched.expansions(rst, cuda.to_device(np.zeros((3, 3))), np.array([0, 2, 1, 3]))
+    with pytest.raises(ValueError, match="NaN"):
+        batched.expansions(rst, cuda.to_device(np.array([[np.nan, 0.0, 0.0]])), [0, 1])
+    with pytest.raises(ValueError, match="device='cpu'"):
+        batched.expansions(rst, cuda.to_device(np.zeros((1, 3))), [0, 1], device="cpu")
+
+
 # ----------------------------------------------------------------------------- PTX
 
 
