@@ -106,6 +106,13 @@ def complex_block(l1, l2, L):
     return out
 
 
+def block_phase(l1, l2, L):
+    """The phase ``i**(l1 + l2 - L)`` that makes block (l1, l2, L) real (e3nn's choice)."""
+    import sympy as sp
+
+    return sp.I ** (l1 + l2 - L)
+
+
 def exact_real_block(l1, l2, L):
     """Exact real C^{l1 l2 L} as a sorted list of ``((m1, m2, M), sympy value)``.
 
@@ -119,7 +126,7 @@ def exact_real_block(l1, l2, L):
         return []
     u1, u2, u3 = complex_to_real(l1), complex_to_real(l2), complex_to_real(L)
     cg = complex_block(l1, l2, L)
-    phase = sp.I ** (l1 + l2 - L)
+    phase = block_phase(l1, l2, L)
     entries = []
     for m1 in range(-l1, l1 + 1):
         for m2 in range(-l2, l2 + 1):
