@@ -39,7 +39,6 @@ import math
 
 import numba
 import numpy as np
-from scipy.linalg import solve_triangular
 
 from rstref._checks import as_float_array, check_choice, check_int, check_positive_float
 from rstref._kernels.radial import (
@@ -127,6 +126,61 @@ def _check_envelope_power(envelope_power):
     return check_int(envelope_power, "envelope_power", 1, MAX_ENVELOPE_POWER)
 
 
+
+# --------------------------------------------------------------------------- extended precision
+
+_PI_EXT = np.longdouble("3.14159265358979323846264338327950288")
+
+
+def _linspace_extended(stop, pieces):
+    """``[stop * j / pieces for j in 0..pieces]`` in longdouble."""
+    return np.longdouble(stop) * np.arange(pieces + 1, dtype=np.longdouble) / pieces
+
+
+def _gauss_legendre_extended(m):
+    """Gauss–Legendre nodes and weights on [-1, 1] in longdouble.
+
+    numpy's float64 rule refined by Newton steps on ``P_m`` (three-term recurrence);
+    ``w = 2 / ((1 - x^2) P_m'(x)^2)``.
+    """
+    x = np.polynomial.legendre.leggauss(m)[0].astype(np.longdouble)
+    for _ in range(3):
+        p0, p1 = np.ones_like(x), x.copy()
+        for k in range(2, m + 1):
+            p0, p1 = p1, ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
+        dp = m * (x * p1 - p0) / (x * x - 1)
+        x = x - p1 / dp
+    p0, p1 = np.ones_like(x), x.copy()
+    for k in range(2, m + 1):
+        p0, p1 = p1, ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
+    dp = m * (x * p1 - p0) / (x * x - 1)
+    return x, 2 / ((1 - x * x) * dp * dp)
+
+
+def _cholesky_extended(gram):
+    """Lower Cholesky factor of a symmetric positive-definite longdouble matrix."""
+    n = gram.shape[0]
+    lower = np.zeros_like(gram)
+    for j in range(n):
+        d = gram[j, j] - np.dot(lower[j, :j], lower[j, :j])
+        if not d > 0:
+            raise np.linalg.LinAlgError("Gram matrix is not positive definite")
+        lower[j, j] = np.sqrt(d)
+        lower[j + 1:, j] = (gram[j + 1:, j] - lower[j + 1:, :j] @ lower[j, :j]) / lower[j, j]
+    return lower
+
+
+def _inverse_lower_extended(lower):
+    """Inverse of a lower-triangular longdouble matrix by forward substitution."""
+    n = lower.shape[0]
+    inv = np.zeros_like(lower)
+    for i in range(n):
+        inv[i, i] = 1 / lower[i, i]
+        for j in range(i):
+            inv[i, j] = -np.dot(lower[i, j:i], inv[j:i, j]) / lower[i, i]
+    return inv
+
+
 # --------------------------------------------------------------------------- primitives
 
 class RadialPrimitives:
@@ -198,19 +252,37 @@ class RadialPrimitives:
         Gauss–Legendre on each piece between :attr:`breakpoints`; cosine families are
         further split into ``n - 1`` equal pieces so that each piece sees at most about
         one period of the highest product frequency, and the rule has enough nodes to
-        integrate the polynomial factor (degree ``2 + 2p + 12``) exactly.
+        integrate the polynomial factor (degree ``2 + 2p + 12``) exactly.  Nodes, weights,
+        primitives and sums are in ``numpy.longdouble`` (80-bit on x86-64) and the result
+        is rounded to float64.
         """
+        return np.asarray(self._gram_extended(), dtype=np.float64)
+
+    def _gram_extended(self):
         n_pieces = max(self.n - 1, 1)
-        edges = np.linspace(0.0, self.r_cut, n_pieces + 1)
-        if self.family_code == FAMILY_COSINE_BUMPS:
-            edges = self.breakpoints
-        n_nodes = 40 + self._p
-        x, w = np.polynomial.legendre.leggauss(n_nodes)
+        edges = _linspace_extended(self.r_cut, n_pieces)
+        x, w = _gauss_legendre_extended(40 + self._p)
         a, b = edges[:-1, None], edges[1:, None]
         nodes = (0.5 * (b - a) * x + 0.5 * (b + a)).ravel()
-        weights = (0.5 * (b - a) * w).ravel() * 4.0 * np.pi * nodes ** 2
-        f = self(nodes)
+        weights = (0.5 * (b - a) * w).ravel() * 4 * _PI_EXT * nodes ** 2
+        f = self._primitives_extended(nodes)
         return (f * weights[:, None]).T @ f
+
+    def _primitives_extended(self, r):
+        """Primitive values at ``0 <= r < r_cut`` in longdouble (Gram matrix only)."""
+        rc = np.longdouble(self.r_cut)
+        n = self.n
+        if self.family_code == FAMILY_COSINE_BUMPS:
+            delta = rc / (n - 1)
+            x = (r[:, None] - np.arange(n, dtype=np.longdouble) * delta) / delta
+            f = np.where(np.abs(x) < 1, np.cos(_PI_EXT * x / 2) ** 2, np.longdouble(0))
+        else:
+            f = np.cos(np.outer(r, np.arange(n, dtype=np.longdouble)) * (_PI_EXT / rc))
+            if self.family_code == FAMILY_SMOOTH_COSINES:
+                f *= ((1 - (r / rc) ** 2) ** 3)[:, None]
+        if self._p:
+            f *= ((rc - r) ** self._p)[:, None]
+        return f
 
     def to_dict(self):
         return {"n": self.n, "r_cut": self.r_cut, "primitive": self.primitive,
@@ -227,11 +299,6 @@ def _scaled_condition_number(gram):
     d = np.sqrt(np.diag(gram))
     eig = np.linalg.eigvalsh(gram / np.outer(d, d))
     return math.inf if eig[0] <= 0.0 else float(eig[-1] / eig[0])
-
-
-def _inverse_cholesky(gram):
-    lower = np.linalg.cholesky(gram)
-    return solve_triangular(lower, np.eye(gram.shape[0]), lower=True)
 
 
 class OrthonormalRadialBasis:
@@ -289,7 +356,8 @@ class OrthonormalRadialBasis:
         self.smoothness_interior = self.family.smoothness_interior
         self.smoothness_at_cutoff = self.family.smoothness_at_cutoff
         self.joins = self.family.joins
-        self.gram = self.family.gram()
+        gram_extended = self.family._gram_extended()
+        self.gram = np.asarray(gram_extended, dtype=np.float64)
         self.condition_number = _scaled_condition_number(self.gram)
         if not self.condition_number <= GRAM_CONDITION_MAX:
             raise ValueError(
@@ -299,11 +367,10 @@ class OrthonormalRadialBasis:
                 "too ill-conditioned to orthonormalise in float64; use fewer functions "
                 "or a lower envelope power"
             )
-        # Cholesky twice ("CholeskyQR2"): the second pass removes the O(cond * eps)
-        # round-off of the first; the product is still lower triangular, i.e. Gram-Schmidt.
-        c1 = _inverse_cholesky(self.gram)
-        c2 = _inverse_cholesky(c1 @ self.gram @ c1.T)
-        self.coefficients = np.ascontiguousarray(np.tril(c2 @ c1))
+        # C = L^{-1} in extended precision, rounded once: the orthonormality defect is then
+        # ~ eps * sqrt(cond) from that rounding (plus eps_longdouble * cond), not eps * cond.
+        inverse = _inverse_lower_extended(_cholesky_extended(gram_extended))
+        self.coefficients = np.ascontiguousarray(np.asarray(inverse, dtype=np.float64))
 
     # -- evaluation
     def __call__(self, r, device=None):

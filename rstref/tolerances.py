@@ -44,12 +44,13 @@ CUDA_RTOL = 1e-12
 
 #: largest condition number accepted for a radial Gram matrix (issue 3), measured on the
 #: Jacobi-scaled matrix D^-1/2 G D^-1/2 (D = diag G), which is what bounds Cholesky's
-#: accuracy.  The Gram entries carry a relative error of a few eps, so even an exact
-#: orthonormalisation of the computed G leaves an orthonormality defect of about
-#: cond * eps with respect to the exact inner product: 1e12 keeps that below ~2e-4,
-#: the point past which the basis is no longer "orthonormal in float64" in any useful
-#: sense.  Bases this ill-conditioned are refused with ValueError.
-GRAM_CONDITION_MAX = 1e12
+#: accuracy.  rstref integrates G and factorises it in numpy.longdouble (eps_ld = 1.1e-19
+#: on x86-64) and rounds C = L^-1 once, so the orthonormality defect max|C G C^T - I| is
+#: about eps_ld * cond + eps * sqrt(cond): measured 1e-16 at cond 2, 1e-14 at cond 1e5,
+#: 2e-9 at cond 4e10.  1e10 keeps it below ~1e-9 where longdouble is 80-bit (and below
+#: ~2e-6 on platforms where longdouble is float64); beyond that a float64 basis is no
+#: longer orthonormal to a useful accuracy and the basis is refused with ValueError.
+GRAM_CONDITION_MAX = 1e10
 
 
 # =======================================================================================
@@ -157,10 +158,12 @@ def peer_rtol(l, order=0):
 PEER_CG_ATOL = 1e-13
 
 #: orthonormality defect max|C G C^T - I| of a radial basis against an independent
-#: 25-digit mpmath Gram matrix (issue 3; holds for the tested bases, condition <~ 1e5)
+#: 25-digit mpmath Gram matrix (issue 3; holds for condition numbers up to ~1e6, see
+#: GRAM_CONDITION_MAX for the measured defects)
 RADIAL_ORTHONORMALITY_ATOL = 1e-12
-#: relative accuracy of the Gauss-Legendre radial Gram matrix, |G - G_exact| / sqrt(G_ii G_jj)
-RADIAL_GRAM_RTOL = 64 * EPS
+#: relative accuracy of the (longdouble Gauss-Legendre, rounded) radial Gram matrix,
+#: |G - G_exact| / sqrt(G_ii G_jj): the float64 rounding plus a little
+RADIAL_GRAM_RTOL = 2 * EPS
 
 #: two atoms of one environment closer than this (in length units) are "coincident" and
 #: rejected with ValueError by the projections (issue 5): the density would hold a single

@@ -72,6 +72,7 @@ ORTHO_CASES = [
     ("smooth_cosines", 12, 5.0, None),
     ("cosine_bumps", 10, 3.0, 2),
     ("cosines", 6, 0.7, 3),
+    ("smooth_cosines", 8, 3.0, 2),  # condition number 1.3e5
 ]
 if thorough():
     ORTHO_CASES += [
