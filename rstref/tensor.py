@@ -57,6 +57,7 @@ __all__ = [
     "nlm_index",
     "nlm_size",
     "nlm_range",
+    "grid_local_maxima",
 ]
 
 #: largest supported l_max of a tensor
@@ -433,14 +434,34 @@ class RadialSphericalTensor:
             if top <= 0.0:
                 return np.zeros((0, 3)), np.zeros(0)
             threshold = 0.5 * top
-        padded = np.pad(grid, 1, constant_values=-np.inf)
-        core = padded[1:-1, 1:-1, 1:-1]
-        mask = core > threshold
-        for axis in range(3):
-            for shift in (-1, 1):
-                neighbour = np.roll(padded, shift, axis=axis)[1:-1, 1:-1, 1:-1]
-                mask &= core > neighbour
-        idx = np.argwhere(mask)
-        heights = grid[idx[:, 0], idx[:, 1], idx[:, 2]]
-        order = np.argsort(-heights, kind="stable")
-        return lin[idx[order]], heights[order]
+        idx = grid_local_maxima(grid, threshold)
+        return lin[idx], grid[idx[:, 0], idx[:, 1], idx[:, 2]]
+
+
+def grid_local_maxima(grid, threshold):
+    """Voxels of a 3-D array above ``threshold`` that beat their face neighbours.
+
+    Parameters
+    ----------
+    grid : array_like, shape (a, b, c)
+    threshold : float
+
+    Returns
+    -------
+    ndarray of int, shape (k, 3)
+        Indices ``(i, j, k)`` of the voxels with ``grid > threshold`` and strictly
+        greater than each of their (up to 6) face neighbours inside the array (voxels
+        on the border have fewer neighbours), sorted by decreasing value (ties: C order).
+    """
+    if np.ndim(grid) != 3:
+        raise ValueError(f"grid must be a 3-D array, got shape {np.shape(grid)}")
+    grid = as_float_array(grid, "grid", ndim=3)
+    padded = np.pad(grid, 1, constant_values=-np.inf)
+    mask = grid > float(threshold)
+    for axis in range(3):
+        for shift in (-1, 1):
+            neighbour = np.roll(padded, shift, axis=axis)[1:-1, 1:-1, 1:-1]
+            mask &= grid > neighbour
+    idx = np.argwhere(mask)
+    heights = grid[idx[:, 0], idx[:, 1], idx[:, 2]]
+    return idx[np.argsort(-heights, kind="stable")]
