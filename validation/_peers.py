@@ -99,7 +99,8 @@ class Report:
     def exit_status(self):
         """Print the failures and the summary; return 1 if anything failed, else 0."""
         for name, dev, tol, detail in self.failed:
-            print(f"FAILED  {name}: dev {dev:.3e} tol {tol:.1e} {detail}")
+            numbers = f"dev {dev:.3e} tol {tol:.1e} " if np.isfinite(dev) else ""
+            print(f"FAILED  {name}: {numbers}{detail}")
         for name, reason in self.skipped:
             print(f"SKIPPED  {name}: {reason}")
         print(self.summary())
