@@ -610,7 +610,7 @@ def degeneracy(positions, values, descriptor, rtol=1e-6, include_improper=False,
     )
 
 
-def loss_along(positions, values, descriptor, direction, steps=(1e-1, 3e-2, 1e-2, 3e-3),
+def loss_along(positions, values, descriptor, direction, steps=(1e-2, 3e-3, 1e-3, 3e-4),
                descriptor_kwargs=None):
     """Loss ``(1/F)||p(x + eps v) - p(x)||^2`` along a unit direction, and its growth order.
 

@@ -216,7 +216,7 @@ def _format_degeneracy(name, deg):
     ]
     for kind, g in deg["growth"].items():
         losses = " ".join(f"{x:.2e}" for x in g["losses"])
-        lines.append(f"    loss along a {kind} direction at eps=0.1,0.03,0.01,0.003: {losses}"
+        lines.append(f"    loss along a {kind} direction at eps=1e-2,3e-3,1e-3,3e-4: {losses}"
                      f"  (grows as eps^{g['order']:.2f})")
     return lines
 
