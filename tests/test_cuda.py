@@ -32,10 +32,15 @@ from rstref.tolerances import CUDA_RTOL
 
 AVAILABLE = rcuda.is_available()
 SIMULATED = AVAILABLE and rcuda.simulator_enabled()
+try:
+    import numba.cuda  # noqa: F401
+
+    _WHY_NOT = "no CUDA GPU and the numba CUDA simulator is off"
+except ImportError:
+    _WHY_NOT = "numba.cuda cannot be imported (pip install 'rstref[cuda]')"
 needs_device = pytest.mark.skipif(
     not AVAILABLE,
-    reason="no CUDA GPU and the numba CUDA simulator is off "
-    "(run: NUMBA_ENABLE_CUDASIM=1 python -m pytest tests/test_cuda.py)",
+    reason=f"{_WHY_NOT} (run: NUMBA_ENABLE_CUDASIM=1 python -m pytest tests/test_cuda.py)",
 )
 pytestmark = pytest.mark.cuda
 

@@ -27,6 +27,16 @@ and call *the very same dispatcher objects*:
   simulator therefore runs the kernels' launch and indexing logic in Python and the
   same compiled per-item maths as the CPU.
 
+Entry points
+------------
+* ``rstref.spherical_harmonics[_with_gradients|_with_hessians](..., device=None)``
+  (:mod:`rstref.cuda.harmonics`);
+* ``OrthonormalRadialBasis.__call__(r, device=None)`` and ``.with_derivatives(r,
+  device=None)`` (:mod:`rstref.cuda.radial`);
+* ragged batches of environments, :mod:`rstref.batched`: ``expansions[_with_gradients|
+  _with_hessians]`` and ``power_spectra[_with_gradients]`` (``device=None``;
+  :mod:`rstref.cuda.batched`).
+
 Dispatch
 --------
 NumPy input runs on the CPU.  Input exposing ``__cuda_array_interface__`` (numba
@@ -38,10 +48,13 @@ is an error (nothing is copied silently).
 
 from importlib import import_module
 
+#: GPU twins of the CPU entry points (the CPU functions dispatch here; see "Dispatch")
 _PUBLIC = {
     "spherical_harmonics": "rstref.cuda.harmonics",
     "spherical_harmonics_with_gradients": "rstref.cuda.harmonics",
     "spherical_harmonics_with_hessians": "rstref.cuda.harmonics",
+    "radial_basis": "rstref.cuda.radial",
+    "radial_basis_with_derivatives": "rstref.cuda.radial",
 }
 
 __all__ = sorted(_PUBLIC) + ["is_available", "is_device_array", "wants_gpu", "simulator_enabled"]

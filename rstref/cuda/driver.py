@@ -205,8 +205,10 @@ _TABLES = {}
 
 
 def _device_id():
-    """Index of the current device (0 under the simulator, whose device has no id)."""
-    return int(getattr(cuda.get_current_device(), "id", 0))
+    """Index of the current device (0 under the simulator, which has one device)."""
+    if SIMULATOR:
+        return 0
+    return int(cuda.get_current_device().id)
 
 
 def device_table(host_array, key=None):
