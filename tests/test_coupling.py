@@ -506,3 +506,40 @@ def test_bad_degrees(bad):
         clebsch_gordan(bad, 1, 1)
     with pytest.raises((TypeError, ValueError), match="l3"):
         wigner_3j(1, 1, bad)
+
+
+def test_kernels_compile_to_ptx(monkeypatch):
+    """The coupling kernels are CUDA-callable: a @cuda.jit kernel calling all four compiles for sm_90."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        pytest.skip("compile-only check: needs the real numba-cuda compiler, not the simulator")
+    cuda = pytest.importorskip("numba.cuda")
+    import types
+
+    import numba.cuda.dispatcher as cuda_dispatcher
+
+    from rstref._kernels.coupling import cg_contract, cg_couple, cg_couple_first, cg_couple_second
+
+    # device functions are compiled for the current device; without a GPU, name one
+    monkeypatch.setattr(cuda_dispatcher, "get_current_device",
+                        lambda: types.SimpleNamespace(compute_capability=(9, 0)))
+
+    def kernel(l1, l2, L, a, b, out, offsets, m1, m2, M, values, l_max):
+        i = cuda.grid(1)
+        n1, n2, n3 = 2 * l1 + 1, 2 * l2 + 1, 2 * L + 1
+        if i < a.shape[0] // n1:
+            cg_couple(l1, l2, L, a, i * n1, b, i * n2, out, i * n3, offsets, m1, m2, M, values, l_max)
+            s = cg_contract(l1, l2, L, a, i * n1, b, i * n2, out, i * n3, offsets, m1, m2, M, values, l_max)
+            cg_couple_first(l1, l2, L, b, i * n2, out, i * n3, a, i * n1, offsets, m1, m2, M, values, l_max)
+            cg_couple_second(l1, l2, L, a, i * n1, out, i * n3, b, i * n2, offsets, m1, m2, M, values, l_max)
+            out[i * n3] += s
+
+    from numba.cuda import types as t
+
+    f, i32, i64 = t.float64[::1], t.int32[::1], t.int64
+    try:
+        ptx = cuda.compile_ptx(kernel, (i64, i64, i64, f, f, f, t.int64[::1], i32, i32, i32, f, i64), cc=(9, 0))[0]
+    except Exception as exc:  # missing libnvvm / libnvrtc
+        if "NVVM" in str(exc) or "nvrtc" in str(exc).lower() or "libnvvm" in str(exc).lower():
+            pytest.skip(f"NVVM/NVRTC not usable: {type(exc).__name__}")
+        raise
+    assert ".entry" in ptx
