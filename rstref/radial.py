@@ -394,8 +394,7 @@ class OrthonormalRadialBasis:
         dout = np.zeros_like(out)
         d2out = np.zeros_like(out)
         if r.shape[0]:
-            _orthonormal_loop(r, self.family.family_code, self.r_cut, self.n_max,
-                              self.family._p, self.coefficients, out, dout, d2out)
+            _orthonormal_loop(r, *self.kernel_arguments(), out, dout, d2out)
         return out, dout, d2out
 
     def primitives(self, r):
@@ -405,6 +404,16 @@ class OrthonormalRadialBasis:
     def primitives_with_derivatives(self, r):
         """Primitive values, first and second derivatives, each ``(len(r), n_max)``."""
         return self.family.with_derivatives(r)
+
+    def kernel_arguments(self):
+        """Arguments of :func:`rstref._kernels.radial.orthonormal_radial_point` after ``r``.
+
+        Returns ``(family, r_cut, n_prim, envelope_power, coefficients)`` with
+        ``envelope_power`` 0 for none; the caller supplies three scratch rows of length
+        ``n_prim`` and three output rows of length ``n_max``.
+        """
+        return (self.family.family_code, self.r_cut, self.family.n, self.family._p,
+                self.coefficients)
 
     # -- description
     def to_dict(self):

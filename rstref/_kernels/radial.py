@@ -134,7 +134,8 @@ def orthonormal_radial_point(r, family, r_cut, n_prim, envelope_power, coefficie
     r, family, r_cut, n_prim, envelope_power
         As in :func:`radial_primitives_point`.
     coefficients : float64[n_max, n_prim]
-        Lower-triangular Gram–Schmidt coefficients (``R = C f``).
+        Lower-triangular Gram–Schmidt coefficients (``R = C f``); entries above the
+        diagonal are not read.
     f, df, d2f : float64[n_prim]
         Scratch rows (overwritten with the primitives).
     out, dout, d2out : float64[n_max]
@@ -146,7 +147,7 @@ def orthonormal_radial_point(r, family, r_cut, n_prim, envelope_power, coefficie
         v = 0.0
         d = 0.0
         d2 = 0.0
-        for k in range(n_prim):
+        for k in range(min(i + 1, n_prim)):  # C is lower triangular (Gram-Schmidt)
             c = coefficients[i, k]
             v += c * f[k]
             d += c * df[k]
