@@ -30,7 +30,6 @@ of two real harmonics is a non-negative multiple of C applied to ``Y_{l3}``.
 import math
 import os
 import threading
-import zipfile
 
 import numpy as np
 
@@ -173,9 +172,10 @@ def _read_arrays(path):
         raise
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+    except Exception as exc:
         # object arrays raise ValueError("Object arrays cannot be loaded when allow_pickle=False");
-        # truncated or corrupt archives raise BadZipFile / EOFError / "Bad CRC-32"
+        # truncated or corrupt archives raise BadZipFile / EOFError / zlib.error / "Bad CRC-32";
+        # a damaged .npy header raises ValueError; whatever it is, the file is unusable
         _fail(path, f"{type(exc).__name__}: {exc}")
 
 
