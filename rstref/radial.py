@@ -210,6 +210,11 @@ class RadialPrimitives:
         ``smoothness_interior + 1`` jumps there); empty for smooth families.
     breakpoints : ndarray
         ``[0, *joins, r_cut]``: the smooth pieces of ``[0, r_cut]``.
+    smooth_at_origin : bool
+        True when every primitive is even in ``r`` near 0 (all odd derivatives vanish
+        there), so that ``f(|x|)`` is C^inf at the origin of R^3.  True for the three
+        families without envelope; the envelope ``(r_cut - r)^p`` makes ``f'(0) != 0``,
+        a cusp of ``f(|x|)`` at the origin.
     """
 
     def __init__(self, n, r_cut, primitive="cosine_bumps", envelope_power=None):
@@ -227,6 +232,8 @@ class RadialPrimitives:
         else:
             self.joins = np.zeros(0)
         self.breakpoints = np.concatenate([[0.0], self.joins, [self.r_cut]])
+        # every family is even in r near 0; an envelope (r_cut - r)^p is not
+        self.smooth_at_origin = self.envelope_power is None
 
     @property
     def _p(self):
@@ -335,7 +342,7 @@ class OrthonormalRadialBasis:
         ``D^-1/2 G D^-1/2`` (``D = diag G``), which is what bounds the accuracy of
         the Cholesky factorisation; bases above ``tolerances.GRAM_CONDITION_MAX`` are
         refused with ``ValueError``.
-    smoothness_interior, smoothness_at_cutoff, joins
+    smoothness_interior, smoothness_at_cutoff, joins, smooth_at_origin
         As for :class:`RadialPrimitives` (a linear combination is at least as smooth).
 
     Raises
@@ -356,6 +363,7 @@ class OrthonormalRadialBasis:
         self.smoothness_interior = self.family.smoothness_interior
         self.smoothness_at_cutoff = self.family.smoothness_at_cutoff
         self.joins = self.family.joins
+        self.smooth_at_origin = self.family.smooth_at_origin
         gram_extended = self.family._gram_extended()
         self.gram = np.asarray(gram_extended, dtype=np.float64)
         self.condition_number = _scaled_condition_number(self.gram)

@@ -49,20 +49,25 @@ def mp_primitive(family, n, r_cut, p, k, r):
 
 
 def mp_gram(family, n, r_cut, p):
-    """Gram matrix by mpmath.quad (tanh-sinh), split where the bumps have joins."""
+    """Gram matrix by mpmath.quad (tanh-sinh), split where the bumps have joins.
+
+    Integrated in t = r / r_cut with the integrand scaled to O(1) (mpmath's error
+    control is absolute), then scaled back by r_cut^(3 + 2p).
+    """
     rc = mp.mpf(r_cut)
+    scale = rc ** (2 * (p or 0))
     if family == "cosine_bumps":
-        pts = [rc * j / (n - 1) for j in range(n)]
+        pts = [mp.mpf(j) / (n - 1) for j in range(n)]
     else:
-        pts = [rc * j / 4 for j in range(5)]
+        pts = [mp.mpf(j) / 4 for j in range(5)]
     G = mp.matrix(n, n)
     for i in range(n):
         for j in range(i, n):
             if family == "cosine_bumps" and j - i > 1:
                 continue
-            G[i, j] = G[j, i] = mp.quad(
-                lambda r: mp_primitive(family, n, r_cut, p, i, r)
-                * mp_primitive(family, n, r_cut, p, j, r) * 4 * mp.pi * r ** 2, pts)
+            G[i, j] = G[j, i] = rc ** 3 * scale * mp.quad(
+                lambda t: mp_primitive(family, n, r_cut, p, i, rc * t)
+                * mp_primitive(family, n, r_cut, p, j, rc * t) / scale * 4 * mp.pi * t ** 2, pts)
     return G
 
 
@@ -73,6 +78,8 @@ ORTHO_CASES = [
     ("cosine_bumps", 10, 3.0, 2),
     ("cosines", 6, 0.7, 3),
     ("smooth_cosines", 8, 3.0, 2),  # condition number 1.3e5
+    ("cosines", 5, 1e3, 2),  # extreme length scales
+    ("cosine_bumps", 4, 1e-3, 3),
 ]
 if thorough():
     ORTHO_CASES += [
@@ -258,6 +265,26 @@ def test_declared_smoothness_table():
     assert table[("cosines", 3)] == (math.inf, 2)
     assert table[("smooth_cosines", None)] == (math.inf, 2)
     assert table[("smooth_cosines", 2)] == (math.inf, 4)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("p", [None, 1, 2])
+def test_odd_derivatives_at_the_origin(family, p):
+    # even in r near 0 without envelope (R(|x|) smooth at the origin), a cusp with it:
+    # d/dr [(r_cut - r)^p f] at 0 = -p r_cut^(p-1) f(0) + r_cut^p f'(0), with f'(0) = 0
+    basis = OrthonormalRadialBasis(5, 2.0, family, p)
+    h = 1e-4
+    R, dR, _ = basis.with_derivatives(np.array([0.0]))
+    assert basis.smooth_at_origin == (p is None)
+    if p is None:
+        assert np.all(dR == 0.0)
+        # evenness beyond first order: R(h) - R(0) = O(h^2) and the O(h^3) term vanishes too
+        Rh, dRh, d2Rh = basis.with_derivatives(np.array([h]))
+        np.testing.assert_allclose(dRh[0], d2Rh[0] * h, rtol=0, atol=1e-6 * np.abs(d2Rh).max() * h)
+    else:
+        f, df, _ = basis.primitives_with_derivatives(np.array([0.0]))
+        np.testing.assert_allclose(df[0], -p * f[0] / 2.0, rtol=1e-14, atol=1e-14)
+        assert np.abs(dR).max() > 0.1
 
 
 # ----------------------------------------------------------------- conditioning
