@@ -388,7 +388,8 @@ class OrthonormalRadialBasis:
     def with_derivatives(self, r, device=None):
         """``R_n(r)``, ``dR_n/dr``, ``d^2R_n/dr^2``, each of shape ``(len(r), n_max)``.
 
-        At an interior join of 'cosine_bumps' the second derivative is the right limit;
+        At an interior join of 'cosine_bumps' (where ``R''`` jumps) the second derivative
+        is a one-sided limit: the right one, or the left one where ``r / delta`` rounds down;
         for ``r >= r_cut`` everything is 0.  ``device``: None runs on the GPU when ``r``
         is a device array (``__cuda_array_interface__``), 'cuda' forces the GPU (results
         are numba device arrays, see :mod:`rstref.cuda`), 'cpu' the CPU.

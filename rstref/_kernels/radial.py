@@ -7,8 +7,9 @@ share it.  Families are identified by an integer code:
 * ``FAMILY_COSINE_BUMPS = 0``: ``f_k(r) = cos^2(pi (r - r_k) / (2 delta))`` for
   ``|r - r_k| < delta``, ``r_k = k delta``, ``delta = r_cut / (n - 1)``, ``k = 0..n-1``.
   On the piece ``[r_j, r_{j+1})`` only ``f_j = (1 + cos(pi x)) / 2`` and
-  ``f_{j+1} = (1 - cos(pi x)) / 2`` with ``x = (r - r_j) / delta`` are nonzero; at a
-  join the derivatives are the right-hand limits.
+  ``f_{j+1} = (1 - cos(pi x)) / 2`` with ``x = (r - r_j) / delta``, ``j = floor(r / delta)``
+  are nonzero; at a join the second derivative is therefore the right-hand limit (or the
+  left one where ``r / delta`` rounds down).
 * ``FAMILY_COSINES = 1``: ``f_k(r) = cos(k pi r / r_cut)``, ``k = 0..n-1``.
 * ``FAMILY_SMOOTH_COSINES = 2``: ``f_k(r) = cos(k pi r / r_cut) (1 - r^2/r_cut^2)^3``,
   ``k = 0..n-1``.
