@@ -10,6 +10,8 @@ Pipeline, each step one thread per item and the CPU's per-item kernels:
 4. per environment: ``power_spectrum_values`` / ``power_spectrum_gradients``.
 """
 
+import math
+
 import numpy as np
 
 from rstref import tolerances
@@ -51,7 +53,7 @@ def _distances_kernel(positions, rho):
         x = positions[i, 0]
         y = positions[i, 1]
         z = positions[i, 2]
-        rho[i] = (x * x + y * y + z * z) ** 0.5
+        rho[i] = math.sqrt(x * x + y * y + z * z)  # as np.linalg.norm on the CPU
 
 
 @cuda.jit
