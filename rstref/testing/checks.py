@@ -208,18 +208,20 @@ def _deviation(actual, expected):
     return float(diff.flat[k]), k, scale
 
 
-def _symmetry_report(name, trials, n_atoms, atol, base_input):
+def _symmetry_report(name, trials, n_atoms, atol, base_input, scale=None):
     """Aggregate (actual, expected, transform-description) trials into one report."""
     worst, worst_ratio, worst_dev, worst_tol = None, -1.0, 0.0, 0.0
     passed = True
     for actual, expected, description in trials:
-        dev, k, scale = _deviation(actual, expected)
+        dev, k, output_scale = _deviation(actual, expected)
         if np.isnan(dev):
             shape_msg = (f"output shapes differ: {actual.shape} vs {expected.shape}"
                          if actual.shape != expected.shape else "non-finite output")
             return CheckReport(name, False, float("nan"), float("nan"),
                                dict(base_input, **description), {"problem": shape_msg})
-        t = atol if atol is not None else tol.kit_invariance_atol(scale, n_atoms, actual.size)
+        if scale is not None:
+            output_scale = max(output_scale, float(scale))
+        t = atol if atol is not None else tol.kit_invariance_atol(output_scale, n_atoms, actual.size)
         ok = dev <= t
         passed &= ok
         ratio = dev / t if t > 0 else (np.inf if dev > 0 else 0.0)
@@ -250,7 +252,7 @@ def _base_input(positions, species, cell):
 # symmetry checks
 # ---------------------------------------------------------------------------------------
 
-def check_rotation_invariance(func, positions, rotations, species=None, cell=None, atol=None):
+def check_rotation_invariance(func, positions, rotations, species=None, cell=None, atol=None, scale=None):
     """Check ``func(x @ R.T) == func(x)`` for each rotation R (and ``cell @ R.T`` if given).
 
     Parameters
@@ -264,6 +266,12 @@ def check_rotation_invariance(func, positions, rotations, species=None, cell=Non
         Passed on to ``func``; the cell is rotated with the positions.
     atol : float, optional
         Override the tolerance ``tolerances.kit_invariance_atol(scale, N, size)``.
+    scale : float, optional
+        Magnitude of the terms the outputs are computed from.  By default the largest
+        |output| of the two evaluations compared; give it when the outputs can cancel to
+        (near) zero while their terms do not, e.g. invariants that vanish by symmetry
+        (otherwise the round-off of the terms is compared with a tolerance relative to
+        the cancelled result).  Same for every symmetry checker.
 
     Returns
     -------
@@ -275,7 +283,7 @@ def check_rotation_invariance(func, positions, rotations, species=None, cell=Non
     for R in _matrices(rotations, "rotations"):
         rc = None if c is None else c @ R.T
         trials.append((_output(func, x @ R.T, species, rc), f0, {"rotation": R}))
-    return _symmetry_report("rotation invariance", trials, len(x), atol, _base_input(x, species, c))
+    return _symmetry_report("rotation invariance", trials, len(x), atol, _base_input(x, species, c), scale)
 
 
 def block_diagonal_representation(*blocks):
@@ -306,7 +314,7 @@ def block_diagonal_representation(*blocks):
 
 
 def check_equivariance(func, positions, rotations, representation, species=None, cell=None,
-                       atol=None):
+                       atol=None, scale=None):
     """Check ``func(x @ R.T) == func(x) @ D(R).T`` (D acts on the output's last axis).
 
     For an output vector f this is ``f(R x) = D(R) f(x)``; for an output of shape (n, F)
@@ -329,14 +337,14 @@ def check_equivariance(func, positions, rotations, representation, species=None,
                              f"for an output of shape {f0.shape}")
         rc = None if c is None else c @ R.T
         trials.append((_output(func, x @ R.T, species, rc), f0 @ D.T, {"rotation": R}))
-    return _symmetry_report("rotation equivariance", trials, len(x), atol, _base_input(x, species, c))
+    return _symmetry_report("rotation equivariance", trials, len(x), atol, _base_input(x, species, c), scale)
 
 
 def _permute(x, species, perm):
     return x[perm], (None if species is None else np.asarray(species)[perm])
 
 
-def check_permutation_invariance(func, positions, permutations, species=None, cell=None, atol=None):
+def check_permutation_invariance(func, positions, permutations, species=None, cell=None, atol=None, scale=None):
     """Check ``func(x[perm], species[perm]) == func(x, species)`` for each permutation.
 
     Parameters
@@ -350,11 +358,11 @@ def check_permutation_invariance(func, positions, permutations, species=None, ce
     for perm in _permutations(permutations, len(x)):
         xp, sp = _permute(x, species, perm)
         trials.append((_output(func, xp, sp, c), f0, {"permutation": perm}))
-    return _symmetry_report("permutation invariance", trials, len(x), atol, _base_input(x, species, c))
+    return _symmetry_report("permutation invariance", trials, len(x), atol, _base_input(x, species, c), scale)
 
 
 def check_permutation_equivariance(func, positions, permutations, species=None, cell=None,
-                                   atol=None):
+                                   atol=None, scale=None):
     """Check ``func(x[perm])[k] == func(x)[perm[k]]`` for per-atom outputs (axis 0 = atoms)."""
     x, c = _positions(positions), _cell(cell)
     f0 = _output(func, x, species, c)
@@ -365,7 +373,7 @@ def check_permutation_equivariance(func, positions, permutations, species=None, 
         xp, sp = _permute(x, species, perm)
         trials.append((_output(func, xp, sp, c), f0[perm], {"permutation": perm}))
     return _symmetry_report("permutation equivariance", trials, len(x), atol,
-                            _base_input(x, species, c))
+                            _base_input(x, species, c), scale)
 
 
 def _wrap(x, cell):
@@ -374,7 +382,7 @@ def _wrap(x, cell):
 
 
 def check_translation_invariance(func, positions, translations, species=None, cell=None,
-                                 wrap=False, atol=None):
+                                 wrap=False, atol=None, scale=None):
     """Check ``func(x + t) == func(x)`` for each translation t (structure featurizers).
 
     Environment featurizers (a centre fixed at the origin) are *not* translation invariant;
@@ -392,7 +400,7 @@ def check_translation_invariance(func, positions, translations, species=None, ce
         if wrap:
             xt = _wrap(xt, c)
         trials.append((_output(func, xt, species, c), f0, {"translation": t}))
-    return _symmetry_report("translation invariance", trials, len(x), atol, _base_input(x, species, c))
+    return _symmetry_report("translation invariance", trials, len(x), atol, _base_input(x, species, c), scale)
 
 
 # ---------------------------------------------------------------------------------------
@@ -635,6 +643,11 @@ def check_gradient(func_with_gradients, positions, species=None, cell=None, layo
     ``(4 D(h/2) - D(h)) / 3`` (error O(h^4)).  Tolerance:
     :func:`rstref.tolerances.kit_fd_atol`.  The worst entry is reported as
     (atom i, direction a, flat output index k) of the total Jacobian.
+
+    Choose ``step`` about 1e-3 times the shortest length on which the function varies:
+    the default suits features that vary on >~ 0.03 position units; angular functions of
+    degree l of an atom at distance r from the centre vary on r / l, so scale the step
+    with the smallest such r (e.g. ``step=1e-3 * r``) for atoms close to the centre.
     """
     x, c = _positions(positions), _cell(cell)
     step = tol.KIT_FD_STEP if step is None else float(step)
