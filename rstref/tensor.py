@@ -233,14 +233,19 @@ class RadialSphericalTensor:
         d2c = np.zeros((n, 3, 3, self.dim) if order >= 2 else (n, 0, 0, 0))
         if n == 0:
             return c, dc, d2c
-        if self._fused_arguments() is not None:
-            self._project_fused(positions, values, bool(normalize), order, c, dc, d2c)
+        sh = _harmonics(positions, self.l_max, self.convention, order)
+        Y = np.ascontiguousarray(sh[0])
+        dY = np.ascontiguousarray(sh[1]) if order >= 1 else np.zeros((n, 0, 0))
+        d2Y = np.ascontiguousarray(sh[2]) if order >= 2 else np.zeros((n, 0, 0, 0))
+        radial = self._radial_kernel_arguments()
+        if radial is not None:
+            k = radial[2]
+            _k.project_environment_radial(
+                positions, values, *radial, Y, dY, d2Y, self.n_max, self.l_max, bool(normalize),
+                order, tolerances.KERNEL_NORM_FLOOR, np.empty(k), np.empty(k), np.empty(k),
+                np.empty(self.n_max), np.empty(self.n_max), np.empty(self.n_max), c, dc, d2c)
             return c, dc, d2c
         R, dR, d2R = self.radial_basis.with_derivatives(np.linalg.norm(positions, axis=1))
-        sh = _harmonics(positions, self.l_max, self.convention, order)
-        Y = sh[0]
-        dY = sh[1] if order >= 1 else np.zeros((n, 0, 0))
-        d2Y = sh[2] if order >= 2 else np.zeros((n, 0, 0, 0))
         _k.project_environment(positions, values, np.ascontiguousarray(R),
                                np.ascontiguousarray(dR), np.ascontiguousarray(d2R),
                                np.ascontiguousarray(Y), np.ascontiguousarray(dY),
@@ -248,38 +253,23 @@ class RadialSphericalTensor:
                                bool(normalize), order, tolerances.KERNEL_NORM_FLOOR, c, dc, d2c)
         return c, dc, d2c
 
-    def _fused_arguments(self):
-        """Kernel arguments of the radial basis and the harmonics, or None.
+    def _radial_kernel_arguments(self):
+        """Kernel arguments of the radial basis, or None.
 
         Available when the radial basis is an :class:`rstref.radial.OrthonormalRadialBasis`
-        (then the per-atom work runs in one numba kernel per environment,
-        :func:`rstref._kernels.tensor.project_environment_fused`).
+        (then the radial functions are evaluated per atom inside the environment kernel,
+        :func:`rstref._kernels.tensor.project_environment_radial`).
         """
-        if not hasattr(self, "_fused"):
-            from rstref import harmonics
+        if not hasattr(self, "_radial_args"):
             from rstref.radial import OrthonormalRadialBasis
 
-            self._fused = None
+            self._radial_args = None
             rb = self.radial_basis
             if isinstance(rb, OrthonormalRadialBasis):
-                sh = harmonics.SphericalHarmonics(self.l_max, "component", self.convention)
-                self._fused = (rb.family.family_code, float(rb.r_cut), int(rb.family.n),
-                               int(rb.envelope_power or 0), np.ascontiguousarray(rb.coefficients),
-                               sh._axes, sh._coef)
-        return self._fused
-
-    def _project_fused(self, positions, values, normalize, order, c, dc, d2c):
-        family, r_cut, n_prim, p, coefficients, axes, coef = self._fused_arguments()
-        L = (self.l_max + 1) ** 2
-        q_shape, cs_shape = (self.l_max + 1, self.l_max + 5), (2, self.l_max + 1)
-        _k.project_environment_fused(
-            positions, values, family, r_cut, n_prim, p, coefficients, axes, coef,
-            self.n_max, self.l_max, normalize, order, tolerances.KERNEL_NORM_FLOOR,
-            np.empty(n_prim), np.empty(n_prim), np.empty(n_prim),
-            np.empty(self.n_max), np.empty(self.n_max), np.empty(self.n_max),
-            np.empty(q_shape), np.empty(cs_shape), np.empty(L),
-            np.empty((3, L) if order >= 1 else (0, 0)),
-            np.empty((3, 3, L) if order >= 2 else (0, 0, 0)), c, dc, d2c)
+                family, r_cut, n_prim, envelope_power, coefficients = rb.kernel_arguments()
+                self._radial_args = (family, float(r_cut), int(n_prim), int(envelope_power),
+                                     np.ascontiguousarray(coefficients))
+        return self._radial_args
 
     def with_peaks_at(self, positions, values=None, normalize=True):
         """Coefficients of peaks of heights ``values`` at ``positions``.

@@ -37,7 +37,6 @@ import math
 import numba
 
 from rstref._kernels.radial import orthonormal_radial_point
-from rstref._kernels.sph import sph_gradients_point, sph_hessians_point, sph_values_point
 
 
 @numba.njit(cache=True)
@@ -246,16 +245,15 @@ def signal_point(R, Y, c, n_max, l_max):
 
 
 @numba.njit(cache=True)
-def project_environment_fused(positions, values, family, r_cut, n_prim, envelope_power,
-                              radial_coefficients, axes, sh_coef, n_max, l_max, normalize, order,
-                              norm_floor, f, df, d2f, R, dR, d2R, q, cs, Y, dY, d2Y, c, dc, d2c):
-    """As :func:`project_environment`, evaluating the radial basis and the harmonics per atom.
+def project_environment_radial(positions, values, family, r_cut, n_prim, envelope_power,
+                               radial_coefficients, Y, dY, d2Y, n_max, l_max, normalize, order,
+                               norm_floor, f, df, d2f, R, dR, d2R, c, dc, d2c):
+    """As :func:`project_environment`, evaluating the radial basis per atom.
 
     Radial arguments as in :func:`rstref._kernels.radial.orthonormal_radial_point`
-    (``f, df, d2f``: scratch (n_prim,); ``R, dR, d2R``: scratch (n_max,)); harmonic
-    arguments as in :mod:`rstref._kernels.sph` with 'component' tables (``q``, ``cs``:
-    scratch; ``Y`` (L,), ``dY`` (3, L), ``d2Y`` (3, 3, L): scratch).  ``dY``/``d2Y`` are
-    only used for ``order >= 1`` / ``order >= 2``.
+    (``f, df, d2f``: scratch (n_prim,); ``R, dR, d2R``: scratch (n_max,)); the
+    'component' harmonics ``Y`` (N, L), ``dY`` (N, 3, L), ``d2Y`` (N, 3, 3, L) of the
+    atoms are inputs (``dY``/``d2Y`` only read for ``order >= 1`` / ``order >= 2``).
     """
     for j in range(c.shape[0]):
         c[j] = 0.0
@@ -264,11 +262,5 @@ def project_environment_fused(positions, values, family, r_cut, n_prim, envelope
         rho = math.sqrt(xyz[0] * xyz[0] + xyz[1] * xyz[1] + xyz[2] * xyz[2])
         orthonormal_radial_point(rho, family, r_cut, n_prim, envelope_power, radial_coefficients,
                                  f, df, d2f, R, dR, d2R)
-        if order == 0:
-            sph_values_point(xyz, axes, l_max, False, sh_coef, q, cs, Y)
-        elif order == 1:
-            sph_gradients_point(xyz, axes, l_max, False, sh_coef, q, cs, Y, dY)
-        else:
-            sph_hessians_point(xyz, axes, l_max, False, sh_coef, q, cs, Y, dY, d2Y)
-        project_atom(xyz, values[i], R, dR, d2R, Y, dY, d2Y, n_max, l_max, normalize, order,
-                     norm_floor, c, dc[i], d2c[i])
+        project_atom(xyz, values[i], R, dR, d2R, Y[i], dY[i], d2Y[i], n_max, l_max, normalize,
+                     order, norm_floor, c, dc[i], d2c[i])
