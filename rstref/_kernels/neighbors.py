@@ -1,0 +1,115 @@
+"""Per-atom kernel of the cell-list neighbour search (used by :mod:`rstref.neighbors`).
+
+The driver sorts the atoms into bins of a (possibly triclinic, possibly completed)
+cell so that every bin is at least ``r_cut / reach[k]`` thick along axis ``k``; the
+neighbours of atom ``i`` are then in the bins ``bin(i) + delta`` with
+``|delta[k]| <= reach[k]``.  Along a periodic axis the bin index wraps around and the
+number of wraps becomes the integer cell shift.  The kernel below visits those bins
+for one atom, and either only counts its pairs (``write == False``) or also writes
+them from position ``start`` on.  It never allocates.
+"""
+
+import math
+
+import numba
+
+
+@numba.njit(cache=True)
+def atom_pairs(i, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
+               bin_start, bin_atoms, r_cut, self_interaction, write, start,
+               out_i, out_j, out_shift, out_vector, out_distance):
+    """Count (and, if ``write``, store) the pairs ``(i, j, S)`` with
+    ``|r_j + S @ cell - r_i|^2 < r_cut^2``.
+
+    Parameters
+    ----------
+    i : int
+        The centre atom.
+    positions : (N, 3) float64
+        Cartesian positions as given (not wrapped).
+    cell : (3, 3) float64
+        Lattice vectors as rows; only the rows of periodic axes are ever multiplied
+        by a non-zero shift.
+    periodic : (3,) bool
+        Per-axis periodicity.
+    atom_bin : (N, 3) int64
+        Bin of each atom along each axis, ``0 <= atom_bin[:, k] < n_bins[k]``.
+    offsets : (N, 3) int64
+        ``floor`` of each atom's fractional coordinate along the periodic axes
+        (0 along the others): the wrapped atom is ``r - offsets @ cell``.
+    n_bins, reach : (3,) int64
+        Number of bins per axis and the bin reach of the search per axis.
+    bin_start : (n_bins.prod() + 1,) int64
+        ``bin_atoms[bin_start[b]:bin_start[b + 1]]`` are the atoms of the flat bin
+        ``b = (b0 * n_bins[1] + b1) * n_bins[2] + b2``.
+    bin_atoms : (N,) int64
+    r_cut : float
+    self_interaction : bool
+        Whether the pair ``(i, i, 0)`` is included.
+    write : bool
+        Store the pairs in the ``out_*`` arrays from index ``start`` on.
+    out_i, out_j : (P,) int64
+    out_shift : (P, 3) int64
+    out_vector : (P, 3) float64
+    out_distance : (P,) float64
+
+    Returns
+    -------
+    int
+        The number of pairs of atom ``i``.
+    """
+    r_cut2 = r_cut * r_cut
+    n0 = n_bins[0]
+    n1 = n_bins[1]
+    n2 = n_bins[2]
+    count = 0
+    for d0 in range(-reach[0], reach[0] + 1):
+        c0 = atom_bin[i, 0] + d0
+        t0 = 0
+        if periodic[0]:
+            t0 = c0 // n0
+            c0 -= t0 * n0
+        elif c0 < 0 or c0 >= n0:
+            continue
+        for d1 in range(-reach[1], reach[1] + 1):
+            c1 = atom_bin[i, 1] + d1
+            t1 = 0
+            if periodic[1]:
+                t1 = c1 // n1
+                c1 -= t1 * n1
+            elif c1 < 0 or c1 >= n1:
+                continue
+            for d2 in range(-reach[2], reach[2] + 1):
+                c2 = atom_bin[i, 2] + d2
+                t2 = 0
+                if periodic[2]:
+                    t2 = c2 // n2
+                    c2 -= t2 * n2
+                elif c2 < 0 or c2 >= n2:
+                    continue
+                flat = (c0 * n1 + c1) * n2 + c2
+                for k in range(bin_start[flat], bin_start[flat + 1]):
+                    j = bin_atoms[k]
+                    s0 = t0 - offsets[j, 0] + offsets[i, 0]
+                    s1 = t1 - offsets[j, 1] + offsets[i, 1]
+                    s2 = t2 - offsets[j, 2] + offsets[i, 2]
+                    if j == i and s0 == 0 and s1 == 0 and s2 == 0 and not self_interaction:
+                        continue
+                    vx = positions[j, 0] + (s0 * cell[0, 0] + s1 * cell[1, 0] + s2 * cell[2, 0]) - positions[i, 0]
+                    vy = positions[j, 1] + (s0 * cell[0, 1] + s1 * cell[1, 1] + s2 * cell[2, 1]) - positions[i, 1]
+                    vz = positions[j, 2] + (s0 * cell[0, 2] + s1 * cell[1, 2] + s2 * cell[2, 2]) - positions[i, 2]
+                    d2sq = vx * vx + vy * vy + vz * vz
+                    if d2sq < r_cut2:
+                        if write:
+                            p = start + count
+                            out_i[p] = i
+                            out_j[p] = j
+                            out_shift[p, 0] = s0
+                            out_shift[p, 1] = s1
+                            out_shift[p, 2] = s2
+                            out_vector[p, 0] = vx
+                            out_vector[p, 1] = vy
+                            out_vector[p, 2] = vz
+                            out_distance[p] = math.sqrt(d2sq)
+                        count += 1
+    return count

@@ -1,0 +1,183 @@
+"""Neighbour list (rstref.neighbors): cell list against brute force and ase."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from rstref.tolerances import EPS
+from rstref.neighbors import neighbor_list, neighbor_list_brute_force
+
+FIELDS = ("i", "j", "shift", "vector", "distance")
+
+
+@st.composite
+def periodic_systems(draw, max_atoms=8):
+    """A (possibly skewed, possibly tiny) cell, pbc flags, atoms and a cutoff.
+
+    Positions are drawn in fractional coordinates [-0.5, 1.5) so that atoms outside
+    the cell are exercised; the cutoff runs from a tenth of the smallest lattice
+    vector to 2.5 times it, so cells smaller than r_cut (many images) are common.
+    """
+    lengths = np.array(draw(st.lists(st.floats(0.5, 3.0), min_size=3, max_size=3)))
+    skew = np.array(draw(st.lists(st.floats(-0.9, 0.9), min_size=3, max_size=3)))
+    cell = np.diag(lengths)
+    cell[1, 0] = skew[0] * lengths[1]
+    cell[2, 0] = skew[1] * lengths[2]
+    cell[2, 1] = skew[2] * lengths[2]
+    angle = draw(st.floats(0.0, 2 * np.pi))
+    c, s = np.cos(angle), np.sin(angle)
+    cell = cell @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    pbc = np.array(draw(st.lists(st.booleans(), min_size=3, max_size=3)))
+    n = draw(st.integers(0, max_atoms))
+    frac = np.array(draw(st.lists(st.lists(st.floats(-0.5, 1.5), min_size=3, max_size=3),
+                                  min_size=n, max_size=n))).reshape(n, 3)
+    r_cut = draw(st.floats(0.1, 2.5)) * lengths.min()
+    return frac @ cell, cell, pbc, r_cut
+
+
+def assert_lists_equal(a, b):
+    for name in FIELDS:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.shape == y.shape, (name, x.shape, y.shape)
+        assert x.dtype == y.dtype, (name, x.dtype, y.dtype)
+        np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+@given(periodic_systems(), st.booleans())
+def test_cell_list_equals_brute_force(system, self_interaction):
+    positions, cell, pbc, r_cut = system
+    fast = neighbor_list(positions, r_cut, cell, pbc, self_interaction=self_interaction)
+    slow = neighbor_list_brute_force(positions, r_cut, cell, pbc, self_interaction=self_interaction)
+    # exact: same pair set, same integer shifts, same floating-point vectors
+    assert_lists_equal(fast, slow)
+
+
+@given(periodic_systems())
+def test_list_is_symmetric_sorted_and_consistent(system):
+    positions, cell, pbc, r_cut = system
+    nl = neighbor_list(positions, r_cut, cell, pbc)
+    keys = np.column_stack([nl.i, nl.j, nl.shift])
+    assert np.all(np.diff(np.lexsort(keys.T[::-1])) == 1)  # already sorted
+    assert len({tuple(k) for k in keys}) == len(keys)  # no duplicates
+    assert np.all(nl.shift[:, ~pbc] == 0)
+    mirrored = {(j, i, -a, -b, -c) for i, j, a, b, c in keys.tolist()}
+    assert mirrored == {tuple(k) for k in keys.tolist()}
+    expected = positions[nl.j] + nl.shift @ cell - positions[nl.i]
+    np.testing.assert_allclose(nl.vector, expected, rtol=0, atol=1e-12 * (1 + np.abs(cell).max()))
+    np.testing.assert_allclose(nl.distance, np.linalg.norm(nl.vector, axis=1), rtol=4 * EPS, atol=0)
+    assert np.all(nl.distance < r_cut)
+    assert not np.any((nl.i == nl.j) & np.all(nl.shift == 0, axis=1))
+
+
+def test_self_interaction_adds_exactly_the_zero_pairs():
+    rng = np.random.default_rng(1)
+    positions = rng.uniform(0, 4, (10, 3))
+    without = neighbor_list(positions, 2.0, np.eye(3) * 4, True)
+    with_self = neighbor_list(positions, 2.0, np.eye(3) * 4, True, self_interaction=True)
+    assert len(with_self.i) == len(without.i) + 10
+    zero = (with_self.i == with_self.j) & np.all(with_self.shift == 0, axis=1)
+    np.testing.assert_array_equal(with_self.i[zero], np.arange(10))
+    assert np.all(with_self.distance[zero] == 0.0)
+
+
+@pytest.mark.parametrize("case", ["cu_rattled", "tiny_triclinic", "slab", "molecule", "wire"])
+def test_pair_sets_equal_ase(case):
+    from ase.build import bulk, fcc111, molecule
+    from ase.neighborlist import primitive_neighbor_list
+
+    if case == "cu_rattled":
+        atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((3, 3, 3))
+        atoms.rattle(0.05, seed=3)
+        r_cut = 5.0
+    elif case == "tiny_triclinic":
+        atoms = bulk("Cu", "fcc", a=3.61)  # 1-atom primitive cell, far smaller than r_cut
+        r_cut = 7.5
+    elif case == "slab":
+        atoms = fcc111("Al", size=(2, 2, 3), vacuum=4.0)
+        r_cut = 6.0
+    elif case == "molecule":
+        atoms = molecule("C6H6")
+        r_cut = 3.0
+    else:
+        atoms = bulk("Cu", "fcc", a=3.61, cubic=True)
+        atoms.pbc = (False, False, True)
+        r_cut = 4.0
+    nl = neighbor_list(atoms, r_cut)
+    i, j, shift = primitive_neighbor_list("ijS", atoms.pbc, atoms.cell, atoms.positions, r_cut)
+    ours = {(a, b, *s) for a, b, s in zip(nl.i.tolist(), nl.j.tolist(), nl.shift.tolist())}
+    theirs = {(a, b, *s) for a, b, s in zip(i.tolist(), j.tolist(), shift.tolist())}
+    assert ours == theirs
+    assert len(ours) == len(nl.i)
+
+
+def test_rewrapping_atoms_changes_only_the_shifts():
+    rng = np.random.default_rng(2)
+    cell = np.array([[3.0, 0.0, 0.0], [1.2, 2.8, 0.0], [0.4, -0.7, 2.5]])
+    frac = rng.uniform(0, 1, (6, 3))
+    moved = rng.integers(-3, 4, (6, 3))
+    a = neighbor_list(frac @ cell, 3.3, cell, True)
+    b = neighbor_list((frac + moved) @ cell, 3.3, cell, True)
+    # image S of j seen from i becomes S - moved_j + moved_i
+    key_a = {(i, j, *(s - moved[j] + moved[i])): v for i, j, s, v in zip(a.i, a.j, a.shift, a.vector)}
+    key_b = {(i, j, *s): v for i, j, s, v in zip(b.i, b.j, b.shift, b.vector)}
+    assert key_a.keys() == key_b.keys()
+    for k in key_a:
+        np.testing.assert_allclose(key_a[k], key_b[k], rtol=0, atol=1e-12)
+
+
+def test_sparse_open_system_stays_small():
+    positions = np.array([[0.0, 0.0, 0.0], [1e4, 0.0, 0.0], [1e4, 1e4, 1e4], [1e4 + 0.5, 1e4, 1e4]])
+    nl = neighbor_list(positions, 1.0)
+    assert nl.i.tolist() == [2, 3] and nl.j.tolist() == [3, 2]
+    np.testing.assert_array_equal(nl.vector[0], [0.5, 0.0, 0.0])
+
+
+def test_open_axes_ignore_their_cell_rows():
+    rng = np.random.default_rng(4)
+    positions = rng.uniform(0, 5, (12, 3))
+    cell = np.array([[5.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 0.0]])
+    nl = neighbor_list(positions, 2.5, cell, (True, True, False))
+    ref = neighbor_list_brute_force(positions, 2.5, cell, (True, True, False))
+    assert_lists_equal(nl, ref)
+    other = neighbor_list(positions, 2.5, np.array([[5.0, 0, 0], [0, 5.0, 0], [1.0, 2.0, 7.0]]),
+                          (True, True, False))
+    assert_lists_equal(nl, other)
+
+
+def test_empty_structure_gives_shaped_empty_arrays():
+    for nl in (neighbor_list(np.zeros((0, 3)), 2.0), neighbor_list(np.zeros((0, 3)), 2.0, np.eye(3), True)):
+        assert nl.i.shape == (0,) and nl.j.shape == (0,) and nl.shift.shape == (0, 3)
+        assert nl.vector.shape == (0, 3) and nl.distance.shape == (0,)
+        assert nl.i.dtype == np.int64 and nl.vector.dtype == np.float64
+
+
+def test_single_isolated_atom_has_no_neighbours():
+    nl = neighbor_list(np.zeros((1, 3)), 2.0)
+    assert nl.i.size == 0
+
+
+@pytest.mark.parametrize("r_cut", [0.0, -1.0, np.nan, np.inf])
+def test_bad_cutoff(r_cut):
+    with pytest.raises(ValueError, match="r_cut"):
+        neighbor_list(np.zeros((2, 3)), r_cut)
+
+
+def test_bad_positions_and_cells():
+    with pytest.raises(ValueError, match="positions contains NaN"):
+        neighbor_list(np.array([[0.0, np.nan, 0.0]]), 1.0)
+    with pytest.raises(ValueError, match="positions must have shape"):
+        neighbor_list(np.zeros((3, 2)), 1.0)
+    with pytest.raises(TypeError, match="positions"):
+        neighbor_list(np.zeros((3, 3), dtype=complex), 1.0)
+    with pytest.raises(ValueError, match="zero-volume"):
+        neighbor_list(np.zeros((2, 3)), 1.0, np.array([[1.0, 0, 0], [2.0, 0, 0], [0, 0, 1.0]]), True)
+    with pytest.raises(ValueError, match="zero lattice vector"):
+        neighbor_list(np.zeros((2, 3)), 1.0, np.diag([1.0, 1.0, 0.0]), True)
+    with pytest.raises(ValueError, match="cell is required"):
+        neighbor_list(np.zeros((2, 3)), 1.0, None, True)
+    with pytest.raises(ValueError, match="cell contains NaN"):
+        neighbor_list(np.zeros((2, 3)), 1.0, np.diag([1.0, np.nan, 1.0]), True)
+    with pytest.raises(ValueError, match="pbc"):
+        neighbor_list(np.zeros((2, 3)), 1.0, np.eye(3), (True, False))
+    # a degenerate cell is fine when no axis is periodic
+    assert neighbor_list(np.zeros((2, 3)), 1.0, np.zeros((3, 3)), False).i.tolist() == [0, 1]
