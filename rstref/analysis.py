@@ -177,7 +177,7 @@ def reconstruct(
     if method in ("first-order", "first-order+newton"):
         res = scipy.optimize.minimize(
             fun_grad, x, jac=True, method="L-BFGS-B", callback=record,
-            options={"maxiter": max_iterations, "ftol": 0.0, "gtol": 1e-14, "maxcor": 30},
+            options={"maxiter": max_iterations, "ftol": 1e-15, "gtol": 1e-13, "maxcor": 30},
         )
         x = res.x
         stages.append({"method": "L-BFGS-B", "iterations": int(res.nit),
