@@ -244,6 +244,21 @@ def test_gaunt_against_quadrature():
         assert err <= GAUNT_QUADRATURE_ATOL, (l1, l2, l3, err)
 
 
+def test_c000_is_abs_cg000_and_gaunt_is_symmetric():
+    # C^{l1 l2 L}[0, 0, 0] = i^(l1+l2-L) <l1 0 l2 0|L 0> = |<l1 0 l2 0|L 0>| for even l1+l2+L
+    for l1, l2, L in triples(L_SHIPPED):
+        C = clebsch_gordan(l1, l2, L)
+        if (l1 + l2 + L) % 2 == 0:
+            assert abs(C[l1, l2, L] - abs_cg000(l1, l2, L)) <= 2 * np.spacing(1.0)
+            assert C[l1, l2, L] > 0
+    for l1, l2, l3 in triples(6):
+        G = gaunt(l1, l2, l3)
+        atol = identity_atol(scale=0.1, l=max(l1, l2, l3))
+        np.testing.assert_allclose(gaunt(l2, l1, l3), G.transpose(1, 0, 2), rtol=0, atol=atol)
+        np.testing.assert_allclose(gaunt(l3, l2, l1), G.transpose(2, 1, 0), rtol=0, atol=atol)
+        np.testing.assert_allclose(gaunt(l2, l3, l1), G.transpose(1, 2, 0), rtol=0, atol=atol)
+
+
 def test_gaunt_sample_up_to_10_against_quadrature():
     nodes, weights = sphere_quadrature(30)
     Y = rstref.spherical_harmonics(nodes, 10)
