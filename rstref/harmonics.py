@@ -81,30 +81,33 @@ def lm_range(l):
 
 
 # ----------------------------------------------------------------------------- loops
+def _use_threads(n):
+    """Threads pay for many points and when numba may use more than one."""
+    return n >= _PARALLEL_MIN_POINTS and numba.get_num_threads() > 1
+
+
 @numba.njit(cache=True)
 def _values_range(xyz, start, stop, axes, l_max, solid, coef, out):
     q = np.empty((l_max + 1, l_max + 5))
-    cs = np.empty((2, l_max + 1))
+    cs = np.empty((4, l_max + 1))
     for i in range(start, stop):
-        sph_values_point(xyz[i], axes, l_max, solid, coef, q, cs, out[i])
+        sph_values_point(xyz, i, axes, l_max, solid, coef, q, cs, out)
 
 
 @numba.njit(cache=True)
 def _gradients_range(xyz, start, stop, axes, l_max, solid, coef, out, dout):
     q = np.empty((l_max + 1, l_max + 5))
-    cs = np.empty((2, l_max + 1))
+    cs = np.empty((4, l_max + 1))
     for i in range(start, stop):
-        sph_gradients_point(xyz[i], axes, l_max, solid, coef, q, cs, out[i], dout[i])
+        sph_gradients_point(xyz, i, axes, l_max, solid, coef, q, cs, out, dout)
 
 
 @numba.njit(cache=True)
 def _hessians_range(xyz, start, stop, axes, l_max, solid, coef, out, dout, d2out):
     q = np.empty((l_max + 1, l_max + 5))
-    cs = np.empty((2, l_max + 1))
+    cs = np.empty((4, l_max + 1))
     for i in range(start, stop):
-        sph_hessians_point(
-            xyz[i], axes, l_max, solid, coef, q, cs, out[i], dout[i], d2out[i]
-        )
+        sph_hessians_point(xyz, i, axes, l_max, solid, coef, q, cs, out, dout, d2out)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -195,7 +198,7 @@ class SphericalHarmonics:
         n = xyz.shape[0]
         out = np.empty((n, self.size))
         args = (self._axes, self.l_max, self.solid, self._coef, out)
-        if n >= _PARALLEL_MIN_POINTS:
+        if _use_threads(n):
             _values_parallel(xyz, _CHUNK, *args)
         elif n:
             _values_range(xyz, 0, n, *args)
@@ -208,7 +211,7 @@ class SphericalHarmonics:
         out = np.empty((n, self.size))
         dout = np.empty((n, 3, self.size))
         args = (self._axes, self.l_max, self.solid, self._coef, out, dout)
-        if n >= _PARALLEL_MIN_POINTS:
+        if _use_threads(n):
             _gradients_parallel(xyz, _CHUNK, *args)
         elif n:
             _gradients_range(xyz, 0, n, *args)
@@ -222,7 +225,7 @@ class SphericalHarmonics:
         dout = np.empty((n, 3, self.size))
         d2out = np.empty((n, 3, 3, self.size))
         args = (self._axes, self.l_max, self.solid, self._coef, out, dout, d2out)
-        if n >= _PARALLEL_MIN_POINTS:
+        if _use_threads(n):
             _hessians_parallel(xyz, _CHUNK, *args)
         elif n:
             _hessians_range(xyz, 0, n, *args)
