@@ -41,23 +41,21 @@ def _kernels(l_max):
         q = cuda.local.array(q_shape, np.float64)
         cs = cuda.local.array(cs_shape, np.float64)
         for i in range(cuda.grid(1), xyz.shape[0], cuda.gridsize(1)):
-            _values_point(xyz[i], axes, l_max, solid, coef, q, cs, out[i])
+            _values_point(xyz, i, axes, l_max, solid, coef, q, cs, out)
 
     @cuda.jit
     def gradients(xyz, axes, solid, coef, out, dout):
         q = cuda.local.array(q_shape, np.float64)
         cs = cuda.local.array(cs_shape, np.float64)
         for i in range(cuda.grid(1), xyz.shape[0], cuda.gridsize(1)):
-            _gradients_point(xyz[i], axes, l_max, solid, coef, q, cs, out[i], dout[i])
+            _gradients_point(xyz, i, axes, l_max, solid, coef, q, cs, out, dout)
 
     @cuda.jit
     def hessians(xyz, axes, solid, coef, out, dout, d2out):
         q = cuda.local.array(q_shape, np.float64)
         cs = cuda.local.array(cs_shape, np.float64)
         for i in range(cuda.grid(1), xyz.shape[0], cuda.gridsize(1)):
-            _hessians_point(
-                xyz[i], axes, l_max, solid, coef, q, cs, out[i], dout[i], d2out[i]
-            )
+            _hessians_point(xyz, i, axes, l_max, solid, coef, q, cs, out, dout, d2out)
 
     return values, gradients, hessians
 
