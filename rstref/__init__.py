@@ -49,6 +49,12 @@ _PUBLIC = {
     "Invariants": "rstref.invariants",
     "PowerSpectrum": "rstref.invariants",
     "Bispectrum": "rstref.invariants",
+    # neighbour lists and featurization of structures (DESIGN 2.7)
+    "neighbor_list": "rstref.neighbors",
+    "NeighborList": "rstref.neighbors",
+    "featurize": "rstref.features",
+    "Featurizer": "rstref.features",
+    "Features": "rstref.features",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
