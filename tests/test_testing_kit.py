@@ -219,7 +219,7 @@ def test_cutoff_crossings_cross_the_sphere_outwards(path):
     assert np.linalg.norm(path.positions_at(1e-3)[path.index]) > R_CUT
     assert np.linalg.norm(path.positions_at(-1e-3)[path.index]) < R_CUT
     others = np.delete(x0, path.index, axis=0)
-    assert np.all(np.linalg.norm(others, axis=1) <= 0.9 * R_CUT)
+    assert np.all(np.linalg.norm(others, axis=1) <= 0.9 * R_CUT * (1 + 1e-12))  # to rounding
 
 
 @given(kst.near_pole_vectors())
