@@ -32,6 +32,7 @@ from rstref._kernels import tensor as _kt
 from rstref.cuda import wants_gpu
 from rstref.harmonics import SphericalHarmonics
 from rstref.invariants import power_spectrum_size
+from rstref.radial import OrthonormalRadialBasis
 from rstref.tensor import RadialSphericalTensor
 
 __all__ = [
@@ -118,9 +119,42 @@ def _closest_pairs(positions, offsets, tolerance, pairs):
         pairs[e, 1] = j
 
 
+#: environments per chunk of the parallel loop (each chunk owns one scratch set)
+_CHUNK = 64
+
+
+@numba.njit(cache=True)
+def _project_range(positions, values, offsets, start, stop, family, r_cut, n_prim, p,
+                   coefficients, Y, dY, d2Y, n_max, l_max, normalize, order, norm_floor,
+                   c, dc, d2c):
+    f = np.empty(n_prim)
+    df = np.empty(n_prim)
+    d2f = np.empty(n_prim)
+    R = np.empty(n_max)
+    dR = np.empty(n_max)
+    d2R = np.empty(n_max)
+    for e in range(start, stop):
+        s = offsets[e]
+        t = offsets[e + 1]
+        _kt.project_environment_radial(positions[s:t], values[s:t], family, r_cut, n_prim, p,
+                                       coefficients, Y[s:t], dY[s:t], d2Y[s:t], n_max, l_max,
+                                       normalize, order, norm_floor, f, df, d2f, R, dR, d2R,
+                                       c[e], dc[s:t], d2c[s:t])
+
+
 @numba.njit(cache=True, parallel=True)
-def _project_all(positions, values, offsets, R, dR, d2R, Y, dY, d2Y, n_max, l_max,
-                 normalize, order, norm_floor, c, dc, d2c):
+def _project_all(positions, values, offsets, family, r_cut, n_prim, p, coefficients, Y, dY,
+                 d2Y, n_max, l_max, normalize, order, norm_floor, c, dc, d2c):
+    n_env = offsets.shape[0] - 1
+    for k in numba.prange((n_env + _CHUNK - 1) // _CHUNK):
+        _project_range(positions, values, offsets, k * _CHUNK, min(n_env, (k + 1) * _CHUNK),
+                       family, r_cut, n_prim, p, coefficients, Y, dY, d2Y, n_max, l_max,
+                       normalize, order, norm_floor, c, dc, d2c)
+
+
+@numba.njit(cache=True, parallel=True)
+def _project_all_tabulated(positions, values, offsets, R, dR, d2R, Y, dY, d2Y, n_max, l_max,
+                           normalize, order, norm_floor, c, dc, d2c):
     for e in numba.prange(offsets.shape[0] - 1):
         s = offsets[e]
         t = offsets[e + 1]
@@ -152,17 +186,23 @@ def _expansions_cpu(rst, positions, values, offsets, normalize, order):
     dc = np.zeros((n, 3, rst.dim) if order >= 1 else (n, 0, 0))
     d2c = np.zeros((n, 3, 3, rst.dim) if order >= 2 else (n, 0, 0, 0))
     if n:
-        R, dR, d2R = rst.radial_basis.with_derivatives(np.linalg.norm(positions, axis=1))
         sph = SphericalHarmonics(rst.l_max, "component", rst.convention)
         sh = (sph.compute, sph.compute_with_gradients, sph.compute_with_hessians)[order](positions)
         sh = sh if order else (sh,)
-        Y = sh[0]
-        dY = sh[1] if order >= 1 else np.zeros((n, 0, 0))
-        d2Y = sh[2] if order >= 2 else np.zeros((n, 0, 0, 0))
-        contiguous = np.ascontiguousarray
-        _project_all(positions, values, offsets, contiguous(R), contiguous(dR), contiguous(d2R),
-                     contiguous(Y), contiguous(dY), contiguous(d2Y), rst.n_max, rst.l_max,
-                     normalize, order, tolerances.KERNEL_NORM_FLOOR, c, dc, d2c)
+        Y = np.ascontiguousarray(sh[0])
+        dY = np.ascontiguousarray(sh[1]) if order >= 1 else np.zeros((n, 0, 0))
+        d2Y = np.ascontiguousarray(sh[2]) if order >= 2 else np.zeros((n, 0, 0, 0))
+        tail = (rst.n_max, rst.l_max, normalize, order, tolerances.KERNEL_NORM_FLOOR, c, dc, d2c)
+        if isinstance(rst.radial_basis, OrthonormalRadialBasis):
+            # the radial basis is evaluated per atom inside the environment kernel, as in
+            # RadialSphericalTensor (and on the GPU)
+            family, r_cut, n_prim, p, coefficients = rst.radial_basis.kernel_arguments()
+            _project_all(positions, values, offsets, family, float(r_cut), int(n_prim), int(p),
+                         np.ascontiguousarray(coefficients), Y, dY, d2Y, *tail)
+        else:  # any object with with_derivatives(r): tabulate it first
+            R, dR, d2R = (np.ascontiguousarray(a) for a in
+                          rst.radial_basis.with_derivatives(np.linalg.norm(positions, axis=1)))
+            _project_all_tabulated(positions, values, offsets, R, dR, d2R, Y, dY, d2Y, *tail)
     return c, dc, d2c, offsets
 
 

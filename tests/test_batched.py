@@ -91,6 +91,29 @@ def test_batched_equals_per_environment(batch, n_max, l_max, primitive, conventi
     assert_close(batched.power_spectra(rst, positions, offsets, values, normalize), oracle[3], "p")
 
 
+class TabulatedBasis:
+    """A radial basis that is not an OrthonormalRadialBasis (only the duck-typed interface)."""
+
+    def __init__(self, basis):
+        self.n_max, self.r_cut, self._basis = basis.n_max, basis.r_cut, basis
+
+    def with_derivatives(self, r):
+        return self._basis.with_derivatives(r)
+
+
+def test_generic_radial_basis_is_tabulated():
+    """Any object with with_derivatives(r) works (tabulated path) and agrees."""
+    basis = rstref.OrthonormalRadialBasis(3, 2.0, "cosines", 2)
+    rst = rstref.RadialSphericalTensor(3, basis, 2)
+    generic = rstref.RadialSphericalTensor(3, TabulatedBasis(basis), 2)
+    rng = np.random.default_rng(5)
+    pos = rng.uniform(-1.5, 1.5, size=(7, 3))
+    offsets = np.array([0, 3, 3, 7])
+    for a, b, name in zip(batched.expansions_with_hessians(generic, pos, offsets),
+                          per_environment(rst, pos, np.ones(7), offsets, True), ["c", "dc", "d2c"]):
+        assert_close(a, b, name)
+
+
 def test_default_values_are_ones_and_empty_batches():
     rst = _tensor(3, 2, "cosine_bumps", "standard")
     pos = np.array([[0.3, 0.2, -0.5], [1.0, 0.0, 0.0]])

@@ -335,6 +335,16 @@ def test_batched_device_inputs_and_errors():
     with pytest.raises(ValueError, match="device='cpu'"):
         batched.expansions(rst, cuda.to_device(np.zeros((1, 3))), [0, 1], device="cpu")
 
+    class TabulatedBasis:  # not an OrthonormalRadialBasis: the GPU path refuses it
+        n_max, r_cut = 3, 2.0
+
+        def with_derivatives(self, r):
+            return rst.radial_basis.with_derivatives(r)
+
+    generic = rstref.RadialSphericalTensor(3, TabulatedBasis(), 2)
+    with pytest.raises(TypeError, match="OrthonormalRadialBasis"):
+        batched.expansions(generic, np.zeros((1, 3)), [0, 1], device="cuda")
+
 
 # ----------------------------------------------------------------------------- PTX
 
@@ -391,9 +401,8 @@ def test_kernels_compile_to_ptx(monkeypatch):
 
     kernels = [
         (gb._closest_pairs_kernel, (a2, i64[::1], f64, i64[:, ::1])),
-        (gb._distances_kernel, (a2, a1)),
-        (gb._project_kernel, (a2, a1, i64[::1], a2, a2, a2, a2, a3, a4, i64, i64, t.boolean,
-                              i64, f64, a2, a3, a4)),
+        (gb._project_kernel(5, 5), (a2, a1, i64[::1], i64, f64, i64, a2, a2, a3, a4, i64,
+                                    t.boolean, i64, f64, a2, a3, a4)),
         (gb._power_spectra_kernel, (a2, i64, i64, a2)),
         (gb._power_spectra_gradients_kernel, (a2, a2, i64[::1], i64, i64, a2)),
     ]

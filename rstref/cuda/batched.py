@@ -1,16 +1,17 @@
 """Ragged batches of environments on the GPU (see :mod:`rstref.batched` for the layout).
 
-Pipeline, each step one thread per item and the CPU's per-item kernels:
+Pipeline, each step one thread per item and the CPU's per-item kernels (the same
+ones :class:`rstref.RadialSphericalTensor` and :mod:`rstref.batched` use on the CPU):
 
 1. per environment: the coincident-atoms check (``closest_pair_below``);
-2. per neighbour: its distance, radial basis with derivatives
-   (:mod:`rstref.cuda.radial`) and 'component' spherical harmonics with derivatives
+2. per neighbour: 'component' spherical harmonics with derivatives
    (:mod:`rstref.cuda.harmonics`);
-3. per environment: ``project_environment`` on the environment's rows;
+3. per environment: ``project_environment_radial`` on the environment's rows (the
+   radial basis is evaluated per atom inside it, scratch in thread-local memory);
 4. per environment: ``power_spectrum_values`` / ``power_spectrum_gradients``.
 """
 
-import math
+import functools
 
 import numpy as np
 
@@ -19,11 +20,11 @@ from rstref._kernels import invariants as _ki
 from rstref._kernels import tensor as _kt
 from rstref.batched import check_normalize, check_offsets, check_tensor, coincident_message
 from rstref.cuda import harmonics as gpu_harmonics
-from rstref.cuda import radial as gpu_radial
 from rstref.cuda.driver import (
     as_float64_device,
     cuda,
     device_function,
+    device_table,
     empty,
     launch_config,
     require,
@@ -34,7 +35,7 @@ from rstref.invariants import power_spectrum_size
 from rstref.radial import OrthonormalRadialBasis
 
 _closest_pair_below = device_function(_kt.closest_pair_below)
-_project_environment = device_function(_kt.project_environment)
+_project_environment_radial = device_function(_kt.project_environment_radial)
 _power_spectrum_values = device_function(_ki.power_spectrum_values)
 _power_spectrum_gradients = device_function(_ki.power_spectrum_gradients)
 
@@ -47,24 +48,29 @@ def _closest_pairs_kernel(positions, offsets, tolerance, pairs):
         pairs[e, 1] = j
 
 
-@cuda.jit
-def _distances_kernel(positions, rho):
-    for i in range(cuda.grid(1), positions.shape[0], cuda.gridsize(1)):
-        x = positions[i, 0]
-        y = positions[i, 1]
-        z = positions[i, 2]
-        rho[i] = math.sqrt(x * x + y * y + z * z)  # as np.linalg.norm on the CPU
+@functools.lru_cache(maxsize=None)
+def _project_kernel(n_prim, n_max):
+    """Projection kernel for ``n_prim`` primitives and ``n_max`` radial functions (scratch
+    sizes are compile-time constants)."""
 
+    @cuda.jit
+    def project(positions, values, offsets, family, r_cut, p, coefficients, Y, dY, d2Y, l_max,
+                normalize, order, norm_floor, c, dc, d2c):
+        f = cuda.local.array(n_prim, np.float64)
+        df = cuda.local.array(n_prim, np.float64)
+        d2f = cuda.local.array(n_prim, np.float64)
+        R = cuda.local.array(n_max, np.float64)
+        dR = cuda.local.array(n_max, np.float64)
+        d2R = cuda.local.array(n_max, np.float64)
+        for e in range(cuda.grid(1), offsets.shape[0] - 1, cuda.gridsize(1)):
+            s = offsets[e]
+            t = offsets[e + 1]
+            _project_environment_radial(positions[s:t], values[s:t], family, r_cut, n_prim, p,
+                                        coefficients, Y[s:t], dY[s:t], d2Y[s:t], n_max, l_max,
+                                        normalize, order, norm_floor, f, df, d2f, R, dR, d2R,
+                                        c[e], dc[s:t], d2c[s:t])
 
-@cuda.jit
-def _project_kernel(positions, values, offsets, R, dR, d2R, Y, dY, d2Y, n_max, l_max,
-                    normalize, order, norm_floor, c, dc, d2c):
-    for e in range(cuda.grid(1), offsets.shape[0] - 1, cuda.gridsize(1)):
-        s = offsets[e]
-        t = offsets[e + 1]
-        _project_environment(positions[s:t], values[s:t], R[s:t], dR[s:t], d2R[s:t],
-                             Y[s:t], dY[s:t], d2Y[s:t], n_max, l_max, normalize, order,
-                             norm_floor, c[e], dc[s:t], d2c[s:t])
+    return project
 
 
 @cuda.jit
@@ -162,15 +168,15 @@ def _expansions(rst, positions, offsets, values, normalize, order):
     d2c = zeros((n, 3, 3, dim) if order >= 2 else (n, 0, 0, 0))
     if n == 0 or n_env == 0:
         return c, dc, d2c, offsets
-    rho = empty((n,))
-    _launch(_distances_kernel, n, positions, rho)
-    R, dR, d2R = gpu_radial.evaluate_on_device(rst.radial_basis, rho)
     sh = _harmonics_on_device(positions, rst.l_max, rst.convention, order)
     Y = sh[0]
     dY = sh[1] if order >= 1 else empty((n, 0, 0))
     d2Y = sh[2] if order >= 2 else empty((n, 0, 0, 0))
-    _launch(_project_kernel, n_env, positions, values, offsets, R, dR, d2R, Y, dY, d2Y,
-            rst.n_max, rst.l_max, normalize, order, tolerances.KERNEL_NORM_FLOOR, c, dc, d2c)
+    family, r_cut, n_prim, p, coefficients = rst.radial_basis.kernel_arguments()
+    coefficients = device_table(np.ascontiguousarray(coefficients))
+    _launch(_project_kernel(int(n_prim), rst.n_max), n_env, positions, values, offsets,
+            family, float(r_cut), int(p), coefficients, Y, dY, d2Y, rst.l_max, normalize,
+            order, tolerances.KERNEL_NORM_FLOOR, c, dc, d2c)
     return c, dc, d2c, offsets
 
 
