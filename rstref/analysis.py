@@ -35,6 +35,7 @@ __all__ = [
     "symmetry_forced_subspace",
     "degeneracy",
     "loss_along",
+    "homometric_pair",
     "ReconstructionResult",
     "RegistrationResult",
     "DegeneracyResult",
@@ -636,3 +637,31 @@ def loss_along(positions, values, descriptor, direction, steps=(1e-2, 3e-3, 1e-3
     if positive.sum() >= 2:
         order = float(np.polyfit(np.log(np.asarray(steps)[positive]), np.log(losses[positive]), 1)[0])
     return losses, order
+
+
+# ------------------------------------------------------------ degenerate example
+
+
+def homometric_pair(radius=1.2, apex=0.8):
+    """Two 5-atom environments with identical power spectra that are not congruent.
+
+    The power spectrum of a delta density is a function of the multiset of
+    ``(|r_i|, |r_j|, r_i . r_j)`` over all ordered pairs (the expansion of
+    ``sum_m c_nlm c_n'lm`` by the addition theorem).  Points ``{0, 1, 2, 5}`` and
+    ``{0, 1, 3, 4}`` of a regular octagon (angles ``k * 45`` degrees on a circle of
+    ``radius`` in the xy plane) are homometric: both have cyclic differences
+    ``{1, 1, 2, 3, 3, 4}``, but their gap sequences ``(1, 1, 3, 3)`` and ``(1, 2, 1, 4)``
+    differ, so no rotation or reflection maps one onto the other.  An apex at height
+    ``apex`` on the z axis has dot product 0 with every ring point, so the sets stay
+    homometric and become non-planar.  Their bispectra differ (triangles differ).
+
+    Returns
+    -------
+    a, b : ndarray, shape (5, 3)
+    """
+    def ring(ks):
+        angles = 2 * np.pi * np.asarray(ks) / 8
+        points = np.stack([radius * np.cos(angles), radius * np.sin(angles), np.zeros(len(ks))], axis=1)
+        return np.vstack([points, [[0.0, 0.0, apex]]])
+
+    return ring([0, 1, 2, 5]), ring([0, 1, 3, 4])

@@ -87,3 +87,15 @@ def test_demo_writes_figures(tmp_path, capsys):
     assert names == ["hessian_spectrum.png", "radial_basis.png", "reconstruction.png",
                      "signal_slices.png"]
     assert all((tmp_path / n).stat().st_size > 1000 for n in names)
+
+
+def test_homometric_pair_is_power_spectrum_degenerate_but_not_congruent(seed):
+    from rstref.demo import homometric_pair_summary
+    from rstref.tolerances import identity_atol
+
+    _, _, rst, power, bispectrum = seed
+    h = homometric_pair_summary(power, bispectrum)
+    assert h["power_spectrum_max_abs_difference"] <= identity_atol(h["power_spectrum_max_abs"], 4) * 5
+    assert h["bispectrum_max_abs_difference"] > 1e-3 * h["bispectrum_max_abs"]
+    # no rotation, reflection or relabelling maps one onto the other
+    assert h["registration_rmsd"] > 0.1
