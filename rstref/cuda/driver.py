@@ -239,11 +239,6 @@ def clear_tables():
     _TABLES.clear()
 
 
-def ceil_div(a, b):
-    """``ceil(a / b)`` for non-negative integers."""
-    return -(-a // b) if b else 0
-
-
 __all__ = [
     "cuda",
     "SIMULATOR",
@@ -258,5 +253,4 @@ __all__ = [
     "empty",
     "device_table",
     "clear_tables",
-    "ceil_div",
 ]
