@@ -146,13 +146,15 @@ def machine_info(peers=(), threads=None):
 
 
 def git_revision():
-    """Short git revision of the checkout, with '+dirty' if it has local changes."""
+    """Short git revision of the checkout, with '+dirty' if rstref/ has uncommitted changes."""
     import subprocess
 
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=_REPO_ROOT,
                              capture_output=True, text=True, timeout=10).stdout.strip()
-        return rev or "unknown"
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "rstref"],
+                               cwd=_REPO_ROOT, timeout=10).returncode != 0
+        return (rev + ("+dirty" if dirty else "")) if rev else "unknown"
     except Exception:
         return "unknown"
 

@@ -50,26 +50,31 @@ def _points(n, seed):
 
 
 def _time_interleaved(fns, repeat, min_time=1.0, max_repeat=30):
-    """Best time of each function in ``fns`` (dict), the calls taken in turn.
+    """Best wall time and best CPU time (seconds) of each function in ``fns`` (a dict).
 
     Round-robin (a, b, c, a, b, c, ...) so that every library sees the same background
-    load; each is warmed up first (compilation, first touch).
+    load; each is warmed up first (compilation, first touch).  CPU time is the process
+    CPU time (``time.process_time``, user + system, all threads), which on a shared,
+    loaded machine is a steadier measure of the work than wall time; with one thread it
+    is the single-core cost.
     """
     import time
 
     for fn in fns.values():
         fn()
-    best = {name: float("inf") for name in fns}
+    wall = {name: float("inf") for name in fns}
+    cpu = dict(wall)
     rounds, spent = 0, 0.0
     while rounds < repeat or (spent < min_time and rounds < max_repeat):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            c0, w0 = time.process_time(), time.perf_counter()
             fn()
-            elapsed = time.perf_counter() - start
-            best[name] = min(best[name], elapsed)
-            spent += elapsed
+            w1, c1 = time.perf_counter(), time.process_time()
+            wall[name] = min(wall[name], w1 - w0)
+            cpu[name] = min(cpu[name], c1 - c0)
+            spent += w1 - w0
         rounds += 1
-    return best
+    return wall, cpu
 
 
 def rstref_calls(xyz, l_max):
@@ -124,6 +129,7 @@ def worker(args):
     import numba
 
     numba.set_num_threads(threads)
+    load_start = os.getloadavg()[0]
     xyz = _points(args.points, args.seed)
     report = _peers.Report("bench worker")
     sphericart = _peers.import_peer("sphericart", report)
@@ -141,14 +147,17 @@ def worker(args):
         for quantity in QUANTITIES:
             row = {"l_max": l_max, "quantity": quantity, "threads": threads}
             fns = {lib: c[quantity] for lib, c in calls.items() if quantity in c}
-            for lib, seconds in _time_interleaved(fns, args.repeat).items():
-                row[lib] = seconds / args.points * 1e9
+            wall, cpu = _time_interleaved(fns, args.repeat)
+            for lib in fns:
+                row[lib] = wall[lib] / args.points * 1e9
+                row[lib + "_cpu"] = cpu[lib] / args.points * 1e9
             results.append(row)
             print(f"# {row}", file=sys.stderr, flush=True)
     info = {"omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
             "numba_threads": numba.get_num_threads(),
             "torch_threads": torch.get_num_threads() if torch is not None else None,
-            "skipped": report.skipped}
+            "skipped": report.skipped,
+            "load": [load_start, os.getloadavg()[0]]}
     print(json.dumps({"results": results, "info": info}))
     return 0
 
@@ -173,15 +182,26 @@ def _fmt(value):
     return "n/a" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
 
+def _ratio(row, a, b):
+    return f"{row[a] / row[b]:.2f}" if a in row and b in row else "n/a"
+
+
 def results_table(rows):
-    headers = ["l_max", "computes", "threads", "rstref ns/pt", "sphericart ns/pt",
-               "e3nn ns/pt", "rstref / sphericart", "rstref / e3nn"]
+    """Wall-clock ns/point for every row; CPU ns/point and its ratio for 1-thread rows."""
+    headers = ["l_max", "computes", "threads", "rstref", "sphericart", "e3nn",
+               "rstref / sphericart", "rstref CPU", "sphericart CPU", "e3nn CPU",
+               "rstref / sphericart CPU"]
     body = []
     for r in rows:
-        ratio_s = (f"{r['rstref'] / r['sphericart']:.2f}" if "sphericart" in r else "n/a")
-        ratio_e = (f"{r['rstref'] / r['e3nn']:.2f}" if "e3nn" in r else "n/a")
-        body.append([r["l_max"], r["quantity"], r["threads"], _fmt(r.get("rstref")),
-                     _fmt(r.get("sphericart")), _fmt(r.get("e3nn")), ratio_s, ratio_e])
+        line = [r["l_max"], r["quantity"], r["threads"], _fmt(r.get("rstref")),
+                _fmt(r.get("sphericart")), _fmt(r.get("e3nn")),
+                _ratio(r, "rstref", "sphericart")]
+        if r["threads"] == 1:
+            line += [_fmt(r.get("rstref_cpu")), _fmt(r.get("sphericart_cpu")),
+                     _fmt(r.get("e3nn_cpu")), _ratio(r, "rstref_cpu", "sphericart_cpu")]
+        else:
+            line += ["", "", "", ""]
+        body.append(line)
     return _peers.markdown_table(headers, body)
 
 
@@ -214,6 +234,8 @@ def main(argv=None):
         thread_note = "; ".join(
             f"{t} thread(s): OMP_NUM_THREADS={i['omp_num_threads']}, numba {i['numba_threads']}, "
             f"torch {i['torch_threads']}" for t, i in infos.items())
+        load_note = ", ".join(f"{t} thread(s) {i['load'][0]:.1f}/{i['load'][1]:.1f}"
+                              for t, i in infos.items())
         body = "\n\n".join([
             f"Generated by `validation/bench_harmonics.py` on {_peers.utc_now()}. "
             + _peers.machine_info(["sphericart", "torch", "e3nn"]),
@@ -227,8 +249,13 @@ def main(argv=None):
             "(three JVPs with `torch.autograd.forward_ad`, tangent e_x, e_y, e_z at every "
             "point); e3nn has "
             "no Hessians and stops at l = 12. "
-            "The machine is shared (other processes may have been running), so treat "
-            "differences below ~10% as noise.",
+            "Columns 'rstref', 'sphericart', 'e3nn': best wall-clock ns per point. "
+            "'CPU' columns (1-thread rows only): best process CPU time (user + system) "
+            "per point, the steadier measure when the machine is shared. 1-minute load "
+            f"average at the start/end of each worker: {load_note} on "
+            f"{_peers.available_cores()} cores; a load above the core count means other "
+            "processes competed for the CPU, wall times are then inflated and noisy, and "
+            "ratios closer than ~20% are not significant.",
             table,
             ("Skipped: " + "; ".join(f"{n}: {r}" for n, r in skipped.items()) + ".")
             if skipped else "No peer skipped.",
