@@ -184,3 +184,7 @@ KERNEL_NORM_FLOOR = 1e-150
 #: their polynomial degree (the issue's bound; entries are O(1/sqrt(4 pi)), the quadrature
 #: sums O(l^2) products of float64 harmonics, so this is ~1e3 eps)
 GAUNT_QUADRATURE_ATOL = 1e-13
+
+#: rstref's tensor coefficients / power spectrum vs e3nn-built equivalents (issue 5):
+#: max |difference| / max |e3nn value|; the issue's criterion
+PEER_TENSOR_RTOL = 1e-12
