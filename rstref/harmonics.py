@@ -34,11 +34,10 @@ import numpy as np
 from rstref._checks import as_float_array, check_choice, check_int
 from rstref._kernels.sph import (
     L_MAX_SUPPORTED,
-    sph_gradients_point,
-    sph_hessians_point,
-    sph_scratch_shapes,
+    sph_gradients_points,
+    sph_hessians_points,
     sph_tables,
-    sph_values_point,
+    sph_values_points,
 )
 from rstref.cuda import wants_gpu
 
@@ -89,25 +88,22 @@ def _use_threads(n):
 @numba.njit(cache=True)
 def _values_range(xyz, start, stop, axes, l_max, solid, coef, out):
     q = np.empty((l_max + 1, l_max + 5))
-    cs = np.empty((4, l_max + 1))
-    for i in range(start, stop):
-        sph_values_point(xyz, i, axes, l_max, solid, coef, q, cs, out)
+    cs = np.empty((2, l_max + 1))
+    sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out)
 
 
 @numba.njit(cache=True)
 def _gradients_range(xyz, start, stop, axes, l_max, solid, coef, out, dout):
     q = np.empty((l_max + 1, l_max + 5))
-    cs = np.empty((4, l_max + 1))
-    for i in range(start, stop):
-        sph_gradients_point(xyz, i, axes, l_max, solid, coef, q, cs, out, dout)
+    cs = np.empty((2, l_max + 1))
+    sph_gradients_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out, dout)
 
 
 @numba.njit(cache=True)
 def _hessians_range(xyz, start, stop, axes, l_max, solid, coef, out, dout, d2out):
     q = np.empty((l_max + 1, l_max + 5))
-    cs = np.empty((4, l_max + 1))
-    for i in range(start, stop):
-        sph_hessians_point(xyz, i, axes, l_max, solid, coef, q, cs, out, dout, d2out)
+    cs = np.empty((2, l_max + 1))
+    sph_hessians_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out, dout, d2out)
 
 
 @numba.njit(cache=True, parallel=True)

@@ -27,19 +27,23 @@ coefficients that are square roots of rationals; :func:`sph_tables` evaluates th
 
 Conventions of the kernels
 --------------------------
-* The point is row ``i`` of ``xyz`` (n, 3); results go to row ``i`` of the outputs.
+* ``sph_*_points(xyz, start, stop, ...)`` loop over the rows ``start:stop`` of ``xyz``
+  (n, 3) and write the same rows of the outputs; ``sph_*_point(xyz, i, ...)`` do one row
+  (the entry a CUDA thread calls).  The loop lives inside the kernel because numba
+  reference-counts array arguments on every call.
   ``axes`` is an int array (3,): the standard-frame coordinate k is read from
   ``xyz[i, axes[k]]`` and its derivative written to output axis ``axes[k]``.
   ``axes = (0, 1, 2)`` is the standard convention, ``(2, 0, 1)`` the e3nn one
   (standard harmonics evaluated at (z, x, y)).
 * ``coef`` is the table from :func:`sph_tables` (shape ``(7, l_max+1, l_max+1)``).
 * ``q`` is scratch of shape ``(l_max+1, l_max+5)``, ``cs`` scratch of shape
-  ``(4, l_max+1)``; neither needs initialisation (see :func:`sph_scratch_shapes`).
+  ``(2, l_max+1)``; neither needs initialisation (see :func:`sph_scratch_shapes`).
 * Outputs: ``out_val`` (n, L), ``out_grad`` (n, 3, L), ``out_hess`` (n, 3, 3, L) with
   ``L = (l_max+1)**2`` and flat index ``l*l + l + m``.  Every entry is written.
 * ``solid`` True: the polynomials ``Z_lm(r)`` themselves (derivatives of the polynomial,
   also at the origin).  ``solid`` False: ``Y_lm(r/|r|)``; at the zero vector
-  ``Y_00`` keeps its value and every other value and derivative is exactly 0.
+  ``Y_00`` keeps its value and every other value and derivative is exactly 0 (``1/|r|``
+  is replaced by 0 there, which makes every l >= 1 term vanish).
 
 No function here allocates, raises or prints, so numba-cuda kernels may call them.
 """
@@ -132,273 +136,293 @@ def sph_tables(l_max, normalization="integral"):
 
 def sph_scratch_shapes(l_max):
     """Shapes of the scratch arrays ``q`` and ``cs`` the kernels need."""
-    return (l_max + 1, l_max + 5), (4, l_max + 1)
+    return (l_max + 1, l_max + 5), (2, l_max + 1)
 
 
 # ----------------------------------------------------------------------------- helpers
+# Helpers take and return scalars only: numba reference-counts every array passed to a
+# function call, which would cost more than the arithmetic here.  The row recurrence is
+# therefore written out in each kernel.
 @numba.njit(cache=True)
-def _fill_q(x, y, z, l_max, coef, q):
-    """q[l, m] = q_l^m(z, r^2) for m <= l; q[l, m] = 0 for l < m <= l+4.
+def _direction(x, y, z):
+    """(ux, uy, uz, s): the unit vector r/|r| and s = 1/|r|; (0, 0, 0, 0) for r = 0.
 
-    Row l depends only on rows l-1 and l-2, so the inner loop over m is free of
-    dependencies (it vectorises).
+    Scaled by max |r_k| first when x^2+y^2+z^2 would under- or overflow, so the direction
+    is exact to rounding for every finite input (s itself overflows only for subnormal |r|).
     """
     r2 = x * x + y * y + z * z
-    q[0, 0] = coef[0, 0, 0]
-    for k in range(1, 5):
-        q[0, k] = 0.0
-    for l in range(1, l_max + 1):
-        for m in range(l - 1):
-            q[l, m] = coef[0, l, m] * z * q[l - 1, m] - coef[1, l, m] * r2 * q[l - 2, m]
-        q[l, l - 1] = coef[0, l, l - 1] * z * q[l - 1, l - 1]
-        q[l, l] = coef[0, l, l] * q[l - 1, l - 1]
-        for k in range(l + 1, l + 5):
-            q[l, k] = 0.0
-
-
-@numba.njit(cache=True)
-def _fill_cs(x, y, l_max, cs):
-    """cs[0, m] + i cs[1, m] = (x + i y)^m; cs[2, m] = m cs[0, m-1], cs[3, m] = m cs[1, m-1]."""
-    cs[0, 0] = 1.0
-    cs[1, 0] = 0.0
-    cs[2, 0] = 0.0
-    cs[3, 0] = 0.0
-    for m in range(1, l_max + 1):
-        c = cs[0, m - 1]
-        s = cs[1, m - 1]
-        cs[0, m] = x * c - y * s
-        cs[1, m] = x * s + y * c
-        cs[2, m] = m * c
-        cs[3, m] = m * s
-
-
-@numba.njit(cache=True)
-def _norm(x, y, z):
-    """|(x, y, z)|, with scaling when the plain sum of squares would under- or overflow."""
-    r2 = x * x + y * y + z * z
     if r2 >= _R2_LOW and r2 <= _R2_HIGH:
-        return math.sqrt(r2)
+        s = 1.0 / math.sqrt(r2)
+        return x * s, y * s, z * s, s
     big = max(abs(x), abs(y), abs(z))
     if big == 0.0:
-        return 0.0
+        return 0.0, 0.0, 0.0, 0.0
     xs = x / big
     ys = y / big
     zs = z / big
-    return big * math.sqrt(xs * xs + ys * ys + zs * zs)
+    n = math.sqrt(xs * xs + ys * ys + zs * zs)
+    return xs / n, ys / n, zs / n, 1.0 / (big * n)
+
+
+@numba.njit(cache=True)
+def _hessian_of_direction(lf, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz):
+    """Gradient and Hessian of Y(r) = Z(r/|r|) from those of the degree-l polynomial Z at u.
+
+    ``s = 1/|r|``, (x, y, z) = u.  Returns (gx, gy, gz, hxx, hyy, hzz, hxy, hxz, hyz).
+    """
+    s2 = s * s
+    lz = lf * Zv
+    c2 = (lf + 2.0) * lz
+    tl = 2.0 * lf
+    return (
+        s * (Gx - lz * x),
+        s * (Gy - lz * y),
+        s * (Gz - lz * z),
+        s2 * (Hxx - tl * x * Gx - lz + c2 * x * x),
+        s2 * (Hyy - tl * y * Gy - lz + c2 * y * y),
+        s2 * (Hzz - tl * z * Gz - lz + c2 * z * z),
+        s2 * (Hxy - lf * (x * Gy + y * Gx) + c2 * x * y),
+        s2 * (Hxz - lf * (x * Gz + z * Gx) + c2 * x * z),
+        s2 * (Hyz - lf * (y * Gz + z * Gy) + c2 * y * z),
+    )
 
 
 # ----------------------------------------------------------------------------- kernels
 @numba.njit(cache=True)
+def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val):
+    """Values at the points ``xyz[start:stop]`` into the same rows of ``out_val``."""
+    a0 = axes[0]
+    a1 = axes[1]
+    a2 = axes[2]
+    for i in range(start, stop):
+        x = xyz[i, a0]
+        y = xyz[i, a1]
+        z = xyz[i, a2]
+        if not solid:
+            # zero vector: s = 0 gives u = 0, where every l >= 1 polynomial vanishes
+            x, y, z, s = _direction(x, y, z)
+        r2 = x * x + y * y + z * z
+        q[0, 0] = coef[0, 0, 0]
+        cs[0, 0] = 1.0
+        cs[1, 0] = 0.0
+        out_val[i, 0] = q[0, 0]
+        for l in range(1, l_max + 1):
+            for m in range(l - 1):
+                q[l, m] = coef[0, l, m] * z * q[l - 1, m] - coef[1, l, m] * r2 * q[l - 2, m]
+            q[l, l - 1] = coef[0, l, l - 1] * z * q[l - 1, l - 1]
+            q[l, l] = coef[0, l, l] * q[l - 1, l - 1]
+            c = cs[0, l - 1]
+            sn = cs[1, l - 1]
+            cs[0, l] = x * c - y * sn
+            cs[1, l] = x * sn + y * c
+            base = l * l + l
+            out_val[i, base] = q[l, 0]
+            for m in range(1, l + 1):
+                qv = q[l, m]
+                out_val[i, base + m] = qv * cs[0, m]
+                out_val[i, base - m] = qv * cs[1, m]
+
+
+@numba.njit(cache=True)
+def sph_gradients_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val, out_grad):
+    """Values and gradients at ``xyz[start:stop]`` into the same rows of the outputs."""
+    a0 = axes[0]
+    a1 = axes[1]
+    a2 = axes[2]
+    for i in range(start, stop):
+        x = xyz[i, a0]
+        y = xyz[i, a1]
+        z = xyz[i, a2]
+        s = 1.0
+        if not solid:
+            # zero vector: s = 0 makes every l >= 1 value and derivative exactly 0
+            x, y, z, s = _direction(x, y, z)
+        r2 = x * x + y * y + z * z
+        q[0, 0] = coef[0, 0, 0]
+        for k in range(1, 5):
+            q[0, k] = 0.0
+        cs[0, 0] = 1.0
+        cs[1, 0] = 0.0
+        out_val[i, 0] = q[0, 0]
+        out_grad[i, 0, 0] = 0.0
+        out_grad[i, 1, 0] = 0.0
+        out_grad[i, 2, 0] = 0.0
+        for l in range(1, l_max + 1):
+            for m in range(l - 1):
+                q[l, m] = coef[0, l, m] * z * q[l - 1, m] - coef[1, l, m] * r2 * q[l - 2, m]
+            q[l, l - 1] = coef[0, l, l - 1] * z * q[l - 1, l - 1]
+            q[l, l] = coef[0, l, l] * q[l - 1, l - 1]
+            for k in range(l + 1, l + 5):
+                q[l, k] = 0.0
+            c = cs[0, l - 1]
+            sn = cs[1, l - 1]
+            cs[0, l] = x * c - y * sn
+            cs[1, l] = x * sn + y * c
+            # Y(r/|r|): grad = s G - (l s Z) u; solid (s = 1, t = 0): grad = G
+            t = 0.0 if solid else l * s
+            base = l * l + l
+            qv = q[l, 0]
+            sA = s * coef[2, l, 0] * q[l - 1, 1]
+            tz = t * qv
+            out_val[i, base] = qv
+            out_grad[i, a0, base] = -x * (sA + tz)
+            out_grad[i, a1, base] = -y * (sA + tz)
+            out_grad[i, a2, base] = s * coef[3, l, 0] * q[l - 1, 0] - tz * z
+            for m in range(1, l + 1):
+                qv = q[l, m]
+                sA = s * coef[2, l, m] * q[l - 1, m + 1]
+                sqz = s * coef[3, l, m] * q[l - 1, m]
+                sqv = s * qv
+                c = cs[0, m]
+                sn = cs[1, m]
+                mc = sqv * m * cs[0, m - 1]  # s q dC_m/dx = s q dS_m/dy
+                ms = sqv * m * cs[1, m - 1]  # s q dS_m/dx = -s q dC_m/dy
+                Zc = qv * c
+                Zs = qv * sn
+                wc = sA * c + t * Zc
+                ws = sA * sn + t * Zs
+                k = base + m
+                out_val[i, k] = Zc
+                out_grad[i, a0, k] = mc - x * wc
+                out_grad[i, a1, k] = -ms - y * wc
+                out_grad[i, a2, k] = sqz * c - t * Zc * z
+                k = base - m
+                out_val[i, k] = Zs
+                out_grad[i, a0, k] = ms - x * ws
+                out_grad[i, a1, k] = mc - y * ws
+                out_grad[i, a2, k] = sqz * sn - t * Zs * z
+
+
+@numba.njit(cache=True)
+def sph_hessians_points(
+    xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val, out_grad, out_hess
+):
+    """Values, gradients and Hessians at ``xyz[start:stop]`` into the same output rows."""
+    a0 = axes[0]
+    a1 = axes[1]
+    a2 = axes[2]
+    for i in range(start, stop):
+        x = xyz[i, a0]
+        y = xyz[i, a1]
+        z = xyz[i, a2]
+        s = 1.0
+        if not solid:
+            # zero vector: s = 0 makes every l >= 1 value and derivative exactly 0
+            x, y, z, s = _direction(x, y, z)
+        r2 = x * x + y * y + z * z
+        q[0, 0] = coef[0, 0, 0]
+        for k in range(1, 5):
+            q[0, k] = 0.0
+        cs[0, 0] = 1.0
+        cs[1, 0] = 0.0
+        out_val[i, 0] = q[0, 0]
+        for a in range(3):
+            out_grad[i, a, 0] = 0.0
+            for b in range(3):
+                out_hess[i, a, b, 0] = 0.0
+        for l in range(1, l_max + 1):
+            for m in range(l - 1):
+                q[l, m] = coef[0, l, m] * z * q[l - 1, m] - coef[1, l, m] * r2 * q[l - 2, m]
+            q[l, l - 1] = coef[0, l, l - 1] * z * q[l - 1, l - 1]
+            q[l, l] = coef[0, l, l] * q[l - 1, l - 1]
+            for k in range(l + 1, l + 5):
+                q[l, k] = 0.0
+            c = cs[0, l - 1]
+            sn = cs[1, l - 1]
+            cs[0, l] = x * c - y * sn
+            cs[1, l] = x * sn + y * c
+            base = l * l + l
+            lf = float(l)
+            l2 = l - 2 if l >= 2 else 0
+            for m in range(l + 1):
+                # derivatives of q_l^m (as a polynomial) at (x, y, z)
+                qv = q[l, m]
+                A = coef[2, l, m] * q[l - 1, m + 1]
+                qx = -x * A
+                qy = -y * A
+                qz = coef[3, l, m] * q[l - 1, m]
+                EE = coef[4, l, m] * q[l2, m + 2]
+                EF = coef[5, l, m] * q[l2, m + 1]
+                qxx = x * x * EE - A
+                qyy = y * y * EE - A
+                qxy = x * y * EE
+                qxz = -x * EF
+                qyz = -y * EF
+                qzz = coef[6, l, m] * q[l2, m]
+                for sign in range(2 if m > 0 else 1):
+                    if m == 0:
+                        # T = 1
+                        Zv = qv
+                        Gx, Gy, Gz = qx, qy, qz
+                        Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = qxx, qyy, qzz, qxy, qxz, qyz
+                        k = base
+                    else:
+                        m1 = m - 1
+                        m2 = m - 2 if m >= 2 else 0
+                        mm = float(m * (m - 1))
+                        if sign == 0:
+                            # T = C_m: Tx = m C_{m-1}, Ty = -m S_{m-1},
+                            # Txx = -Tyy = m(m-1) C_{m-2}, Txy = -m(m-1) S_{m-2}
+                            T = cs[0, m]
+                            Tx = m * cs[0, m1]
+                            Ty = -m * cs[1, m1]
+                            Txx = mm * cs[0, m2]
+                            Txy = -mm * cs[1, m2]
+                            k = base + m
+                        else:
+                            # T = S_m: Tx = m S_{m-1}, Ty = m C_{m-1},
+                            # Txx = -Tyy = m(m-1) S_{m-2}, Txy = m(m-1) C_{m-2}
+                            T = cs[1, m]
+                            Tx = m * cs[1, m1]
+                            Ty = m * cs[0, m1]
+                            Txx = mm * cs[1, m2]
+                            Txy = mm * cs[0, m2]
+                            k = base - m
+                        Zv = qv * T
+                        Gx = qx * T + qv * Tx
+                        Gy = qy * T + qv * Ty
+                        Gz = qz * T
+                        Hxx = qxx * T + 2.0 * qx * Tx + qv * Txx
+                        Hyy = qyy * T + 2.0 * qy * Ty - qv * Txx
+                        Hzz = qzz * T
+                        Hxy = qxy * T + qx * Ty + qy * Tx + qv * Txy
+                        Hxz = qxz * T + qz * Tx
+                        Hyz = qyz * T + qz * Ty
+                    if not solid:
+                        Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                            lf, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz
+                        )
+                    out_val[i, k] = Zv
+                    out_grad[i, a0, k] = Gx
+                    out_grad[i, a1, k] = Gy
+                    out_grad[i, a2, k] = Gz
+                    out_hess[i, a0, a0, k] = Hxx
+                    out_hess[i, a1, a1, k] = Hyy
+                    out_hess[i, a2, a2, k] = Hzz
+                    out_hess[i, a0, a1, k] = Hxy
+                    out_hess[i, a1, a0, k] = Hxy
+                    out_hess[i, a0, a2, k] = Hxz
+                    out_hess[i, a2, a0, k] = Hxz
+                    out_hess[i, a1, a2, k] = Hyz
+                    out_hess[i, a2, a1, k] = Hyz
+
+
+# ----------------------------------------------------------------------------- one point
+@numba.njit(cache=True)
 def sph_values_point(xyz, i, axes, l_max, solid, coef, q, cs, out_val):
-    """Values at point ``xyz[i]`` into ``out_val[i]``; see the module docstring."""
-    x = xyz[i, axes[0]]
-    y = xyz[i, axes[1]]
-    z = xyz[i, axes[2]]
-    if not solid:
-        nrm = _norm(x, y, z)
-        if nrm == 0.0:
-            out_val[i, 0] = coef[0, 0, 0]
-            for k in range(1, (l_max + 1) * (l_max + 1)):
-                out_val[i, k] = 0.0
-            return
-        s = 1.0 / nrm
-        x = x * s
-        y = y * s
-        z = z * s
-    _fill_q(x, y, z, l_max, coef, q)
-    _fill_cs(x, y, l_max, cs)
-    for l in range(l_max + 1):
-        base = l * l + l
-        out_val[i, base] = q[l, 0]
-        for m in range(1, l + 1):
-            qv = q[l, m]
-            out_val[i, base + m] = qv * cs[0, m]
-            out_val[i, base - m] = qv * cs[1, m]
+    """:func:`sph_values_points` for the single point i (the CUDA per-thread entry)."""
+    sph_values_points(xyz, i, i + 1, axes, l_max, solid, coef, q, cs, out_val)
 
 
 @numba.njit(cache=True)
 def sph_gradients_point(xyz, i, axes, l_max, solid, coef, q, cs, out_val, out_grad):
-    """Values and gradients at ``xyz[i]`` into ``out_val[i]``, ``out_grad[i]``."""
-    a0 = axes[0]
-    a1 = axes[1]
-    a2 = axes[2]
-    x = xyz[i, a0]
-    y = xyz[i, a1]
-    z = xyz[i, a2]
-    s = 1.0
-    if not solid:
-        nrm = _norm(x, y, z)
-        if nrm == 0.0:
-            out_val[i, 0] = coef[0, 0, 0]
-            for k in range(1, (l_max + 1) * (l_max + 1)):
-                out_val[i, k] = 0.0
-            for a in range(3):
-                for k in range((l_max + 1) * (l_max + 1)):
-                    out_grad[i, a, k] = 0.0
-            return
-        s = 1.0 / nrm
-        x = x * s
-        y = y * s
-        z = z * s
-    _fill_q(x, y, z, l_max, coef, q)
-    _fill_cs(x, y, l_max, cs)
-    out_val[i, 0] = q[0, 0]
-    out_grad[i, 0, 0] = 0.0
-    out_grad[i, 1, 0] = 0.0
-    out_grad[i, 2, 0] = 0.0
-    # Y(r/|r|): grad = s G - (l s Z) u; solid: grad = G.  With t = 0 the solid case
-    # uses the same expressions.
-    for l in range(1, l_max + 1):
-        base = l * l + l
-        t = 0.0 if solid else l * s
-        # m = 0
-        qv = q[l, 0]
-        A = coef[2, l, 0] * q[l - 1, 1]
-        qz = coef[3, l, 0] * q[l - 1, 0]
-        tz = t * qv
-        out_val[i, base] = qv
-        out_grad[i, a0, base] = -s * x * A - tz * x
-        out_grad[i, a1, base] = -s * y * A - tz * y
-        out_grad[i, a2, base] = s * qz - tz * z
-        for m in range(1, l + 1):
-            qv = q[l, m]
-            sA = s * coef[2, l, m] * q[l - 1, m + 1]
-            sqz = s * coef[3, l, m] * q[l - 1, m]
-            sqv = s * qv
-            c = cs[0, m]
-            sn = cs[1, m]
-            mc = cs[2, m]
-            ms = cs[3, m]
-            Zc = qv * c
-            Zs = qv * sn
-            tc = t * Zc
-            ts = t * Zs
-            k = base + m
-            out_val[i, k] = Zc
-            out_grad[i, a0, k] = sqv * mc - x * (sA * c + tc)
-            out_grad[i, a1, k] = -sqv * ms - y * (sA * c + tc)
-            out_grad[i, a2, k] = sqz * c - tc * z
-            k = base - m
-            out_val[i, k] = Zs
-            out_grad[i, a0, k] = sqv * ms - x * (sA * sn + ts)
-            out_grad[i, a1, k] = sqv * mc - y * (sA * sn + ts)
-            out_grad[i, a2, k] = sqz * sn - ts * z
-
-
-@numba.njit(cache=True)
-def _store_hessian(out_val, out_grad, out_hess, i, k, a0, a1, a2, solid, lf, s, x, y, z,
-                   Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz):
-    out_val[i, k] = Zv
-    if not solid:
-        s2 = s * s
-        lz = lf * Zv
-        c2 = (lf + 2.0) * lz
-        tl = 2.0 * lf
-        Hxx = s2 * (Hxx - tl * x * Gx - lz + c2 * x * x)
-        Hyy = s2 * (Hyy - tl * y * Gy - lz + c2 * y * y)
-        Hzz = s2 * (Hzz - tl * z * Gz - lz + c2 * z * z)
-        Hxy = s2 * (Hxy - lf * (x * Gy + y * Gx) + c2 * x * y)
-        Hxz = s2 * (Hxz - lf * (x * Gz + z * Gx) + c2 * x * z)
-        Hyz = s2 * (Hyz - lf * (y * Gz + z * Gy) + c2 * y * z)
-        Gx = s * (Gx - lz * x)
-        Gy = s * (Gy - lz * y)
-        Gz = s * (Gz - lz * z)
-    out_grad[i, a0, k] = Gx
-    out_grad[i, a1, k] = Gy
-    out_grad[i, a2, k] = Gz
-    out_hess[i, a0, a0, k] = Hxx
-    out_hess[i, a1, a1, k] = Hyy
-    out_hess[i, a2, a2, k] = Hzz
-    out_hess[i, a0, a1, k] = Hxy
-    out_hess[i, a1, a0, k] = Hxy
-    out_hess[i, a0, a2, k] = Hxz
-    out_hess[i, a2, a0, k] = Hxz
-    out_hess[i, a1, a2, k] = Hyz
-    out_hess[i, a2, a1, k] = Hyz
+    """:func:`sph_gradients_points` for the single point i (the CUDA per-thread entry)."""
+    sph_gradients_points(xyz, i, i + 1, axes, l_max, solid, coef, q, cs, out_val, out_grad)
 
 
 @numba.njit(cache=True)
 def sph_hessians_point(xyz, i, axes, l_max, solid, coef, q, cs, out_val, out_grad, out_hess):
-    """Values, gradients and Hessians at ``xyz[i]`` into row i of the outputs."""
-    L = (l_max + 1) * (l_max + 1)
-    a0 = axes[0]
-    a1 = axes[1]
-    a2 = axes[2]
-    x = xyz[i, a0]
-    y = xyz[i, a1]
-    z = xyz[i, a2]
-    s = 1.0
-    if not solid:
-        nrm = _norm(x, y, z)
-        if nrm == 0.0:
-            out_val[i, 0] = coef[0, 0, 0]
-            for k in range(1, L):
-                out_val[i, k] = 0.0
-            for a in range(3):
-                for k in range(L):
-                    out_grad[i, a, k] = 0.0
-                for b in range(3):
-                    for k in range(L):
-                        out_hess[i, a, b, k] = 0.0
-            return
-        s = 1.0 / nrm
-        x = x * s
-        y = y * s
-        z = z * s
-    _fill_q(x, y, z, l_max, coef, q)
-    _fill_cs(x, y, l_max, cs)
-    out_val[i, 0] = q[0, 0]
-    for a in range(3):
-        out_grad[i, a, 0] = 0.0
-        for b in range(3):
-            out_hess[i, a, b, 0] = 0.0
-    for l in range(1, l_max + 1):
-        base = l * l + l
-        lf = float(l)
-        l2 = l - 2 if l >= 2 else 0
-        for m in range(l + 1):
-            qv = q[l, m]
-            A = coef[2, l, m] * q[l - 1, m + 1]
-            qx = -x * A
-            qy = -y * A
-            qz = coef[3, l, m] * q[l - 1, m]
-            EE = coef[4, l, m] * q[l2, m + 2]
-            EF = coef[5, l, m] * q[l2, m + 1]
-            qxx = x * x * EE - A
-            qyy = y * y * EE - A
-            qxy = x * y * EE
-            qxz = -x * EF
-            qyz = -y * EF
-            qzz = coef[6, l, m] * q[l2, m]
-            if m == 0:
-                _store_hessian(out_val, out_grad, out_hess, i, base, a0, a1, a2, solid, lf,
-                               s, x, y, z, qv, qx, qy, qz, qxx, qyy, qzz, qxy, qxz, qyz)
-                continue
-            mm = float(m * (m - 1))
-            m2 = m - 2 if m >= 2 else 0
-            c = cs[0, m]
-            sn = cs[1, m]
-            mc = cs[2, m]  # d C_m/dx = d S_m/dy
-            ms = cs[3, m]  # d S_m/dx = -d C_m/dy
-            cxx = mm * cs[0, m2]  # d2 C_m/dx2 = -d2 C_m/dy2 = d2 S_m/dxdy
-            sxx = mm * cs[1, m2]  # d2 S_m/dx2 = -d2 S_m/dy2 = -d2 C_m/dxdy
-            # T = C_m: Tx = mc, Ty = -ms, Txx = cxx, Tyy = -cxx, Txy = -sxx
-            _store_hessian(out_val, out_grad, out_hess, i, base + m, a0, a1, a2, solid, lf,
-                           s, x, y, z,
-                           qv * c, qx * c + qv * mc, qy * c - qv * ms, qz * c,
-                           qxx * c + 2.0 * qx * mc + qv * cxx,
-                           qyy * c - 2.0 * qy * ms - qv * cxx,
-                           qzz * c,
-                           qxy * c - qx * ms + qy * mc - qv * sxx,
-                           qxz * c + qz * mc,
-                           qyz * c - qz * ms)
-            # T = S_m: Tx = ms, Ty = mc, Txx = sxx, Tyy = -sxx, Txy = cxx
-            _store_hessian(out_val, out_grad, out_hess, i, base - m, a0, a1, a2, solid, lf,
-                           s, x, y, z,
-                           qv * sn, qx * sn + qv * ms, qy * sn + qv * mc, qz * sn,
-                           qxx * sn + 2.0 * qx * ms + qv * sxx,
-                           qyy * sn + 2.0 * qy * mc - qv * sxx,
-                           qzz * sn,
-                           qxy * sn + qx * mc + qy * ms + qv * cxx,
-                           qxz * sn + qz * ms,
-                           qyz * sn + qz * mc)
+    """:func:`sph_hessians_points` for the single point i (the CUDA per-thread entry)."""
+    sph_hessians_points(
+        xyz, i, i + 1, axes, l_max, solid, coef, q, cs, out_val, out_grad, out_hess
+    )
