@@ -243,11 +243,12 @@ class _Run:
     def featurize(self, structures, file_index, frames, path, failures):
         """Featurize one batch; on failure retry structure by structure and skip the bad ones."""
         try:
-            result = self.featurizer._compute_batch(structures, self.gradients, self.stress, 0)
+            # frames of one batch are consecutive: messages name the frame number
+            result = self.featurizer._compute_batch(structures, self.gradients, self.stress, int(frames[0]))
         except (TypeError, ValueError) as exc:
             if len(structures) == 1:
                 failures.append({"file": path, "frame": int(frames[0]), "error": str(exc)})
-                _error(f"{path}, frame {frames[0]}: {exc} (skipped)")
+                _error(f"{path}: {exc} (skipped)")
                 return
             for atoms, frame in zip(structures, frames):
                 self.featurize([atoms], file_index, [frame], path, failures)
