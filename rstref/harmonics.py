@@ -88,21 +88,21 @@ def _use_threads(n):
 @numba.njit(cache=True)
 def _values_range(xyz, start, stop, axes, l_max, solid, coef, out):
     q = np.empty((l_max + 1, l_max + 5))
-    cs = np.empty((2, l_max + 1))
+    cs = np.empty((4, l_max + 1))
     sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out)
 
 
 @numba.njit(cache=True)
 def _gradients_range(xyz, start, stop, axes, l_max, solid, coef, out, dout):
     q = np.empty((l_max + 1, l_max + 5))
-    cs = np.empty((2, l_max + 1))
+    cs = np.empty((4, l_max + 1))
     sph_gradients_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out, dout)
 
 
 @numba.njit(cache=True)
 def _hessians_range(xyz, start, stop, axes, l_max, solid, coef, out, dout, d2out):
     q = np.empty((l_max + 1, l_max + 5))
-    cs = np.empty((2, l_max + 1))
+    cs = np.empty((4, l_max + 1))
     sph_hessians_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out, dout, d2out)
 
 

@@ -37,7 +37,7 @@ Conventions of the kernels
   (standard harmonics evaluated at (z, x, y)).
 * ``coef`` is the table from :func:`sph_tables` (shape ``(7, l_max+1, l_max+1)``).
 * ``q`` is scratch of shape ``(l_max+1, l_max+5)``, ``cs`` scratch of shape
-  ``(2, l_max+1)``; neither needs initialisation (see :func:`sph_scratch_shapes`).
+  ``(4, l_max+1)``; neither needs initialisation (see :func:`sph_scratch_shapes`).
 * Outputs: ``out_val`` (n, L), ``out_grad`` (n, 3, L), ``out_hess`` (n, 3, 3, L) with
   ``L = (l_max+1)**2`` and flat index ``l*l + l + m``.  Every entry is written.
 * ``solid`` True: the polynomials ``Z_lm(r)`` themselves (derivatives of the polynomial,
@@ -136,7 +136,7 @@ def sph_tables(l_max, normalization="integral"):
 
 def sph_scratch_shapes(l_max):
     """Shapes of the scratch arrays ``q`` and ``cs`` the kernels need."""
-    return (l_max + 1, l_max + 5), (2, l_max + 1)
+    return (l_max + 1, l_max + 5), (4, l_max + 1)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -258,6 +258,8 @@ def sph_gradients_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_
             sn = cs[1, l - 1]
             cs[0, l] = x * c - y * sn
             cs[1, l] = x * sn + y * c
+            cs[2, l] = l * c  # m C_{m-1} at m = l
+            cs[3, l] = l * sn
             # Y(r/|r|): grad = s G - (l s Z) u; solid (s = 1, t = 0): grad = G
             t = 0.0 if solid else l * s
             base = l * l + l
@@ -275,22 +277,24 @@ def sph_gradients_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_
                 sqv = s * qv
                 c = cs[0, m]
                 sn = cs[1, m]
-                mc = sqv * m * cs[0, m - 1]  # s q dC_m/dx = s q dS_m/dy
-                ms = sqv * m * cs[1, m - 1]  # s q dS_m/dx = -s q dC_m/dy
+                mc = sqv * cs[2, m]  # s q dC_m/dx = s q dS_m/dy
+                ms = sqv * cs[3, m]  # s q dS_m/dx = -s q dC_m/dy
                 Zc = qv * c
                 Zs = qv * sn
-                wc = sA * c + t * Zc
-                ws = sA * sn + t * Zs
+                tc = t * Zc
+                ts = t * Zs
+                wc = sA * c + tc
+                ws = sA * sn + ts
                 k = base + m
                 out_val[i, k] = Zc
                 out_grad[i, a0, k] = mc - x * wc
                 out_grad[i, a1, k] = -ms - y * wc
-                out_grad[i, a2, k] = sqz * c - t * Zc * z
+                out_grad[i, a2, k] = sqz * c - tc * z
                 k = base - m
                 out_val[i, k] = Zs
                 out_grad[i, a0, k] = ms - x * ws
                 out_grad[i, a1, k] = mc - y * ws
-                out_grad[i, a2, k] = sqz * sn - t * Zs * z
+                out_grad[i, a2, k] = sqz * sn - ts * z
 
 
 @numba.njit(cache=True)
