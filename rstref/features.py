@@ -265,12 +265,11 @@ def _power_spectrum_loop(offsets, channel, weight, R, dR, Y, dY, u, vectors, n_m
         if write_gradients or write_strain:
             A = np.empty((l_max + 1, n_eff))
             B = np.empty((3, l_max + 1, n_eff))
-            g = np.empty((3, F))
             for p in range(offsets[i], offsets[i + 1]):
                 _kf.power_spectrum_pair_gradient(p, c, channel, weight, R, dR, Y, dY, u, n_max,
-                                                 l_max, n_eff, A, B, g)
-                _kf.scatter_pair_gradient(g, vectors[p], pair_slot[p], self_slot[i], gradients,
-                                          write_gradients, strain[i], write_strain)
+                                                 l_max, n_eff, A, B, vectors[p], pair_slot[p],
+                                                 self_slot[i], gradients, write_gradients,
+                                                 strain[i], write_strain)
 
 
 @numba.njit(parallel=True, cache=True)

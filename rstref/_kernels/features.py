@@ -49,23 +49,23 @@ def stacked_density(start, stop, channel, weight, R, Y, n_max, l_max, n_eff, c):
 
 @numba.njit(cache=True)
 def power_spectrum_pair_gradient(p, c, channel, weight, R, dR, Y, dY, u, n_max, l_max, n_eff,
-                                 A, B, g):
-    """Gradient of the stacked power spectrum with respect to pair ``p``'s vector.
+                                 A, B, vector, pair_slot, self_slot, gradients, write_gradients,
+                                 strain, write_strain):
+    """Add the gradient of the stacked power spectrum with respect to pair ``p``'s vector.
 
-    ``g[a, f] = d p_f / d r_{p,a}`` with ``f`` in the order
+    With ``g[a, f] = d p_f / d r_{p,a}``, ``f`` in the order
     ``[(l, N, N2) for l in range(l_max+1) for N in range(n_eff) for N2 in range(N, n_eff)]``
     and ``p_f = w (2l+1)^(-1/2) sum_m c[N,l,m] c[N2,l,m]`` (``w = 1`` on the diagonal,
-    ``sqrt(2)`` off it).  Only ``N`` (or ``N2``) in pair ``p``'s channel get a derivative::
+    ``sqrt(2)`` off it), only ``N`` (or ``N2``) in pair ``p``'s channel get a derivative::
 
-        d p_f / d r_a = w (2l+1)^(-1/2) ([N in ch] G_a(l, n(N), N2) + [N2 in ch] G_a(l, n(N2), N))
+        g[a, f] = w (2l+1)^(-1/2) ([N in ch] G_a(l, n(N), N2) + [N2 in ch] G_a(l, n(N2), N))
         G_a(l, n, N') = weight (R'_n u_a A[l, N'] + R_n B[a, l, N'])
         A[l, N'] = sum_m Y_lm c[N', l, m],   B[a, l, N'] = sum_m dY_a,lm c[N', l, m]
 
-    Scratch ``A`` (l_max+1, n_eff), ``B`` (3, l_max+1, n_eff); output ``g`` (3, F), overwritten.
+    and only those entries are visited: ``gradients[pair_slot] += g``,
+    ``gradients[self_slot] -= g`` (if ``write_gradients``) and ``strain[a, b] += g[a] *
+    vector[b]`` (if ``write_strain``).  Scratch ``A`` (l_max+1, n_eff), ``B`` (3, l_max+1, n_eff).
     """
-    for a in range(3):
-        for f in range(g.shape[1]):
-            g[a, f] = 0.0
     for l in range(l_max + 1):
         width = 2 * l + 1
         for N2 in range(n_eff):
@@ -92,6 +92,9 @@ def power_spectrum_pair_gradient(p, c, channel, weight, R, dR, Y, dY, u, n_max, 
     u0 = u[p, 0]
     u1 = u[p, 1]
     u2 = u[p, 2]
+    v0 = vector[0]
+    v1 = vector[1]
+    v2 = vector[2]
     for l in range(l_max + 1):
         scale = 1.0 / math.sqrt(2 * l + 1)
         for n in range(n_max):
@@ -115,9 +118,26 @@ def power_spectrum_pair_gradient(p, c, channel, weight, R, dR, Y, dY, u, n_max, 
                     coef = sqrt2 * scale
                 f = l * pairs_per_l + lo * n_eff - lo * (lo - 1) // 2 + (hi - lo)
                 av = r1 * A[l, N2]
-                g[0, f] += coef * (av * u0 + r0 * B[0, l, N2])
-                g[1, f] += coef * (av * u1 + r0 * B[1, l, N2])
-                g[2, f] += coef * (av * u2 + r0 * B[2, l, N2])
+                g0 = coef * (av * u0 + r0 * B[0, l, N2])
+                g1 = coef * (av * u1 + r0 * B[1, l, N2])
+                g2 = coef * (av * u2 + r0 * B[2, l, N2])
+                if write_gradients:
+                    gradients[pair_slot, 0, f] += g0
+                    gradients[pair_slot, 1, f] += g1
+                    gradients[pair_slot, 2, f] += g2
+                    gradients[self_slot, 0, f] -= g0
+                    gradients[self_slot, 1, f] -= g1
+                    gradients[self_slot, 2, f] -= g2
+                if write_strain:
+                    strain[0, 0, f] += g0 * v0
+                    strain[0, 1, f] += g0 * v1
+                    strain[0, 2, f] += g0 * v2
+                    strain[1, 0, f] += g1 * v0
+                    strain[1, 1, f] += g1 * v1
+                    strain[1, 2, f] += g1 * v2
+                    strain[2, 0, f] += g2 * v0
+                    strain[2, 1, f] += g2 * v1
+                    strain[2, 2, f] += g2 * v2
 
 
 @numba.njit(cache=True)
