@@ -23,7 +23,15 @@ polynomials in (x, y, z) whose derivatives are those of the polynomial everywher
 including the origin.
 
 Everything is computed by Cartesian recurrences (no angles, hence no pole problems);
-see :mod:`rstref._kernels.sph` for the formulas.
+see :mod:`rstref._kernels.sph` for the formulas.  Any finite input is accepted: the
+direction is computed with scaling when x^2+y^2+z^2 would under- or overflow, so
+``Y(r/|r|)`` is exact to rounding for |r| from the smallest to the largest float.
+Derivatives scale like ``|r|^-1`` (gradients) and ``|r|^-2`` (Hessians) and become
+``±inf`` only where the true value is outside the float64 range (e.g. Hessians for
+``|r| < 1e-154``); solid harmonics likewise overflow where ``|r|^l`` does.
+
+Points are processed in parallel (numba threads, chunks of 512 points) when there are
+at least 2048 of them and ``numba.get_num_threads() > 1``; results do not depend on it.
 """
 
 import functools

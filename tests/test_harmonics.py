@@ -503,3 +503,56 @@ def test_cli_sph_prints_values_by_lm():
     got = np.array([[float(v) for v in r[2:]] for r in rows])
     np.testing.assert_allclose(got[:, 0], Y[0], rtol=1e-15, atol=0)
     np.testing.assert_allclose(got[:, 1:], dY[0].T, rtol=1e-15, atol=0)
+
+
+def test_extreme_magnitudes_are_finite_and_scale_free():
+    """|r| from 1e-200 to 1e300 (sum of squares under/overflows): same direction, same Y.
+
+    Derivatives scale like |r|^-1 and |r|^-2: at |r| = 1e-200 the Hessian (~1e400) is
+    genuinely out of float64 range, so only the representable ones are checked finite.
+    """
+    d = np.array([0.3, -0.4, 1.2])
+    xyz = np.array([d * 1e-200, d * 1e300, d, [1e-310, 0.0, 0.0], [1e308, 1e308, 0.0]])
+    Y, dY, d2Y = spherical_harmonics_with_hessians(xyz, 12)
+    assert np.all(np.isfinite(Y))
+    assert np.all(np.isfinite(dY[:3])) and np.all(np.isfinite(d2Y[1:3]))
+    tol = identity_atol(1.0, 12)
+    np.testing.assert_allclose(Y[0], Y[2], rtol=0, atol=tol)
+    np.testing.assert_allclose(Y[1], Y[2], rtol=0, atol=tol)
+    np.testing.assert_allclose(Y[3], spherical_harmonics(np.array([[1.0, 0, 0]]), 12)[0], rtol=0, atol=tol)
+    np.testing.assert_allclose(Y[4], spherical_harmonics(np.array([[1.0, 1.0, 0]]), 12)[0], rtol=0, atol=tol)
+    np.testing.assert_allclose(dY[0] * 1e-200, dY[2], rtol=tol, atol=tol * np.abs(dY[2]).max())
+
+
+def test_single_point_kernels_match_the_range_kernels():
+    """The per-point entries (what a CUDA thread calls) equal the CPU range kernels."""
+    import numba
+
+    from rstref._kernels import sph as K
+
+    @numba.njit
+    def per_point(xyz, axes, l_max, solid, coef, out, dout, d2out, v, g):
+        q = np.empty((l_max + 1, l_max + 5))
+        cs = np.empty((4, l_max + 1))
+        for i in range(xyz.shape[0]):
+            K.sph_hessians_point(xyz, i, axes, l_max, solid, coef, q, cs, out, dout, d2out)
+            K.sph_values_point(xyz, i, axes, l_max, solid, coef, q, cs, v)
+            K.sph_gradients_point(xyz, i, axes, l_max, solid, coef, q, cs, g[0], g[1])
+
+    xyz = np.random.default_rng(4).normal(size=(7, 3))
+    xyz[3] = 0.0
+    for convention in CONVS:
+        for solid in (False, True):
+            sh = SphericalHarmonics(6, "component", convention, solid)
+            n, L = len(xyz), sh.size
+            out, dout, d2out = np.empty((n, L)), np.empty((n, 3, L)), np.empty((n, 3, 3, L))
+            v, g = np.empty((n, L)), (np.empty((n, L)), np.empty((n, 3, L)))
+            per_point(xyz, sh._axes, 6, solid, sh._coef, out, dout, d2out, v, g)
+            Y, dY, d2Y = sh.compute_with_hessians(xyz)
+            np.testing.assert_array_equal(out, Y)
+            np.testing.assert_array_equal(dout, dY)
+            np.testing.assert_array_equal(d2out, d2Y)
+            np.testing.assert_array_equal(v, sh.compute(xyz))
+            Yg, dYg = sh.compute_with_gradients(xyz)
+            np.testing.assert_array_equal(g[0], Yg)
+            np.testing.assert_array_equal(g[1], dYg)
