@@ -634,7 +634,7 @@ def _derivative_report(name, analytic, numeric, value_scale, step, atol, base_in
 
 
 def check_gradient(func_with_gradients, positions, species=None, cell=None, layout="total",
-                   step=None, atol=None):
+                   step=None, atol=None, value_func=None):
     """Check an analytic gradient against Richardson-extrapolated central differences.
 
     ``func_with_gradients`` returns ``(value, gradient)`` (see the module docstring for
@@ -642,7 +642,9 @@ def check_gradient(func_with_gradients, positions, species=None, cell=None, layo
     ``step`` and ``step/2`` (default ``tolerances.KIT_FD_STEP``) combined as
     ``(4 D(h/2) - D(h)) / 3`` (error O(h^4)).  Tolerance:
     :func:`rstref.tolerances.kit_fd_atol`.  The worst entry is reported as
-    (atom i, direction a, flat output index k) of the total Jacobian.
+    (atom i, direction a, flat output index k) of the total Jacobian.  ``value_func``
+    (same signature, value only) is used for the finite differences when given, which
+    saves time when the gradient is expensive (e.g. an autograd Jacobian).
 
     Choose ``step`` about 1e-3 times the shortest length on which the function varies:
     the default suits features that vary on >~ 0.03 position units; angular functions of
@@ -656,6 +658,8 @@ def check_gradient(func_with_gradients, positions, species=None, cell=None, layo
     analytic = _dense_gradient(value, gradient, len(x), layout)
 
     def flat_value(xx):
+        if value_func is not None:
+            return np.asarray(_call(value_func, xx, species, c), dtype=np.float64).ravel()
         return np.asarray(_call(func_with_gradients, xx, species, c)[0], dtype=np.float64).ravel()
 
     numeric, scale, truncation = _richardson_fd(flat_value, x, step)
@@ -666,7 +670,7 @@ def check_gradient(func_with_gradients, positions, species=None, cell=None, layo
 
 
 def check_hessian(func_with_hessians, positions, species=None, cell=None, layout="total",
-                  step=None, atol=None):
+                  step=None, atol=None, gradient_func=None):
     """Check an analytic Hessian against central differences of the analytic gradient.
 
     ``func_with_hessians`` returns ``(value, gradient, hessian)``; ``layout`` is that of
@@ -676,6 +680,8 @@ def check_hessian(func_with_hessians, positions, species=None, cell=None, layout
     :func:`rstref.tolerances.kit_symmetry_atol`); the report fails if either fails and
     ``details`` gives the asymmetry.  Cross-atom blocks that a 'blockdiag' or 'pointwise'
     layout declares zero are checked to be zero by the finite differences.
+    ``gradient_func`` (same signature, returning ``(value, gradient)``) is used for the
+    finite differences when given (cheaper than the Hessian callable).
     """
     x, c = _positions(positions), _cell(cell)
     step = tol.KIT_FD_STEP if step is None else float(step)
@@ -686,7 +692,7 @@ def check_hessian(func_with_hessians, positions, species=None, cell=None, layout
     analytic = _dense_hessian(value, hessian, n, layout)  # (N, 3, N, 3, M)
 
     def flat_gradient(xx):
-        v, g = _call(func_with_hessians, xx, species, c)[:2]
+        v, g = _call(gradient_func or func_with_hessians, xx, species, c)[:2]
         return _dense_gradient(np.asarray(v, dtype=np.float64), g, n, grad_layout)
 
     numeric, scale, truncation = _richardson_fd(flat_gradient, x, step)  # (N, 3)[j, b] + (N, 3, M)[i, a]
