@@ -142,6 +142,8 @@ class Features:
     def concatenate(cls, parts, n_features, gradients=False, stress=False):
         """Concatenate ``parts`` (in order), renumbering atoms."""
         parts = list(parts)
+        if len(parts) == 1:
+            return parts[0]
         atom_shift = np.cumsum([0] + [p.n_atoms for p in parts])
         offsets = [np.zeros(1, np.int64)] + [p.atom_offsets[1:] + atom_shift[k] for k, p in enumerate(parts)]
         out = cls(
@@ -260,14 +262,16 @@ def _power_spectrum_loop(offsets, channel, weight, R, dR, Y, dY, u, vectors, n_m
     F = features.shape[1]
     for i in numba.prange(offsets.shape[0] - 1):
         c = np.empty(dim)
+        present = np.empty(n_eff // n_max, dtype=np.bool_)
         _kf.stacked_density(offsets[i], offsets[i + 1], channel, weight, R, Y, n_max, l_max, n_eff, c)
-        _ki.power_spectrum_values(c, n_eff, l_max, features[i])
+        _kf.channels_present(offsets[i], offsets[i + 1], channel, weight, present)
+        _kf.stacked_power_spectrum(c, present, n_max, l_max, n_eff, features[i])
         if write_gradients or write_strain:
             A = np.empty((l_max + 1, n_eff))
             B = np.empty((3, l_max + 1, n_eff))
             for p in range(offsets[i], offsets[i + 1]):
-                _kf.power_spectrum_pair_gradient(p, c, channel, weight, R, dR, Y, dY, u, n_max,
-                                                 l_max, n_eff, A, B, vectors[p], pair_slot[p],
+                _kf.power_spectrum_pair_gradient(p, c, present, channel, weight, R, dR, Y, dY, u,
+                                                 n_max, l_max, n_eff, A, B, vectors[p], pair_slot[p],
                                                  self_slot[i], gradients, write_gradients,
                                                  strain[i], write_strain)
 

@@ -48,9 +48,47 @@ def stacked_density(start, stop, channel, weight, R, Y, n_max, l_max, n_eff, c):
 
 
 @numba.njit(cache=True)
-def power_spectrum_pair_gradient(p, c, channel, weight, R, dR, Y, dY, u, n_max, l_max, n_eff,
-                                 A, B, vector, pair_slot, self_slot, gradients, write_gradients,
-                                 strain, write_strain):
+def channels_present(start, stop, channel, weight, present):
+    """``present[a] = True`` iff some pair ``start..stop-1`` puts a non-zero peak into channel ``a``."""
+    for a in range(present.shape[0]):
+        present[a] = False
+    for p in range(start, stop):
+        if weight[p] != 0.0:
+            present[channel[p]] = True
+
+
+@numba.njit(cache=True)
+def stacked_power_spectrum(c, present, n_max, l_max, n_eff, out):
+    """Power spectrum of the stacked tensor ``c`` into ``out`` (F,), which must be zero on entry.
+
+    Same formula and order as :func:`rstref._kernels.invariants.power_spectrum_values` with
+    ``n_max -> n_eff``; features of a channel absent from the environment (``present[a]``
+    False, its coefficients all zero) are left at 0 without being computed.
+    """
+    sqrt2 = math.sqrt(2.0)
+    pairs_per_l = n_eff * (n_eff + 1) // 2
+    for l in range(l_max + 1):
+        width = 2 * l + 1
+        scale = 1.0 / math.sqrt(width)
+        for N in range(n_eff):
+            if not present[N // n_max]:
+                continue
+            a = n_eff * l * l + N * width
+            for N2 in range(N, n_eff):
+                if not present[N2 // n_max]:
+                    continue
+                b = n_eff * l * l + N2 * width
+                acc = 0.0
+                for k in range(width):
+                    acc += c[a + k] * c[b + k]
+                w = scale if N == N2 else sqrt2 * scale
+                out[l * pairs_per_l + N * n_eff - N * (N - 1) // 2 + (N2 - N)] = w * acc
+
+
+@numba.njit(cache=True)
+def power_spectrum_pair_gradient(p, c, present, channel, weight, R, dR, Y, dY, u, n_max, l_max,
+                                 n_eff, A, B, vector, pair_slot, self_slot, gradients,
+                                 write_gradients, strain, write_strain):
     """Add the gradient of the stacked power spectrum with respect to pair ``p``'s vector.
 
     With ``g[a, f] = d p_f / d r_{p,a}``, ``f`` in the order
@@ -64,11 +102,15 @@ def power_spectrum_pair_gradient(p, c, channel, weight, R, dR, Y, dY, u, n_max, 
 
     and only those entries are visited: ``gradients[pair_slot] += g``,
     ``gradients[self_slot] -= g`` (if ``write_gradients``) and ``strain[a, b] += g[a] *
-    vector[b]`` (if ``write_strain``).  Scratch ``A`` (l_max+1, n_eff), ``B`` (3, l_max+1, n_eff).
+    vector[b]`` (if ``write_strain``).  Channels with ``present[a]`` False have zero
+    coefficients, hence zero ``A``, ``B`` and no contribution: they are skipped.  Scratch
+    ``A`` (l_max+1, n_eff), ``B`` (3, l_max+1, n_eff).
     """
     for l in range(l_max + 1):
         width = 2 * l + 1
         for N2 in range(n_eff):
+            if not present[N2 // n_max]:
+                continue
             j = n_eff * l * l + N2 * width
             s = 0.0
             s0 = 0.0
@@ -104,6 +146,8 @@ def power_spectrum_pair_gradient(p, c, channel, weight, R, dR, Y, dY, u, n_max, 
             if r1 == 0.0 and r0 == 0.0:
                 continue
             for N2 in range(n_eff):
+                if not present[N2 // n_max]:
+                    continue
                 if N2 == N:
                     lo = N
                     hi = N
