@@ -188,3 +188,17 @@ GAUNT_QUADRATURE_ATOL = 1e-13
 #: rstref's tensor coefficients / power spectrum vs e3nn-built equivalents (issue 5):
 #: max |difference| / max |e3nn value|; the issue's criterion
 PEER_TENSOR_RTOL = 1e-12
+
+# =======================================================================================
+# featurization of structures (issue 8)
+# =======================================================================================
+
+#: rstref features vs featomic with a Dirac-delta density and rstref's radial basis
+#: tabulated as a 4001-point cubic Hermite spline (validation/bench_featurize.py): the
+#: spline's interpolation error (O(h^4) in values), relative to the largest feature
+PEER_FEATOMIC_DELTA_RTOL = 1e-8
+#: the same for position gradients: the spline's derivative is only O(h^3) accurate
+PEER_FEATOMIC_DELTA_GRADIENT_RTOL = 1e-7
+#: a peer featurizer's features under a rotation / permutation of the structure, relative
+#: to the largest feature (peers such as dscribe sum in float64 through other code paths)
+PEER_INVARIANCE_RTOL = 1e-10
