@@ -56,11 +56,10 @@ R_CUT, N_MAX, L_MAX = 5.0, 8, 6
 G2_ELEMENTS = {"H", "C", "N", "O", "F", "S", "Cl"}
 MOLECULE_CHUNK = 10
 DSCRIBE_PERIODIC_GRADIENT_CENTRES = 4
-#: featomic (delta, rstref's basis) vs rstref: spline interpolation error of the radial
-#: basis (4001 Hermite points) dominates; relative to the largest feature / gradient
-FEATOMIC_DELTA_RTOL = 1e-8
-#: gradients: the spline's derivative is only O(h^3) accurate
-FEATOMIC_DELTA_GRADIENT_RTOL = 1e-7
+# tolerances (rstref/tolerances.py): featomic (delta, rstref's basis) vs rstref, and invariance
+from rstref.tolerances import PEER_FEATOMIC_DELTA_GRADIENT_RTOL as FEATOMIC_DELTA_GRADIENT_RTOL  # noqa: E402
+from rstref.tolerances import PEER_FEATOMIC_DELTA_RTOL as FEATOMIC_DELTA_RTOL  # noqa: E402
+from rstref.tolerances import PEER_INVARIANCE_RTOL  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- systems
