@@ -19,7 +19,8 @@ from rstref import tolerances
 from rstref.features import Featurizer, Features, featurize
 from rstref.neighbors import neighbor_list_brute_force
 from rstref.testing import (assert_gradient_matches, assert_permutation_equivariant,
-                            assert_rotation_invariant, assert_translation_invariant)
+                            assert_rotation_invariant, assert_smooth_at_cutoff,
+                            assert_translation_invariant)
 from rstref.testing import strategies as kst
 
 SMALL = dict(r_cut=2.2, n_max=3, l_max=3)
@@ -231,6 +232,28 @@ def test_open_structure_is_invariant_under_rotation_of_positions_only():
     rotated.positions = atoms.positions @ R.T
     atol = tolerances.kit_invariance_atol(np.abs(f0).max(), len(atoms), fz.n_features)
     np.testing.assert_allclose(fz.compute(rotated).features, f0, rtol=0, atol=atol)
+
+
+@settings(max_examples=8)
+@given(kst.cutoff_crossings(r_cut=2.0, max_other_atoms=3))
+def test_default_features_are_c2_across_the_cutoff(path):
+    # the centre atom sits at the origin; one neighbour crosses |r| = r_cut
+    fz = Featurizer(r_cut=2.0, n_max=3, l_max=3, species_mode="values")
+
+    def centre_features(positions):
+        atoms = Atoms(numbers=[6] * (len(positions) + 1), positions=np.vstack([np.zeros((1, 3)), positions]))
+        return fz.compute(atoms).features[0]
+
+    assert_smooth_at_cutoff(centre_features, path, order=2)
+    # control: the seed's kernel-normalised projection with plain cosines jumps at r_cut
+    jumpy = Featurizer(r_cut=2.0, n_max=3, l_max=3, species_mode="values", normalize=True, radial="cosines")
+
+    def jumpy_features(positions):
+        atoms = Atoms(numbers=[6] * (len(positions) + 1), positions=np.vstack([np.zeros((1, 3)), positions]))
+        return jumpy.compute(atoms).features[0]
+
+    with pytest.raises(AssertionError):
+        assert_smooth_at_cutoff(jumpy_features, path, order=0)
 
 
 # ----------------------------------------------------------------------------- derivatives
