@@ -34,8 +34,6 @@ Every descriptor class derives from :class:`Invariants` and offers ``rst``,
 coefficients (``from_coefficients...``) for callers that build ``c`` themselves.
 """
 
-import math
-
 import numpy as np
 
 from rstref._checks import as_float_array, check_choice, check_int
@@ -54,6 +52,8 @@ __all__ = [
     "power_spectrum_cross_size",
     "power_spectrum_cross_index",
     "power_spectrum_cross_range",
+    "bispectrum_range",
+    "bispectrum_size",
     "Invariants",
     "PowerSpectrum",
     "Bispectrum",

@@ -34,7 +34,7 @@ from rstref.invariants import (
     power_spectrum_size,
     power_spectrum_with_gradients,
 )
-from rstref.tensor import RadialSphericalTensor, nlm_index
+from rstref.tensor import nlm_index
 
 from test_tensor import central_difference, fd_ok, make_rst, random_environment
 
