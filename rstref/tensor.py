@@ -64,7 +64,7 @@ __all__ = [
 L_MAX = 20
 
 #: points per chunk when evaluating signals on many points
-_CHUNK = 32768
+_CHUNK = 8192
 
 
 def nlm_size(n_max, l_max):
