@@ -28,7 +28,10 @@ direction is computed with scaling when x^2+y^2+z^2 would under- or overflow, so
 ``Y(r/|r|)`` is exact to rounding for |r| from the smallest to the largest float.
 Derivatives scale like ``|r|^-1`` (gradients) and ``|r|^-2`` (Hessians) and become
 ``±inf`` only where the true value is outside the float64 range (e.g. Hessians for
-``|r| < 1e-154``); solid harmonics likewise overflow where ``|r|^l`` does.
+``|r| < 1e-154``; entries that are exactly 0 stay 0, never NaN); solid harmonics likewise
+overflow where ``|r|^l`` does.  Derivatives of ``Y(r/|r|)`` at a non-zero vector whose
+components are all subnormal (``|r| < 2.2e-308``, where ``1/|r|`` overflows) raise
+ValueError; values are returned for every finite input.
 
 Points are processed in parallel (numba threads, chunks of 512 points) when there are
 at least 2048 of them and ``numba.get_num_threads() > 1``; results do not depend on it.
@@ -48,6 +51,9 @@ from rstref._kernels.sph import (
     sph_values_points,
 )
 from rstref.cuda import wants_gpu
+
+#: smallest normal float64; derivatives are refused below it (see module docstring)
+_SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
 
 NORMALIZATIONS = ("integral", "component", "norm")
 CONVENTIONS = ("standard", "e3nn")
@@ -208,9 +214,21 @@ class SphericalHarmonics:
             _values_range(xyz, 0, n, *args)
         return out
 
+    def _points_for_derivatives(self, xyz):
+        xyz = self._points(xyz)
+        if not self.solid and xyz.size:
+            big = np.max(np.abs(xyz), axis=1)
+            bad = np.flatnonzero((big > 0.0) & (big < _SMALLEST_NORMAL))
+            if bad.size:
+                raise ValueError(
+                    f"xyz rows {bad[:5].tolist()} have 0 < |r| < {_SMALLEST_NORMAL:.3g} (subnormal): "
+                    "1/|r| overflows, so derivatives of Y(r/|r|) are not representable in float64"
+                )
+        return xyz
+
     def compute_with_gradients(self, xyz):
         """Values ``(n, L)`` and gradients ``(n, 3, L)`` for ``xyz`` of shape ``(n, 3)``."""
-        xyz = self._points(xyz)
+        xyz = self._points_for_derivatives(xyz)
         n = xyz.shape[0]
         out = np.empty((n, self.size))
         dout = np.empty((n, 3, self.size))
@@ -223,7 +241,7 @@ class SphericalHarmonics:
 
     def compute_with_hessians(self, xyz):
         """Values ``(n, L)``, gradients ``(n, 3, L)``, Hessians ``(n, 3, 3, L)``."""
-        xyz = self._points(xyz)
+        xyz = self._points_for_derivatives(xyz)
         n = xyz.shape[0]
         out = np.empty((n, self.size))
         dout = np.empty((n, 3, self.size))

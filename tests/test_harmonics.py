@@ -513,9 +513,12 @@ def test_extreme_magnitudes_are_finite_and_scale_free():
     """
     d = np.array([0.3, -0.4, 1.2])
     xyz = np.array([d * 1e-200, d * 1e300, d, [1e-310, 0.0, 0.0], [1e308, 1e308, 0.0]])
-    Y, dY, d2Y = spherical_harmonics_with_hessians(xyz, 12)
+    Y = spherical_harmonics(xyz, 12)
+    # derivatives at the subnormal row are refused (test_subnormal_vectors_are_refused...)
+    _, dY, d2Y = spherical_harmonics_with_hessians(xyz[[0, 1, 2, 4]], 12)
     assert np.all(np.isfinite(Y))
     assert np.all(np.isfinite(dY[:3])) and np.all(np.isfinite(d2Y[1:3]))
+    assert not np.isnan(d2Y).any()
     tol = identity_atol(1.0, 12)
     np.testing.assert_allclose(Y[0], Y[2], rtol=0, atol=tol)
     np.testing.assert_allclose(Y[1], Y[2], rtol=0, atol=tol)
@@ -556,3 +559,30 @@ def test_single_point_kernels_match_the_range_kernels():
             Yg, dYg = sh.compute_with_gradients(xyz)
             np.testing.assert_array_equal(g[0], Yg)
             np.testing.assert_array_equal(g[1], dYg)
+
+
+@given(st.floats(1e-300, 1e-150), st.integers(0, 2**32 - 1))
+def test_tiny_vectors_never_give_nan_derivatives(scale, seed):
+    # derivatives scale as |r|^-1 and |r|^-2: they may overflow to inf, never to NaN,
+    # and entries that vanish at the unit vector stay exactly 0
+    rng = np.random.default_rng(seed)
+    direction = rng.normal(size=(1, 3))
+    direction[0, rng.integers(3)] = 0.0
+    xyz = np.vstack([direction / np.linalg.norm(direction), [[1.0, 0.0, 0.0]]])
+    _, d1, h1 = rstref.spherical_harmonics_with_hessians(xyz, 6)
+    _, d, h = rstref.spherical_harmonics_with_hessians(xyz * scale, 6)
+    assert not np.isnan(h).any()
+    # |dY| ~ 1/|r| <= ~1e301 is representable: finite and scale-free
+    assert np.isfinite(d).all()
+    np.testing.assert_allclose(d * scale, d1, rtol=1e-12, atol=1e-12 * np.abs(d1).max())
+
+
+def test_subnormal_vectors_are_refused_for_derivatives_only():
+    xyz = np.array([[1e-310, 0.0, 0.0]])
+    assert np.isfinite(rstref.spherical_harmonics(xyz, 3)).all()
+    with pytest.raises(ValueError, match="xyz"):
+        rstref.spherical_harmonics_with_gradients(xyz, 3)
+    with pytest.raises(ValueError, match="xyz"):
+        rstref.spherical_harmonics_with_hessians(xyz, 3)
+    # solid harmonics are polynomials: no division, no refusal
+    assert np.isfinite(rstref.spherical_harmonics_with_hessians(xyz, 3, solid=True)[2]).all()

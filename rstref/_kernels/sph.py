@@ -170,7 +170,8 @@ def _hessian_of_direction(lf, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hx
 
     ``s = 1/|r|``, (x, y, z) = u.  Returns (gx, gy, gz, hxx, hyy, hzz, hxy, hxz, hyz).
     """
-    s2 = s * s
+    # s * (s * h) rather than (s * s) * h: for |r| < ~1e-154, s * s overflows and
+    # inf * 0 would give NaN where the Hessian entry is exactly 0.
     lz = lf * Zv
     c2 = (lf + 2.0) * lz
     tl = 2.0 * lf
@@ -178,12 +179,12 @@ def _hessian_of_direction(lf, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hx
         s * (Gx - lz * x),
         s * (Gy - lz * y),
         s * (Gz - lz * z),
-        s2 * (Hxx - tl * x * Gx - lz + c2 * x * x),
-        s2 * (Hyy - tl * y * Gy - lz + c2 * y * y),
-        s2 * (Hzz - tl * z * Gz - lz + c2 * z * z),
-        s2 * (Hxy - lf * (x * Gy + y * Gx) + c2 * x * y),
-        s2 * (Hxz - lf * (x * Gz + z * Gx) + c2 * x * z),
-        s2 * (Hyz - lf * (y * Gz + z * Gy) + c2 * y * z),
+        s * (s * (Hxx - tl * x * Gx - lz + c2 * x * x)),
+        s * (s * (Hyy - tl * y * Gy - lz + c2 * y * y)),
+        s * (s * (Hzz - tl * z * Gz - lz + c2 * z * z)),
+        s * (s * (Hxy - lf * (x * Gy + y * Gx) + c2 * x * y)),
+        s * (s * (Hxz - lf * (x * Gz + z * Gx) + c2 * x * z)),
+        s * (s * (Hyz - lf * (y * Gz + z * Gy) + c2 * y * z)),
     )
 
 
