@@ -20,7 +20,8 @@ than ``r_cut`` differ by at most ``reach[k] = ceil(r_cut / bin thickness)`` bins
 axis ``k``, because ``|Delta s_k| <= |Delta r| / d_k`` for the plane spacing ``d_k``.
 For a periodic axis thinner than ``r_cut`` the reach exceeds the number of bins, and
 wrapping the bin index yields every needed image shift.  The number of bins is
-capped at about twice the number of atoms, so sparse open systems stay O(N).
+capped at about twice the number of atoms, so sparse open systems stay O(N).  Open
+systems of at most 64 atoms use a direct all-pairs loop instead (same output).
 """
 
 from typing import NamedTuple
@@ -29,7 +30,7 @@ import numba
 import numpy as np
 
 from ._checks import as_float_array, check_positive_float
-from ._kernels.neighbors import atom_pairs
+from ._kernels.neighbors import atom_pairs, open_atom_pairs
 
 #: relative size below which periodic lattice vectors count as linearly dependent
 _SINGULAR_CELL_RTOL = 1e-10
@@ -93,6 +94,8 @@ def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False
     n_atoms = positions.shape[0]
     if n_atoms == 0:
         return _empty_list()
+    if n_atoms <= _SMALL_OPEN_ATOMS and not periodic.any():
+        return _small_open_list(positions, r_cut, self_interaction)
     atom_bin, offsets, n_bins, reach = _bins(positions, r_cut, cell, periodic)
     flat = (atom_bin[:, 0] * n_bins[1] + atom_bin[:, 1]) * n_bins[2] + atom_bin[:, 2]
     bin_atoms = np.argsort(flat, kind="stable").astype(np.int64)
@@ -283,6 +286,41 @@ def _pair_loop_body(positions, cell, periodic, atom_bin, offsets, n_bins, reach,
 
 _pair_loop_parallel = numba.njit(parallel=True, cache=True)(_pair_loop_body)
 _pair_loop_serial = numba.njit(cache=True)(_pair_loop_body)
+
+
+#: open systems up to this size skip the binning (an all-pairs loop costs less than its set-up)
+_SMALL_OPEN_ATOMS = 64
+
+
+@numba.njit(cache=True)
+def _small_open_pairs(positions, r_cut, self_interaction):
+    n = positions.shape[0]
+    counts = np.zeros(n, dtype=np.int64)
+    e_i = np.empty(0, np.int64)
+    e_s = np.empty((0, 3), np.int64)
+    e_v = np.empty((0, 3), np.float64)
+    e_d = np.empty(0, np.float64)
+    total = 0
+    for i in range(n):
+        counts[i] = open_atom_pairs(i, positions, r_cut, self_interaction, False, 0,
+                                    e_i, e_i, e_s, e_v, e_d)
+        total += counts[i]
+    out_i = np.empty(total, np.int64)
+    out_j = np.empty(total, np.int64)
+    out_shift = np.empty((total, 3), np.int64)
+    out_vector = np.empty((total, 3), np.float64)
+    out_distance = np.empty(total, np.float64)
+    start = 0
+    for i in range(n):
+        open_atom_pairs(i, positions, r_cut, self_interaction, True, start,
+                        out_i, out_j, out_shift, out_vector, out_distance)
+        start += counts[i]
+    return out_i, out_j, out_shift, out_vector, out_distance
+
+
+def _small_open_list(positions, r_cut, self_interaction):
+    """Pairs of a small open system, already in (i, j) order (shift is always 0)."""
+    return NeighborList(*_small_open_pairs(positions, r_cut, self_interaction))
 
 
 def _sorted(nl):

@@ -125,6 +125,18 @@ def test_rewrapping_atoms_changes_only_the_shifts():
         np.testing.assert_allclose(key_a[k], key_b[k], rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("pbc", [(False, False, False), (True, False, False), (True, True, True)])
+def test_binned_path_for_larger_systems_equals_brute_force(pbc):
+    # more than 64 atoms: open systems go through the cell list too (small ones do not)
+    rng = np.random.default_rng(8)
+    cell = np.array([[7.0, 0.0, 0.0], [2.5, 6.0, 0.0], [-1.0, 1.5, 6.5]])
+    positions = rng.uniform(-0.2, 1.2, (90, 3)) @ cell
+    positions[:5] += 40.0  # a far cluster: sparse bins
+    fast = neighbor_list(positions, 2.2, cell, pbc)
+    assert_lists_equal(fast, neighbor_list_brute_force(positions, 2.2, cell, pbc))
+    assert fast.i.size > 0
+
+
 def test_sparse_open_system_stays_small():
     positions = np.array([[0.0, 0.0, 0.0], [1e4, 0.0, 0.0], [1e4, 1e4, 1e4], [1e4 + 0.5, 1e4, 1e4]])
     nl = neighbor_list(positions, 1.0)

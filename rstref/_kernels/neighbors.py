@@ -113,3 +113,36 @@ def atom_pairs(i, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
                             out_distance[p] = math.sqrt(d2sq)
                         count += 1
     return count
+
+
+@numba.njit(cache=True)
+def open_atom_pairs(i, positions, r_cut, self_interaction, write, start,
+                    out_i, out_j, out_shift, out_vector, out_distance):
+    """All-pairs search for atom ``i`` of a small open system (no periodic axis).
+
+    Visits ``j = 0..N-1`` in order, so the pairs come out sorted; the shift is 0 and
+    ``vector = r_j - r_i``.  Same outputs and return value as :func:`atom_pairs`.
+    """
+    r_cut2 = r_cut * r_cut
+    count = 0
+    for j in range(positions.shape[0]):
+        if j == i and not self_interaction:
+            continue
+        vx = positions[j, 0] - positions[i, 0]
+        vy = positions[j, 1] - positions[i, 1]
+        vz = positions[j, 2] - positions[i, 2]
+        d2sq = vx * vx + vy * vy + vz * vz
+        if d2sq < r_cut2:
+            if write:
+                p = start + count
+                out_i[p] = i
+                out_j[p] = j
+                out_shift[p, 0] = 0
+                out_shift[p, 1] = 0
+                out_shift[p, 2] = 0
+                out_vector[p, 0] = vx
+                out_vector[p, 1] = vy
+                out_vector[p, 2] = vz
+                out_distance[p] = math.sqrt(d2sq)
+            count += 1
+    return count
