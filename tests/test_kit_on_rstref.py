@@ -17,9 +17,11 @@ from rstref.testing import (
     assert_equivariant,
     assert_gradient_matches,
     assert_hessian_matches,
+    assert_permutation_equivariant,
     assert_permutation_invariant,
     assert_rotation_invariant,
     assert_smooth_at_cutoff,
+    assert_translation_invariant,
     block_diagonal_representation,
     check_cutoff_smoothness,
     check_rotation_invariance,
@@ -258,3 +260,68 @@ def test_kernel_normalised_projection_is_discontinuous_for_every_family(primitiv
     # a finite jump (basis not vanishing at r_cut) keeps D(h/4)/D(h/2) near 1, a divergence
     # (basis vanishing at r_cut, so phi / ||phi||^2 blows up) makes it grow
     assert value["ratio D(h/4)/D(h/2)"] > 0.9
+
+
+# ---------------------------------------------------------------------------------------
+# featurization of (periodic) structures through the kit
+# ---------------------------------------------------------------------------------------
+
+FEATURIZE = dict(r_cut=R_CUT, n_max=3, l_max=2, species=[1, 6, 8])
+
+
+def structure_features(x, species, cell=None, **kwargs):
+    import ase
+
+    from rstref.features import featurize
+
+    atoms = ase.Atoms(numbers=species, positions=x, cell=cell, pbc=cell is not None)
+    return featurize(atoms, **FEATURIZE, **kwargs).features
+
+
+def structure_features_with_gradients(x, species, cell=None):
+    """Dense (N, 3, N, F) gradients from featurize's pair-sparse ones."""
+    import ase
+
+    from rstref.features import featurize
+
+    atoms = ase.Atoms(numbers=species, positions=x, cell=cell, pbc=cell is not None)
+    out = featurize(atoms, **FEATURIZE, gradients=True)
+    n, f = out.features.shape
+    dense = np.zeros((n, 3, n, f))
+    np.add.at(dense, (out.gradient_neighbors, slice(None), out.gradient_centers), out.gradient_values)
+    return out.features, dense
+
+
+periodic = kst.periodic_structures(min_atoms=1, max_atoms=3, species=(1, 6, 8), min_separation=0.6,
+                                   min_length=1.0, max_length=3.0)
+
+
+@settings(max_examples=10)
+@given(structure=periodic, R=kst.rotations(kind="any"), t=kst.translations(4.0), data=st.data())
+def test_featurize_periodic_symmetries_through_the_kit(structure, R, t, data):
+    x, species, cell = structure
+    perm = data.draw(kst.permutations(len(x)))
+    assert_rotation_invariant(structure_features, x, R, species=species, cell=cell)
+    assert_translation_invariant(structure_features, x, t, species=species, cell=cell, wrap=True)
+    assert_permutation_equivariant(structure_features, x, perm, species=species, cell=cell)
+
+
+@settings(max_examples=5)
+@given(structure=periodic)
+def test_featurize_periodic_gradients_through_the_kit(structure):
+    x, species, cell = structure
+    assert_gradient_matches(structure_features_with_gradients, x, species=species, cell=cell,
+                            value_func=structure_features)
+
+
+@settings(max_examples=8)
+@given(case=kst.cutoff_crossings(r_cut=R_CUT, max_other_atoms=3, min_separation=0.6).flatmap(
+    lambda p: st.tuples(st.just(p), kst.species_assignments(len(p.positions) + 1, (1, 6, 8)))))
+def test_featurize_cutoff_smoothness_raw_versus_kernel_normalised(case):
+    path, species = case
+    centred = kst.CutoffCrossing(np.vstack([np.zeros((1, 3)), path.positions]), path.index + 1,
+                                 path.direction, R_CUT)
+    assert_smooth_at_cutoff(lambda x, s: structure_features(x, s)[0], centred, 2, species=species)
+    report = check_cutoff_smoothness(lambda x, s: structure_features(x, s, normalize=True)[0], centred, 0,
+                                     species=species)
+    assert not report.passed
