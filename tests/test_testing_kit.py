@@ -504,3 +504,19 @@ def test_non_finite_output_fails_instead_of_passing():
     x = random_environment(np.random.default_rng(22), n=2)
     report = check_rotation_invariance(lambda xx: np.full(3, np.nan), x, np.eye(3))
     assert not report.passed and "non-finite" in report.details["problem"]
+
+
+def test_the_documented_example_runs_and_passes():
+    # the usage example of rstref.testing's docstring is real code: run its three tests
+    import textwrap
+
+    import rstref.testing
+
+    doc = rstref.testing.__doc__
+    code = textwrap.dedent(doc[doc.index("    import numpy as np"):doc.index("A failing check raises")])
+    namespace = {}
+    exec(compile(code, "rstref.testing docstring", "exec"), namespace)
+    tests = [v for k, v in namespace.items() if k.startswith("test_")]
+    assert len(tests) == 3
+    for test in tests:
+        test()
