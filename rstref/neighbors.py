@@ -15,7 +15,7 @@ returned shifts and vectors refer to the positions exactly as given.
 Algorithm.  The periodic lattice vectors are completed to a basis of R^3 by an
 orthonormal complement (the open axes' rows of ``cell`` play no role and may be zero).
 Atoms are sorted into bins in fractional coordinates of that basis, with at least
-``r_cut`` of plane spacing per bin where the cell is large enough; two atoms closer
+``r_cut / 2`` of plane spacing per bin where the cell is large enough; two atoms closer
 than ``r_cut`` differ by at most ``reach[k] = ceil(r_cut / bin thickness)`` bins along
 axis ``k``, because ``|Delta s_k| <= |Delta r| / d_k`` for the plane spacing ``d_k``.
 For a periodic axis thinner than ``r_cut`` the reach exceeds the number of bins, and
@@ -234,7 +234,8 @@ def _bins(positions, r_cut, cell, periodic):
     frac = frac - offsets
     low = np.where(periodic, 0.0, frac.min(axis=0))
     extent = np.where(periodic, 1.0, frac.max(axis=0) - low)
-    n_bins = np.maximum(1, np.floor(extent * spacing / r_cut)).astype(np.int64)
+    # bins of about r_cut / 2 (reach 2): a search volume ~(2.5 r_cut)^3 instead of (3 r_cut)^3
+    n_bins = np.maximum(1, np.floor(extent * spacing / (0.5 * r_cut))).astype(np.int64)
     cap = max(64, 2 * positions.shape[0])
     while np.prod(n_bins) > cap:
         k = int(np.argmax(n_bins))
