@@ -22,9 +22,10 @@ Libraries (one thread each: numba 1 thread, RAYON/OMP_NUM_THREADS=1, dscribe n_j
   offers numerical derivatives only, measured on a few centres (atoms/s = centres/s).
 
 Measured: atoms per second (best of several calls; wall and process CPU time) with and
-without position gradients, peak memory (increase of the peak RSS of a fresh worker
-process over its value after imports and a warm-up call, one worker per library, system
-and mode), feature length.  Gradient runs on the molecules go 10 molecules at a time
+without position gradients, peak memory (peak resident set size of a fresh worker process
+during one run minus its resident size before the run, after imports and a warm-up call;
+one worker per library, system and mode; Linux VmHWM reset through /proc/self/clear_refs),
+feature length.  Gradient runs on the molecules go 10 molecules at a time
 (outputs dropped), so that no library holds all gradients at once.
 
 Run ``python validation/bench_featurize.py`` (``--quick``: fewer repeats, no memory
@@ -40,7 +41,6 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -75,9 +75,10 @@ def systems():
         raise RuntimeError(f"only {len(names)} g2 molecules with elements in {sorted(G2_ELEMENTS)}")
     molecules = [g2[n] for n in names]
     return {
-        "Cu fcc 500": {"structures": [cu], "species": [29], "periodic": True},
+        "Cu fcc 500": {"structures": [cu], "species": [29], "periodic": True,
+                       "warm_up": bulk("Cu", "fcc", a=3.61, cubic=True)},
         "g2 x 100": {"structures": molecules, "species": sorted({int(z) for m in molecules for z in m.numbers}),
-                     "periodic": False},
+                     "periodic": False, "warm_up": molecules[0]},
     }
 
 
@@ -327,7 +328,7 @@ def timings(cases, available, repeat):
         n_atoms = sum(len(a) for a in structures)
         for lib in libs.values():  # warm-up: compilation, first-call allocations
             lib.features(structures[:2])
-            lib.gradients(structures[:1])
+            lib.gradients([spec["warm_up"]])
         for mode in ("features", "features + position gradients"):
             row = {}
             for name, lib in libs.items():
@@ -352,15 +353,28 @@ def memory_worker(library, case, mode):
     spec = cases[case]
     cls = LIBRARIES[library][0]
     lib = cls(spec["species"], spec["periodic"])
-    lib.features(spec["structures"][:1])
-    lib.gradients(spec["structures"][:1])
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    warm_up = [spec["warm_up"]]  # small, so that the run's memory is not already resident
+    lib.features(warm_up)
+    lib.gradients(warm_up)
+    # ru_maxrss would carry the parent's peak across fork/exec: use the mm's own high-water
+    # mark VmHWM, reset after the warm-up (Linux >= 4.0: write 5 to /proc/self/clear_refs)
+    before = _proc_status_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
     if mode == "features":
         lib.features(spec["structures"])
     else:
         lib.gradients(spec["structures"])
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_mib": (after - before) / 1024.0}))
+    peak = _proc_status_kib("VmHWM")
+    print(json.dumps({"peak_mib": (peak - before) / 1024.0}))
+
+
+def _proc_status_kib(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return float(line.split()[1])
+    raise RuntimeError(f"{key} not in /proc/self/status")
 
 
 def memory(cases, available):
@@ -423,9 +437,9 @@ def write_section(cases, times, mem, value_rows, invariance_rows, report, availa
     lines.append(markdown_table(headers, rows))
     lines += ["",
               "'rstref speed-up' = rstref atoms/s ÷ the library's (CPU time, best of several calls; "
-              "> 1 means rstref is faster). Peak memory: increase of the peak resident set size of a "
-              "fresh worker process during one run, after imports and a warm-up call (n/a: not "
-              "measured). Gradient runs on the molecules process 10 molecules at a time and drop the "
+              "> 1 means rstref is faster). Peak memory: peak resident set size of a fresh worker "
+              "process during one run minus its resident size just before (after imports and a "
+              "warm-up call; n/a: not measured). Gradient runs on the molecules process 10 molecules at a time and drop the "
               "outputs; rstref stores gradients per (centre, neighbour) pair (plus the centre's own), "
               "featomic per (sample, atom) gradient sample per species block, dscribe as a dense "
               "(centres, atoms, 3, F) array. dscribe offers only numerical derivatives for periodic "
