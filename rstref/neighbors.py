@@ -34,6 +34,8 @@ from ._kernels.neighbors import atom_pairs, open_atom_pairs
 
 #: relative size below which periodic lattice vectors count as linearly dependent
 _SINGULAR_CELL_RTOL = 1e-10
+#: a cell needing more image shifts than this per direction is refused (r_cut / plane spacing)
+_MAX_REACH = 100_000
 
 
 class NeighborList(NamedTuple):
@@ -244,11 +246,18 @@ def _bins(positions, r_cut, cell, periodic):
     atom_bin = np.floor((frac - low) / width).astype(np.int64)
     atom_bin = np.clip(atom_bin, 0, n_bins - 1)
     thickness = width * spacing
-    # the 1e-9 margin keeps pairs at exactly r_cut / thickness bins from rounding away
-    reach = np.ceil(r_cut / thickness * (1.0 + 1e-9)).astype(np.int64)
-    reach = np.where(periodic, reach, np.minimum(reach, n_bins - 1)).astype(np.int64)
-    reach = np.where(~periodic & (extent == 0.0), 0, reach).astype(np.int64)
-    return atom_bin, offsets, n_bins, reach
+    # the 1e-9 margin keeps pairs at exactly r_cut / thickness bins from rounding away;
+    # clipped in floating point (a thin open extent gives a huge ratio: no int overflow)
+    with np.errstate(divide="ignore", over="ignore"):
+        reach = np.ceil(r_cut / thickness * (1.0 + 1e-9))
+    reach = np.where(periodic, reach, np.minimum(reach, n_bins - 1))
+    reach = np.where(~periodic & (extent == 0.0), 0.0, reach)
+    if np.any(reach > _MAX_REACH):
+        k = int(np.argmax(reach))
+        raise ValueError(
+            f"cell: lattice planes {spacing[k]:.3g} apart along periodic axis {k} need more than "
+            f"{_MAX_REACH} periodic images per direction for r_cut={r_cut}")
+    return atom_bin, offsets, n_bins, reach.astype(np.int64)
 
 
 #: below this many atoms the pair search runs serially (thread start-up costs more)

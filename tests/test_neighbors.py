@@ -60,8 +60,11 @@ def test_list_is_symmetric_sorted_and_consistent(system):
     assert np.all(np.diff(np.lexsort(keys.T[::-1])) == 1)  # already sorted
     assert len({tuple(k) for k in keys}) == len(keys)  # no duplicates
     assert np.all(nl.shift[:, ~pbc] == 0)
-    mirrored = {(j, i, -a, -b, -c) for i, j, a, b, c in keys.tolist()}
-    assert mirrored == {tuple(k) for k in keys.tolist()}
+    # (j, i, -S) is present for every (i, j, S), except where |vector| is within round-off
+    # of r_cut: r_j + S a - r_i and r_i - S a - r_j may round to different sides of it
+    everything = {tuple(k) for k in keys.tolist()}
+    clear = nl.distance < r_cut * (1 - 1e-12)
+    assert {(j, i, -a, -b, -c) for i, j, a, b, c in keys[clear].tolist()} <= everything
     expected = positions[nl.j] + nl.shift @ cell - positions[nl.i]
     np.testing.assert_allclose(nl.vector, expected, rtol=0, atol=1e-12 * (1 + np.abs(cell).max()))
     np.testing.assert_allclose(nl.distance, np.linalg.norm(nl.vector, axis=1), rtol=4 * EPS, atol=0)
@@ -135,6 +138,20 @@ def test_binned_path_for_larger_systems_equals_brute_force(pbc):
     fast = neighbor_list(positions, 2.2, cell, pbc)
     assert_lists_equal(fast, neighbor_list_brute_force(positions, 2.2, cell, pbc))
     assert fast.i.size > 0
+
+
+def test_extreme_extents():
+    # a 1e-300 open extent (once an integer overflow) and a needle-thin periodic cell
+    positions = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1e-300]])
+    cell = np.eye(3)
+    for pbc in ((False, True, False), (False, False, False)):
+        assert_lists_equal(neighbor_list(positions, 1.0, cell, pbc),
+                           neighbor_list_brute_force(positions, 1.0, cell, pbc))
+    big = np.vstack([positions, np.random.default_rng(0).uniform(0, 1, (70, 3))])
+    assert_lists_equal(neighbor_list(big, 0.3, cell, (False, True, False)),
+                       neighbor_list_brute_force(big, 0.3, cell, (False, True, False)))
+    with pytest.raises(ValueError, match="periodic images"):
+        neighbor_list(positions, 1.0, np.diag([1.0, 1e-9, 1.0]), True)
 
 
 def test_sparse_open_system_stays_small():
