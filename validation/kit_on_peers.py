@@ -154,8 +154,8 @@ def structures(min_atoms=2, max_atoms=5):
                             kst.species_assignments(len(x) + 1, SPECIES)))
 
 
-def crossings():
-    return kst.cutoff_crossings(r_cut=R_CUT, max_other_atoms=3, min_separation=0.8).flatmap(
+def crossings(radius=R_CUT):
+    return kst.cutoff_crossings(r_cut=radius, max_other_atoms=3, min_separation=0.8).flatmap(
         lambda p: st.tuples(st.just(p), kst.species_assignments(len(p.positions) + 1, SPECIES)))
 
 
@@ -199,11 +199,12 @@ def harmonics_suite(values, with_gradients, with_hessians, representation, examp
     return out
 
 
-def featurizer_suite(per_atom, with_gradients, examples, smooth_orders=(0, 1, 2)):
+def featurizer_suite(per_atom, with_gradients, examples, smooth_orders=(0, 1, 2), crossing_radius=R_CUT):
     """Invariance, gradient and cutoff properties of a per-atom structure featurizer.
 
     ``per_atom(x, species) -> (N, F)``; ``with_gradients(x, species) -> (value (N, F),
-    gradient (N, 3, N, F))`` (total layout) or None.
+    gradient (N, 3, N, F))`` (total layout) or None.  The cutoff rows are measured where
+    neighbours enter the implementation's neighbour list, ``crossing_radius``.
     """
     out = {}
     out["rotation invariance O(3)"] = (lambda e: check_rotation_invariance(
@@ -222,11 +223,11 @@ def featurizer_suite(per_atom, with_gradients, examples, smooth_orders=(0, 1, 2)
 
     for order in smooth_orders:
         out[f"cutoff: values C^{order}"] = (lambda e, order=order: check_cutoff_smoothness(
-            centre_row(per_atom), with_centre(e[0]), order, species=e[1]), crossings(), examples)
+            centre_row(per_atom), with_centre(e[0]), order, species=e[1]), crossings(crossing_radius), examples)
     if with_gradients is not None:
         out["cutoff: analytic gradient C^0"] = (lambda e: check_cutoff_smoothness(
             lambda x, s: np.asarray(with_gradients(x, s)[1])[:, :, 0], with_centre(e[0]), 0, species=e[1]),
-            crossings(), examples)
+            crossings(crossing_radius), examples)
     return out
 
 
@@ -392,7 +393,15 @@ def dscribe_suites(examples):
         d, f = soap.derivatives(atoms(x, s), method="analytical", attach=True)
         return f, d.transpose(1, 2, 0, 3)  # (centres, atoms, 3, F) -> (atoms, 3, centres, F)
 
-    return {"dscribe SOAP": featurizer_suite(per_atom, with_gradients, examples)}
+    # dscribe includes neighbours up to r_cut + padding (Gaussians decayed to 1e-3 there):
+    # that, not r_cut, is where its features can be non-smooth; at r_cut nothing happens
+    effective = R_CUT + soap.get_cutoff_padding()
+    suite = featurizer_suite(per_atom, with_gradients, examples, crossing_radius=effective)
+    suite["cutoff at nominal r_cut (no event): values C^2"] = (
+        lambda e: check_cutoff_smoothness(lambda x, s: per_atom(x, s)[0], with_centre(e[0]), 2, species=e[1]),
+        crossings(R_CUT), examples)
+    print(f"dscribe: nominal r_cut {R_CUT}, neighbour cutoff r_cut + padding = {effective:.4f}")
+    return {"dscribe SOAP": suite}
 
 
 def featomic_suites(examples):
@@ -451,8 +460,8 @@ def short(value):
     if isinstance(value, tuple):
         return "(" + ", ".join(short(v) for v in value) + ")"
     if isinstance(value, kst.CutoffCrossing):
-        return (f"crossing(positions={short(value.positions)}, index={value.index}, "
-                f"direction={short(value.direction)})")
+        return (f"crossing(neighbours of atom 0 at the origin={short(value.positions)}, moving neighbour="
+                f"{value.index}, direction={short(value.direction)}, radius={value.r_cut:.4f})")
     return repr(value)
 
 
@@ -528,7 +537,10 @@ of the one-sided estimates of the derivative at the crossing and its tolerance (
 SOAP-like featurizers with r_cut = {R_CUT}, species {SPECIES}, per-atom outputs of finite
 clusters; dscribe SOAP(n_max=3, l_max=3, sigma=0.5, rbf='gto', no weighting); featomic
 SoapPowerSpectrum(Gto max_radial=3, max_angular=3, Gaussian width 0.5, ShiftedCosine width
-0.5); e3nn invariants: 2 'smooth_finite' radial functions x l <= 2 harmonics,
+0.5). The cutoff rows move one neighbour of atom 0 (at the origin) across the radius where
+neighbours enter the implementation's neighbour list: r_cut, except for dscribe, which
+includes neighbours up to r_cut + sigma sqrt(-2 ln 1e-3) (its `get_cutoff_padding()`; here
+{R_CUT + 0.5 * np.sqrt(-2 * np.log(1e-3)):.4f}), where its Gaussians have decayed to 1e-3; e3nn invariants: 2 'smooth_finite' radial functions x l <= 2 harmonics,
 ReducedTensorProducts('ij=ji') 0e outputs, gradients by autograd; rstref PS: n_max=4,
 l_max=3, 'smooth_cosines' (C^2 at r_cut), values +-1 by species.
 
