@@ -520,3 +520,9 @@ def test_the_documented_example_runs_and_passes():
     assert len(tests) == 3
     for test in tests:
         test()
+
+
+def test_wrong_representation_shape_is_named():
+    x = random_environment(np.random.default_rng(23), n=2)
+    with pytest.raises(ValueError, match=r"representation\(R\) must have shape \(3, 3\)"):
+        check_equivariance(dipole, x, np.eye(3), lambda R: np.eye(2))

@@ -332,9 +332,10 @@ def check_equivariance(func, positions, rotations, representation, species=None,
     trials = []
     for R in _matrices(rotations, "rotations"):
         D = np.asarray(representation(R), dtype=np.float64)
-        if f0.ndim == 0 or D.shape != (f0.shape[-1], f0.shape[-1]):
-            raise ValueError(f"representation(R) must have shape ({f0.shape[-1:]}*2), got {D.shape} "
-                             f"for an output of shape {f0.shape}")
+        size = f0.shape[-1] if f0.ndim else 1
+        if f0.ndim == 0 or D.shape != (size, size):
+            raise ValueError(f"representation(R) must have shape ({size}, {size}) (the size of the "
+                             f"output's last axis), got {D.shape} for an output of shape {f0.shape}")
         rc = None if c is None else c @ R.T
         trials.append((_output(func, x @ R.T, species, rc), f0 @ D.T, {"rotation": R}))
     return _symmetry_report("rotation equivariance", trials, len(x), atol, _base_input(x, species, c), scale)
