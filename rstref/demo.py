@@ -262,8 +262,12 @@ def format_report(result):
         f"power spectrum ({len(result['power_spectrum'])} invariants, order l, n<=n'):",
     ]
     p = result["power_spectrum"]
-    for k in range(0, len(p), 5):
-        out.append("  " + " ".join(f"{x:+.6e}" for x in p[k:k + 5]))
+    per_l = s["n_max"] * (s["n_max"] + 1) // 2
+    for l in range(s["l_max"] + 1):
+        block = p[l * per_l:(l + 1) * per_l]
+        for k in range(0, per_l, 5):
+            label = f"l={l}:" if k == 0 else ""
+            out.append(f"  {label:5s}" + " ".join(f"{x:+.6e}" for x in block[k:k + 5]))
     out.append(f"bispectrum: {result['n_bispectrum']} invariants")
     out.append("")
     out.append(f"reconstruction from the power spectrum ({s['n_starts']} starts, uniform "
