@@ -45,6 +45,24 @@ def as_float_array(value, name, trailing_shape=(), ndim=None, allow_nonfinite=Fa
     return arr
 
 
+def as_positions_and_values(positions, values):
+    """Return ``positions`` as an ``(n, 3)`` and ``values`` as an ``(n,)`` float64 array.
+
+    ``values=None`` stands for one unit value per position. Both arrays are checked
+    with :func:`as_float_array`; a ``values`` whose length differs from the number of
+    positions raises ``ValueError``.
+    """
+    positions = as_float_array(positions, "positions", trailing_shape=(3,))
+    n = positions.shape[0]
+    if values is None:
+        return positions, np.ones(n)
+    values = as_float_array(values, "values", ndim=1)
+    if values.shape != (n,):
+        raise ValueError(f"values must have shape ({n},) to match positions {positions.shape}, "
+                         f"got {values.shape}")
+    return positions, values
+
+
 def check_int(value, name, low=None, high=None):
     """Return ``value`` as a Python int, checking ``low <= value <= high``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):

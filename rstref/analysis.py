@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.optimize
 
-from rstref._checks import as_float_array, check_choice
+from rstref._checks import as_float_array, as_positions_and_values, check_choice
 
 __all__ = [
     "loss_with_derivatives",
@@ -40,18 +40,6 @@ __all__ = [
     "RegistrationResult",
     "DegeneracyResult",
 ]
-
-
-def _positions_and_values(positions, values):
-    positions = as_float_array(positions, "positions", trailing_shape=(3,))
-    if values is None:
-        values = np.ones(len(positions))
-    values = as_float_array(values, "values", ndim=1)
-    if values.shape != (len(positions),):
-        raise ValueError(
-            f"values must have shape ({len(positions)},) to match positions, got {values.shape}"
-        )
-    return positions, values
 
 
 # --------------------------------------------------------------------------- loss
@@ -160,7 +148,7 @@ def reconstruct(
     ReconstructionResult
     """
     check_choice(method, "method", _METHODS)
-    positions, values = _positions_and_values(start_positions, values)
+    positions, values = as_positions_and_values(start_positions, values)
     target = as_float_array(target_invariants, "target_invariants", ndim=1)
     x = positions.ravel().copy()
     history, stages = [], []
@@ -344,7 +332,7 @@ def register(positions, reference, values=None):
             f"positions and reference must have the same shape, got {positions.shape} and {reference.shape}"
         )
     if values is not None:
-        _, values = _positions_and_values(positions, values)
+        _, values = as_positions_and_values(positions, values)
     proper = _register_one(positions, reference, values, True)
     improper = _register_one(positions, reference, values, False)
     return RegistrationResult(*proper[:3], proper[3], *improper[:3], improper[3])
@@ -414,7 +402,7 @@ def symmetry_operations(positions, values=None, include_improper=False, tol=1e-6
     list of (ndarray (3, 3), ndarray (N,) of int)
         The identity first.
     """
-    positions, values = _positions_and_values(positions, values)
+    positions, values = as_positions_and_values(positions, values)
     n = len(positions)
     identity = [(np.eye(3), np.arange(n))]
     if n == 0:
@@ -481,7 +469,7 @@ def symmetry_forced_subspace(positions, values=None, include_improper=False, tol
     operations : list
         The symmetry operations used (see :func:`symmetry_operations`).
     """
-    positions, values = _positions_and_values(positions, values)
+    positions, values = as_positions_and_values(positions, values)
     rotations = rotation_generators(positions)
     ops = symmetry_operations(positions, values, include_improper, tol)
     pieces = [rotations]
@@ -580,7 +568,7 @@ def degeneracy(positions, values, descriptor, rtol=1e-6, include_improper=False,
     -------
     DegeneracyResult
     """
-    positions, values = _positions_and_values(positions, values)
+    positions, values = as_positions_and_values(positions, values)
     kwargs = descriptor_kwargs or {}
     _, dp = descriptor.compute_with_gradients(positions, values, **kwargs)
     jac = dp.reshape(positions.size, -1)
@@ -622,7 +610,7 @@ def loss_along(positions, values, descriptor, direction, steps=(1e-2, 3e-3, 1e-3
         Least-squares slope of log(loss) against log(eps): 2 for a direction the
         Hessian sees, 4 (or more) along symmetry-forced null directions.
     """
-    positions, values = _positions_and_values(positions, values)
+    positions, values = as_positions_and_values(positions, values)
     kwargs = descriptor_kwargs or {}
     direction = np.asarray(direction, dtype=np.float64).reshape(positions.shape)
     direction = direction / np.linalg.norm(direction)

@@ -26,7 +26,7 @@ import numba
 import numpy as np
 
 from rstref import tolerances
-from rstref._checks import as_float_array
+from rstref._checks import as_positions_and_values
 from rstref._kernels import invariants as _ki
 from rstref._kernels import tensor as _kt
 from rstref.cuda import wants_gpu
@@ -88,16 +88,8 @@ def coincident_message(env, i, j, positions):
 def _check_inputs(rst, positions, values, offsets, normalize):
     check_tensor(rst)
     normalize = check_normalize(normalize)
-    positions = as_float_array(positions, "positions", trailing_shape=(3,))
-    n = positions.shape[0]
-    if values is None:
-        values = np.ones(n)
-    else:
-        values = as_float_array(values, "values", ndim=1)
-        if values.shape != (n,):
-            raise ValueError(f"values must have shape ({n},) to match positions {positions.shape}, "
-                             f"got {values.shape}")
-    offsets = check_offsets(offsets, n)
+    positions, values = as_positions_and_values(positions, values)
+    offsets = check_offsets(offsets, positions.shape[0])
     pairs = np.empty((offsets.shape[0] - 1, 2), dtype=np.int64)
     _closest_pairs(positions, offsets, tolerances.COINCIDENT_ATOMS_ATOL, pairs)
     bad = np.nonzero(pairs[:, 0] >= 0)[0]

@@ -49,7 +49,7 @@ Documented behaviours:
 import numpy as np
 
 from rstref import tolerances
-from rstref._checks import as_float_array, check_choice, check_int
+from rstref._checks import as_float_array, as_positions_and_values, check_choice, check_int
 from rstref._kernels import tensor as _k
 
 __all__ = [
@@ -102,15 +102,7 @@ def _harmonics(xyz, l_max, convention, order):
 
 
 def _check_positions_values(positions, values):
-    positions = as_float_array(positions, "positions", trailing_shape=(3,))
-    n = positions.shape[0]
-    if values is None:
-        values = np.ones(n)
-    else:
-        values = as_float_array(values, "values", ndim=1)
-        if values.shape != (n,):
-            raise ValueError(f"values must have shape ({n},) to match positions {positions.shape}, "
-                             f"got {values.shape}")
+    positions, values = as_positions_and_values(positions, values)
     i, j = _k.closest_pair_below(positions, tolerances.COINCIDENT_ATOMS_ATOL)
     if i >= 0:
         d = float(np.linalg.norm(positions[i] - positions[j]))
