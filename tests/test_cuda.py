@@ -413,5 +413,12 @@ def test_kernels_compile_to_ptx(monkeypatch):
         (gb._power_spectra_kernel, (a2, i64, i64, a2)),
         (gb._power_spectra_gradients_kernel, (a2, a2, i64[::1], i64, i64, a2)),
     ]
+    from rstref.cuda import driver as gd
+
+    kernels += [
+        (gd._flag_nonfinite, (a1, t.int32[::1])),
+        (gd._flag_negative, (a1, t.int32[::1])),
+        (gd._to_float64, (t.float32[::1], a1)),
+    ]
     for kernel, signature in kernels:
         assert ".entry" in compile_ptx(kernel, signature)

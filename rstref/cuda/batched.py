@@ -26,7 +26,7 @@ from rstref.cuda.driver import (
     device_function,
     device_table,
     empty,
-    launch_config,
+    launch,
     require,
     to_device_array,
     zeros,
@@ -88,12 +88,6 @@ def _power_spectra_gradients_kernel(c, dc_rows, offsets, n_max, l_max, dp_rows):
             _power_spectrum_gradients(c[e], dc_rows[s:t], n_max, l_max, dp_rows[s:t])
 
 
-def _launch(kernel, n_items, *args):
-    if n_items:
-        blocks, threads, _ = launch_config(n_items)
-        kernel[blocks, threads](*args)
-
-
 def _device_offsets(offsets, n):
     """Offsets checked on the host (they are small: one per environment) and put on the device."""
     if hasattr(offsets, "copy_to_host"):
@@ -126,7 +120,7 @@ def _check_inputs(rst, positions, values, offsets, normalize):
     n_env = host_offsets.shape[0] - 1
     if n_env and n:
         pairs = cuda.to_device(np.full((n_env, 2), -1, dtype=np.int64))
-        _launch(_closest_pairs_kernel, n_env, positions, offsets,
+        launch(_closest_pairs_kernel, n_env, positions, offsets,
                 tolerances.COINCIDENT_ATOMS_ATOL, pairs)
         pairs = pairs.copy_to_host()
         bad = np.nonzero(pairs[:, 0] >= 0)[0]
@@ -174,7 +168,7 @@ def _expansions(rst, positions, offsets, values, normalize, order):
     d2Y = sh[2] if order >= 2 else empty((n, 0, 0, 0))
     family, r_cut, n_prim, p, coefficients = rst.radial_basis.kernel_arguments()
     coefficients = device_table(np.ascontiguousarray(coefficients))
-    _launch(_project_kernel(int(n_prim), rst.n_max), n_env, positions, values, offsets,
+    launch(_project_kernel(int(n_prim), rst.n_max), n_env, positions, values, offsets,
             family, float(r_cut), int(p), coefficients, Y, dY, d2Y, rst.l_max, normalize,
             order, tolerances.KERNEL_NORM_FLOOR, c, dc, d2c)
     return c, dc, d2c, offsets
@@ -193,11 +187,11 @@ def power_spectra(rst, positions, offsets, values=None, normalize=True, gradient
     n = dc.shape[0]
     F = power_spectrum_size(rst.n_max, rst.l_max)
     p = zeros((n_env, F))
-    _launch(_power_spectra_kernel, n_env, c, rst.n_max, rst.l_max, p)
+    launch(_power_spectra_kernel, n_env, c, rst.n_max, rst.l_max, p)
     if not gradients:
         return (p,)
     dp = zeros((n, 3, F))
     if n:
-        _launch(_power_spectra_gradients_kernel, n_env, c, dc.reshape(3 * n, rst.dim),
+        launch(_power_spectra_gradients_kernel, n_env, c, dc.reshape(3 * n, rst.dim),
                 offsets, rst.n_max, rst.l_max, dp.reshape(3 * n, F))
     return p, dp

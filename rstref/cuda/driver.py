@@ -93,30 +93,43 @@ def launch_config(n_items, scratch_per_thread=0):
     return blocks, threads, blocks * threads
 
 
-@cuda.jit
-def _flag_nonfinite(values, flag):
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    for i in range(start, values.shape[0], stride):
-        v = values[i]
-        if not (v - v == 0.0):  # NaN or +-inf
-            flag[0] = 1
+def launch(kernel, n_items, *args):
+    """Run the grid-stride ``kernel(*args)`` over ``n_items`` items; nothing for zero items."""
+    if n_items:
+        blocks, threads, _ = launch_config(n_items)
+        kernel[blocks, threads](*args)
 
 
-@cuda.jit
-def _flag_negative(values, flag):
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    for i in range(start, values.shape[0], stride):
-        if values[i] < 0.0:
-            flag[0] = 1
+def _flag_kernel(predicate):
+    """A grid-stride kernel ``(values, flag)`` that sets ``flag[0] = 1`` where ``predicate``
+    holds for an entry of the 1-d array ``values``."""
+
+    @cuda.jit
+    def flag_entries(values, flag):
+        for i in range(cuda.grid(1), values.shape[0], cuda.gridsize(1)):
+            if predicate(values[i]):
+                flag[0] = 1
+
+    return flag_entries
+
+
+@cuda.jit(device=True)
+def _is_nonfinite(v):
+    return not (v - v == 0.0)  # NaN or +-inf
+
+
+@cuda.jit(device=True)
+def _is_negative(v):
+    return v < 0.0
+
+
+_flag_nonfinite = _flag_kernel(_is_nonfinite)
+_flag_negative = _flag_kernel(_is_negative)
 
 
 @cuda.jit
 def _to_float64(src, dst):
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    for i in range(start, src.shape[0], stride):
+    for i in range(cuda.grid(1), src.shape[0], cuda.gridsize(1)):
         dst[i] = src[i]
 
 
@@ -139,8 +152,7 @@ def to_device_array(value):
 
 def _any_flagged(kernel, flat):
     flag = cuda.to_device(np.zeros(1, dtype=np.int32))
-    blocks, threads, _ = launch_config(flat.shape[0])
-    kernel[blocks, threads](flat, flag)
+    launch(kernel, flat.shape[0], flat, flag)
     return bool(flag.copy_to_host()[0])
 
 
@@ -180,9 +192,7 @@ def as_float64_device(value, name, trailing_shape=(), ndim=None):
             arr = cuda.to_device(np.ascontiguousarray(arr.copy_to_host()))
         if dtype != np.float64:
             out = cuda.device_array(shape, dtype=np.float64)
-            if size:
-                blocks, threads, _ = launch_config(size)
-                _to_float64[blocks, threads](arr.reshape(size), out.reshape(size))
+            launch(_to_float64, size, arr.reshape(size), out.reshape(size))
             arr = out
     if size and _any_flagged(_flag_nonfinite, arr.reshape(size)):
         raise ValueError(f"{name} contains NaN or infinite values")
@@ -246,6 +256,7 @@ __all__ = [
     "require",
     "device_function",
     "launch_config",
+    "launch",
     "to_device_array",
     "as_float64_device",
     "check_nonnegative",

@@ -21,7 +21,7 @@ from rstref.cuda.driver import (
     device_function,
     device_table,
     empty,
-    launch_config,
+    launch,
     require,
 )
 from rstref.harmonics import SphericalHarmonics
@@ -70,41 +70,30 @@ def _prepare(xyz, l_max, normalization, convention, solid):
     return calc, xyz, coef, axes
 
 
-def _launch(kernel, xyz, *args):
+def _evaluate(order, xyz, l_max, normalization, convention, solid):
+    """Values and derivatives up to ``order`` (0, 1 or 2) as a tuple of device arrays."""
+    calc, xyz, coef, axes = _prepare(xyz, l_max, normalization, convention, solid)
     n = xyz.shape[0]
-    if n:
-        blocks, threads, _ = launch_config(n)
-        kernel[blocks, threads](xyz, *args)
+    shapes = [(n, calc.size), (n, 3, calc.size), (n, 3, 3, calc.size)][: order + 1]
+    outputs = tuple(empty(shape) for shape in shapes)
+    launch(_kernels(calc.l_max)[order], n, xyz, axes, calc.solid, coef, *outputs)
+    return outputs
 
 
 def spherical_harmonics(xyz, l_max, normalization="integral", convention="standard", solid=False):
     """GPU twin of :func:`rstref.spherical_harmonics`: device array ``(n, L)``."""
-    calc, xyz, coef, axes = _prepare(xyz, l_max, normalization, convention, solid)
-    out = empty((xyz.shape[0], calc.size))
-    _launch(_kernels(calc.l_max)[0], xyz, axes, calc.solid, coef, out)
-    return out
+    return _evaluate(0, xyz, l_max, normalization, convention, solid)[0]
 
 
 def spherical_harmonics_with_gradients(
     xyz, l_max, normalization="integral", convention="standard", solid=False
 ):
     """GPU twin of :func:`rstref.spherical_harmonics_with_gradients`: ``(n, L)``, ``(n, 3, L)``."""
-    calc, xyz, coef, axes = _prepare(xyz, l_max, normalization, convention, solid)
-    n = xyz.shape[0]
-    out = empty((n, calc.size))
-    dout = empty((n, 3, calc.size))
-    _launch(_kernels(calc.l_max)[1], xyz, axes, calc.solid, coef, out, dout)
-    return out, dout
+    return _evaluate(1, xyz, l_max, normalization, convention, solid)
 
 
 def spherical_harmonics_with_hessians(
     xyz, l_max, normalization="integral", convention="standard", solid=False
 ):
     """GPU twin of :func:`rstref.spherical_harmonics_with_hessians`: ``(n, L)``, ``(n, 3, L)``, ``(n, 3, 3, L)``."""
-    calc, xyz, coef, axes = _prepare(xyz, l_max, normalization, convention, solid)
-    n = xyz.shape[0]
-    out = empty((n, calc.size))
-    dout = empty((n, 3, calc.size))
-    d2out = empty((n, 3, 3, calc.size))
-    _launch(_kernels(calc.l_max)[2], xyz, axes, calc.solid, coef, out, dout, d2out)
-    return out, dout, d2out
+    return _evaluate(2, xyz, l_max, normalization, convention, solid)

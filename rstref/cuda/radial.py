@@ -17,7 +17,7 @@ from rstref.cuda.driver import (
     device_function,
     device_table,
     empty,
-    launch_config,
+    launch,
     require,
 )
 
@@ -60,11 +60,8 @@ def evaluate_on_device(basis, r):
     d2out = empty((n, basis.n_max))
     if n:
         coefficients = device_table(basis.coefficients)
-        blocks, threads, _ = launch_config(n)
-        _kernel(basis.n_max)[blocks, threads](
-            r, basis.family.family_code, basis.r_cut, basis.family._p, coefficients,
-            out, dout, d2out,
-        )
+        launch(_kernel(basis.n_max), n, r, basis.family.family_code, basis.r_cut,
+               basis.family._p, coefficients, out, dout, d2out)
     return out, dout, d2out
 
 
