@@ -397,11 +397,29 @@ def dscribe_suites(examples):
     # that, not r_cut, is where its features can be non-smooth; at r_cut nothing happens
     effective = R_CUT + soap.get_cutoff_padding()
     suite = featurizer_suite(per_atom, with_gradients, examples, crossing_radius=effective)
-    suite["cutoff at nominal r_cut (no event): values C^2"] = (
+    suite["cutoff at nominal r_cut: values C^2"] = (
         lambda e: check_cutoff_smoothness(lambda x, s: per_atom(x, s)[0], with_centre(e[0]), 2, species=e[1]),
         crossings(R_CUT), examples)
     print(f"dscribe: nominal r_cut {R_CUT}, neighbour cutoff r_cut + padding = {effective:.4f}")
-    return {"dscribe SOAP": suite}
+
+    # with a weighting that vanishes at r0 = r_cut: w = (1 + 2 x^3 - 3 x^2)^2 = (1 - x)^4 (1 + 2x)^2,
+    # x = r / r0, is C^3 at r0; dscribe offers only numerical derivatives with a weighting
+    weighted = SOAP(species=list(SPECIES), r_cut=R_CUT, n_max=3, l_max=3, sigma=0.5, periodic=False,
+                    weighting={"function": "poly", "r0": R_CUT, "c": 1, "m": 2})
+
+    def weighted_per_atom(x, s):
+        return weighted.create(atoms(x, s))
+
+    def weighted_with_gradients(x, s):
+        d, f = weighted.derivatives(atoms(x, s), method="numerical", attach=True)
+        return f, d.transpose(1, 2, 0, 3)
+
+    weighted_suite = featurizer_suite(weighted_per_atom, weighted_with_gradients, examples)
+    weighted_suite["cutoff at r_cut + padding: values C^2"] = (
+        lambda e: check_cutoff_smoothness(lambda x, s: weighted_per_atom(x, s)[0], with_centre(e[0]), 2,
+                                          species=e[1]),
+        crossings(effective), examples)
+    return {"dscribe SOAP": suite, "dscribe SOAP (poly weighting, m=2)": weighted_suite}
 
 
 def featomic_suites(examples):
@@ -535,7 +553,8 @@ example; for FAIL: the smallest failing input). Cutoff rows: D(h/4) = left/right
 of the one-sided estimates of the derivative at the crossing and its tolerance (see
 `rstref.testing.check_cutoff_smoothness`). Settings: spherical harmonics l <= {L_MAX_SH};
 SOAP-like featurizers with r_cut = {R_CUT}, species {SPECIES}, per-atom outputs of finite
-clusters; dscribe SOAP(n_max=3, l_max=3, sigma=0.5, rbf='gto', no weighting); featomic
+clusters; dscribe SOAP(n_max=3, l_max=3, sigma=0.5, rbf='gto', no weighting, analytical
+derivatives; and with weighting poly(r0=r_cut, c=1, m=2), numerical derivatives); featomic
 SoapPowerSpectrum(Gto max_radial=3, max_angular=3, Gaussian width 0.5, ShiftedCosine width
 0.5). The cutoff rows move one neighbour of atom 0 (at the origin) across the radius where
 neighbours enter the implementation's neighbour list: r_cut, except for dscribe, which
