@@ -557,9 +557,9 @@ clusters; dscribe SOAP(n_max=3, l_max=3, sigma=0.5, rbf='gto', no weighting, ana
 derivatives; and with weighting poly(r0=r_cut, c=1, m=2), numerical derivatives); featomic
 SoapPowerSpectrum(Gto max_radial=3, max_angular=3, Gaussian width 0.5, ShiftedCosine width
 0.5). The cutoff rows move one neighbour of atom 0 (at the origin) across the radius where
-neighbours enter the implementation's neighbour list: r_cut, except for dscribe, which
-includes neighbours up to r_cut + sigma sqrt(-2 ln 1e-3) (its `get_cutoff_padding()`; here
-{R_CUT + 0.5 * np.sqrt(-2 * np.log(1e-3)):.4f}), where its Gaussians have decayed to 1e-3; e3nn invariants: 2 'smooth_finite' radial functions x l <= 2 harmonics,
+neighbours enter the implementation's neighbour list (or their weight vanishes): r_cut, except
+for dscribe without weighting, which includes neighbours up to r_cut + sigma sqrt(-2 ln 1e-3)
+(its `get_cutoff_padding()`; here {R_CUT + 0.5 * np.sqrt(-2 * np.log(1e-3)):.4f}), where its Gaussians have decayed to 1e-3; e3nn invariants: 2 'smooth_finite' radial functions x l <= 2 harmonics,
 ReducedTensorProducts('ij=ji') 0e outputs, gradients by autograd; rstref PS: n_max=4,
 l_max=3, 'smooth_cosines' (C^2 at r_cut), values +-1 by species.
 
