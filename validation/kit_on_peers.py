@@ -49,7 +49,6 @@ from rstref.testing import (
     check_gradient,
     check_hessian,
     check_permutation_equivariance,
-    check_permutation_invariance,
     check_rotation_invariance,
     check_translation_invariance,
 )
