@@ -93,22 +93,43 @@ def test_power_spectrum_layout():
         power_spectrum_index(0, 3, 2, n_max)
 
 
+def _bispectrum_labels_by_brute_force(n_max, l_max, parity):
+    """Every (n1, l1, n2, l2, n3, l3) from the defining conditions, not from the library's loops:
+    blocks sorted by (l, n), triangle rule, parity filter, no odd triple with two equal
+    blocks; ordered by (l1, l2, l3, n1, n2, n3)."""
+    blocks = [(l, n) for l in range(l_max + 1) for n in range(n_max)]
+    labels = []
+    for (l1, n1), (l2, n2), (l3, n3) in itertools.product(blocks, repeat=3):
+        odd = (l1 + l2 + l3) % 2 == 1
+        if not (l1, n1) <= (l2, n2) <= (l3, n3) or not abs(l1 - l2) <= l3 <= l1 + l2:
+            continue
+        if (parity == "even" and odd) or (parity == "odd" and not odd):
+            continue
+        if odd and ((l1, n1) == (l2, n2) or (l2, n2) == (l3, n3)):
+            continue
+        labels.append((n1, l1, n2, l2, n3, l3))
+    return sorted(labels, key=lambda t: (t[1], t[3], t[5], t[0], t[2], t[4]))
+
+
+def _docstring_comprehension(function):
+    """The layout comprehension written in ``function``'s docstring, as source text."""
+    doc = function.__doc__
+    start = doc.index("[", doc.index("::"))
+    return doc[start:doc.index("\n\n", start)].strip()
+
+
 def test_bispectrum_layout_matches_comprehension():
     n_max, l_max = 3, 4
-
-    def parity_ok(s, parity):
-        return parity == "all" or (parity == "even") == (s % 2 == 0)
+    documented = _docstring_comprehension(bispectrum_range)
 
     for parity in ("all", "even", "odd"):
-        expected = [(n1, l1, n2, l2, n3, l3)
-                    for l1 in range(l_max + 1)
-                    for l2 in range(l1, l_max + 1)
-                    for l3 in range(l2, min(l1 + l2, l_max) + 1)
-                    for n1 in range(n_max)
-                    for n2 in range(n1 if l2 == l1 else 0, n_max)
-                    for n3 in range(n2 if l3 == l2 else 0, n_max)
-                    if parity_ok(l1 + l2 + l3, parity)
-                    and not ((l1 + l2 + l3) % 2 == 1 and ((n1, l1) == (n2, l2) or (n2, l2) == (n3, l3)))]
+        expected = _bispectrum_labels_by_brute_force(n_max, l_max, parity)
+
+        def parity_ok(s, parity=parity):
+            return parity == "all" or (parity == "even") == (s % 2 == 0)
+
+        assert eval(documented, {"parity_ok": parity_ok, "n_max": n_max, "l_max": l_max,
+                                 "min": min, "range": range}) == expected
         assert bispectrum_range(n_max, l_max, parity) == expected
         assert bispectrum_size(n_max, l_max, parity) == len(expected)
         bs = Bispectrum(make_rst(n_max, l_max), parity=parity)
