@@ -28,6 +28,19 @@ def cg_block_index(l1, l2, L, l_max):
     return (l1 * n + l2) * n + L
 
 
+# inlined at numba-IR level: as a plain call it ran the coupling loops ~1.6x slower
+@numba.njit(cache=True, inline="always")
+def _accumulate(start, stop, values, x, x0, x_index, y, y0, y_index, out, o0, out_index):
+    """``out[o0 + out_index[k]] += values[k] x[x0 + x_index[k]] y[y0 + y_index[k]]`` for k in start..stop-1.
+
+    The one loop behind :func:`cg_couple`, :func:`cg_couple_first` and
+    :func:`cg_couple_second`: each couples two of the three blocks of a table block into
+    the third, so each passes the index arrays in its own order.
+    """
+    for k in range(start, stop):
+        out[o0 + out_index[k]] += values[k] * x[x0 + x_index[k]] * y[y0 + y_index[k]]
+
+
 @numba.njit(cache=True)
 def cg_couple(l1, l2, L, a, a0, b, b0, out, o0, block_offsets, m1_index, m2_index, M_index, values, l_max):
     """Accumulate the coupled block: ``out[o0 + M+L] += sum C[m1,m2,M] a[a0 + m1+l1] b[b0 + m2+l2]``.
@@ -38,8 +51,8 @@ def cg_couple(l1, l2, L, a, a0, b, b0, out, o0, block_offsets, m1_index, m2_inde
     non-overlapping offsets.
     """
     bi = cg_block_index(l1, l2, L, l_max)
-    for k in range(block_offsets[bi], block_offsets[bi + 1]):
-        out[o0 + M_index[k]] += values[k] * a[a0 + m1_index[k]] * b[b0 + m2_index[k]]
+    _accumulate(block_offsets[bi], block_offsets[bi + 1], values,
+                a, a0, m1_index, b, b0, m2_index, out, o0, M_index)
 
 
 @numba.njit(cache=True)
@@ -62,8 +75,8 @@ def cg_couple_first(l1, l2, L, b, b0, c, c0, out, o0, block_offsets, m1_index, m
     The gradient of :func:`cg_contract` with respect to block ``a``.
     """
     bi = cg_block_index(l1, l2, L, l_max)
-    for k in range(block_offsets[bi], block_offsets[bi + 1]):
-        out[o0 + m1_index[k]] += values[k] * b[b0 + m2_index[k]] * c[c0 + M_index[k]]
+    _accumulate(block_offsets[bi], block_offsets[bi + 1], values,
+                b, b0, m2_index, c, c0, M_index, out, o0, m1_index)
 
 
 @numba.njit(cache=True)
@@ -73,5 +86,5 @@ def cg_couple_second(l1, l2, L, a, a0, c, c0, out, o0, block_offsets, m1_index, 
     The gradient of :func:`cg_contract` with respect to block ``b``.
     """
     bi = cg_block_index(l1, l2, L, l_max)
-    for k in range(block_offsets[bi], block_offsets[bi + 1]):
-        out[o0 + m2_index[k]] += values[k] * a[a0 + m1_index[k]] * c[c0 + M_index[k]]
+    _accumulate(block_offsets[bi], block_offsets[bi + 1], values,
+                a, a0, m1_index, c, c0, M_index, out, o0, m2_index)
