@@ -259,7 +259,6 @@ def _power_spectrum_loop(offsets, channel, weight, R, dR, Y, dY, u, vectors, n_m
                          pair_slot, self_slot, features, gradients, write_gradients, strain,
                          write_strain):
     dim = n_eff * (l_max + 1) * (l_max + 1)
-    F = features.shape[1]
     for i in numba.prange(offsets.shape[0] - 1):
         c = np.empty(dim)
         present = np.empty(n_eff // n_max, dtype=np.bool_)
