@@ -4,7 +4,9 @@ Select with the environment variable ``RSTREF_HYPOTHESIS_PROFILE=thorough``.
 """
 
 import os
+import types
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -28,3 +30,40 @@ settings.load_profile(os.environ.get("RSTREF_HYPOTHESIS_PROFILE", "ci"))
 def thorough():
     """True when the thorough profile is active (widens some parametrisations)."""
     return os.environ.get("RSTREF_HYPOTHESIS_PROFILE", "ci") == "thorough"
+
+
+@pytest.fixture
+def ptx_compiler(monkeypatch):
+    """``compile(kernel, signature) -> PTX text`` for sm_90 without a GPU, or skip.
+
+    Needs the real numba-cuda compiler (NVVM/NVRTC); skipped under the simulator and where
+    the compiler is missing or unusable (e.g. numba's deprecated built-in CUDA target).
+    """
+    import numba
+
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or numba.config.ENABLE_CUDASIM:
+        pytest.skip("compile-only check: needs the real numba-cuda compiler, not the simulator")
+    cuda = pytest.importorskip("numba.cuda")
+    import numba.cuda.dispatcher as cuda_dispatcher
+
+    # device functions (the shared @njit kernels) are compiled for the current device's
+    # compute capability; without a GPU there is none, so name one
+    monkeypatch.setattr(
+        cuda_dispatcher, "get_current_device",
+        lambda: types.SimpleNamespace(compute_capability=(9, 0)),
+    )
+    try:
+        from numba.cuda import types as t
+
+        def probe(a):
+            a[0] = 1.0
+
+        cuda.compile_ptx(probe, (t.float64[::1],), cc=(9, 0))
+    except Exception as exc:  # missing libnvvm / libnvrtc, or no numba-cuda
+        pytest.skip(f"NVVM/NVRTC not usable for a compile-only check: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0] if str(exc) else ''}")
+
+    def compile_ptx(kernel, signature):
+        return cuda.compile_ptx(getattr(kernel, "py_func", kernel), signature, cc=(9, 0))[0]
+
+    return compile_ptx

@@ -18,8 +18,6 @@ nvidia-cuda-nvrtc``): it compiles every kernel of :mod:`rstref.cuda`, with the s
 when those libraries are missing or the simulator is on.
 """
 
-import os
-import types as pytypes
 
 import numpy as np
 import pytest
@@ -356,39 +354,9 @@ def test_batched_device_inputs_and_errors():
 # ----------------------------------------------------------------------------- PTX
 
 
-def _ptx_compiler(monkeypatch):
-    """``compile(pyfunc, signature)`` to PTX for sm_90 without a GPU, or skip."""
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or SIMULATED:
-        pytest.skip("compile-only check: needs the real numba-cuda compiler, not the simulator")
-    cuda = pytest.importorskip("numba.cuda")
-    import numba.cuda.dispatcher as cuda_dispatcher
-
-    # Device functions (the shared @njit kernels) are compiled for the current device's
-    # compute capability; without a GPU there is none, so name one.
-    monkeypatch.setattr(
-        cuda_dispatcher, "get_current_device",
-        lambda: pytypes.SimpleNamespace(compute_capability=(9, 0)),
-    )
-
-    def compile_ptx(kernel, signature):
-        return cuda.compile_ptx(kernel.py_func, signature, cc=(9, 0))[0]
-
-    try:
-        from numba.cuda import types as t
-
-        def probe(a):
-            a[0] = 1.0
-
-        cuda.compile_ptx(probe, (t.float64[::1],), cc=(9, 0))
-    except Exception as exc:  # missing libnvvm / libnvrtc
-        pytest.skip(f"NVVM/NVRTC not usable for a compile-only check: {type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0] if str(exc) else ''}")
-    return compile_ptx
-
-
-def test_kernels_compile_to_ptx(monkeypatch):
+def test_kernels_compile_to_ptx(ptx_compiler):
     """Every rstref CUDA kernel (with the shared @njit kernels it calls) compiles for sm_90."""
-    compile_ptx = _ptx_compiler(monkeypatch)
+    compile_ptx = ptx_compiler
     from numba.cuda import types as t
 
     from rstref.cuda import harmonics as gh
