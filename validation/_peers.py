@@ -192,6 +192,32 @@ def best_time(function, repeat=5, min_time=0.2, max_repeat=50):
 # markdown
 # ---------------------------------------------------------------------------------------
 
+def time_interleaved(fns, repeat, min_time=1.0, max_repeat=30):
+    """Best wall time and best CPU time (seconds) of each function in ``fns`` (a dict).
+
+    Round-robin (a, b, c, a, b, c, ...) so that every library sees the same background
+    load; each is warmed up first (compilation, first touch).  CPU time is the process
+    CPU time (``time.process_time``, user + system, all threads), which on a shared,
+    loaded machine is a steadier measure of the work than wall time; with one thread it
+    is the single-core cost.
+    """
+    for fn in fns.values():
+        fn()
+    wall = {name: float("inf") for name in fns}
+    cpu = dict(wall)
+    rounds, spent = 0, 0.0
+    while rounds < repeat or (spent < min_time and rounds < max_repeat):
+        for name, fn in fns.items():
+            c0, w0 = time.process_time(), time.perf_counter()
+            fn()
+            w1, c1 = time.perf_counter(), time.process_time()
+            wall[name] = min(wall[name], w1 - w0)
+            cpu[name] = min(cpu[name], c1 - c0)
+            spent += w1 - w0
+        rounds += 1
+    return wall, cpu
+
+
 def markdown_table(headers, rows):
     """A GitHub-markdown table; cells are converted with ``str``."""
     lines = ["| " + " | ".join(str(h) for h in headers) + " |",

@@ -49,34 +49,6 @@ def _points(n, seed):
     return xyz * rng.uniform(0.5, 2.0, size=(n, 1))
 
 
-def _time_interleaved(fns, repeat, min_time=1.0, max_repeat=30):
-    """Best wall time and best CPU time (seconds) of each function in ``fns`` (a dict).
-
-    Round-robin (a, b, c, a, b, c, ...) so that every library sees the same background
-    load; each is warmed up first (compilation, first touch).  CPU time is the process
-    CPU time (``time.process_time``, user + system, all threads), which on a shared,
-    loaded machine is a steadier measure of the work than wall time; with one thread it
-    is the single-core cost.
-    """
-    import time
-
-    for fn in fns.values():
-        fn()
-    wall = {name: float("inf") for name in fns}
-    cpu = dict(wall)
-    rounds, spent = 0, 0.0
-    while rounds < repeat or (spent < min_time and rounds < max_repeat):
-        for name, fn in fns.items():
-            c0, w0 = time.process_time(), time.perf_counter()
-            fn()
-            w1, c1 = time.perf_counter(), time.process_time()
-            wall[name] = min(wall[name], w1 - w0)
-            cpu[name] = min(cpu[name], c1 - c0)
-            spent += w1 - w0
-        rounds += 1
-    return wall, cpu
-
-
 def rstref_calls(xyz, l_max):
     import rstref
 
@@ -147,7 +119,7 @@ def worker(args):
         for quantity in QUANTITIES:
             row = {"l_max": l_max, "quantity": quantity, "threads": threads}
             fns = {lib: c[quantity] for lib, c in calls.items() if quantity in c}
-            wall, cpu = _time_interleaved(fns, args.repeat)
+            wall, cpu = _peers.time_interleaved(fns, args.repeat)
             for lib in fns:
                 row[lib] = wall[lib] / args.points * 1e9
                 row[lib + "_cpu"] = cpu[lib] / args.points * 1e9

@@ -116,25 +116,6 @@ def hessian_in_chunks(f, x, jacrev, jvp, vmap, torch):
     return H.reshape(*x.shape, *H.shape[1:]).permute(2, 3, 4, 0, 1)
 
 
-def time_interleaved(fns, repeat, min_time=1.0, max_repeat=20):
-    """Best wall and CPU time of each function in ``fns`` (dict), round-robin."""
-    for fn in fns.values():
-        fn()
-    wall = {k: float("inf") for k in fns}
-    cpu = dict(wall)
-    rounds, spent = 0, 0.0
-    while rounds < repeat or (spent < min_time and rounds < max_repeat):
-        for name, fn in fns.items():
-            c0, w0 = time.process_time(), time.perf_counter()
-            fn()
-            w1, c1 = time.perf_counter(), time.process_time()
-            wall[name] = min(wall[name], w1 - w0)
-            cpu[name] = min(cpu[name], c1 - c0)
-            spent += w1 - w0
-        rounds += 1
-    return wall, cpu
-
-
 def rel(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
 
@@ -203,7 +184,7 @@ def main():
         for name, dev in checks.items():
             report.check(f"N={n_atoms} {name} rstref vs torch", dev, 1e-12, "relative")
         # which autograd route is faster for the gradients
-        grad_wall, _ = time_interleaved({"jacrev": t_jacrev, "jacfwd": t_jacfwd}, 1, min_time=0.0)
+        grad_wall, _ = _peers.time_interleaved({"jacrev": t_jacrev, "jacfwd": t_jacfwd}, 1, min_time=0.0)
         best_grad = "jacrev" if grad_wall["jacrev"] <= grad_wall["jacfwd"] else "jacfwd"
         t_grad = t_jacrev if best_grad == "jacrev" else t_jacfwd
         pairs = {
@@ -215,10 +196,10 @@ def main():
             ours, theirs = pairs[quantity]
             if quantity == "+Hessians" and once[0] > 60.0:
                 # too slow to repeat: the single (post-warm-up) call above is the measurement
-                wall, cpu = time_interleaved({"rstref": ours}, args.repeat)
+                wall, cpu = _peers.time_interleaved({"rstref": ours}, args.repeat)
                 wall["torch"], cpu["torch"] = once
             else:
-                wall, cpu = time_interleaved({"rstref": ours, "torch": theirs}, args.repeat)
+                wall, cpu = _peers.time_interleaved({"rstref": ours, "torch": theirs}, args.repeat)
             route = {"values": "forward (no_grad)", "+gradients": f"torch.func.{best_grad}",
                      "+Hessians": (f"jvp(jacrev) in chunks of {HESSIAN_CHUNK} tangents"
                                    if chunked else "torch.func.hessian")}[quantity]
