@@ -272,30 +272,31 @@ def sph_gradients_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_
             out_grad[i, a1, base] = -y * (sA + tz)
             out_grad[i, a2, base] = s * coef[3, l, 0] * q[l - 1, 0] - tz * z
             for m in range(1, l + 1):
+                # with T = C_m or S_m: grad Z = (T dq/dx + q dT/dx, T dq/dy + q dT/dy, T dq/dz)
+                # and dq/dx = -x E q', dq/dy = -y E q'; the chain-rule term -t Z u has the
+                # same factor T, so  s grad Z - t Z u = (s q dT/dx - x T p, s q dT/dy - y T p,
+                # T w) with p = s E q' + t q and w = s F q_{l-1}^m - t q z
                 qv = q[l, m]
-                sA = s * coef[2, l, m] * q[l - 1, m + 1]
-                sqz = s * coef[3, l, m] * q[l - 1, m]
+                tq = t * qv
+                p = s * coef[2, l, m] * q[l - 1, m + 1] + tq
+                w = s * coef[3, l, m] * q[l - 1, m] - tq * z
                 sqv = s * qv
                 c = cs[0, m]
                 sn = cs[1, m]
                 mc = sqv * cs[2, m]  # s q dC_m/dx = s q dS_m/dy
                 ms = sqv * cs[3, m]  # s q dS_m/dx = -s q dC_m/dy
-                Zc = qv * c
-                Zs = qv * sn
-                tc = t * Zc
-                ts = t * Zs
-                wc = sA * c + tc
-                ws = sA * sn + ts
+                pc = p * c
+                ps = p * sn
                 k = base + m
-                out_val[i, k] = Zc
-                out_grad[i, a0, k] = mc - x * wc
-                out_grad[i, a1, k] = -ms - y * wc
-                out_grad[i, a2, k] = sqz * c - tc * z
+                out_val[i, k] = qv * c
+                out_grad[i, a0, k] = mc - x * pc
+                out_grad[i, a1, k] = -ms - y * pc
+                out_grad[i, a2, k] = w * c
                 k = base - m
-                out_val[i, k] = Zs
-                out_grad[i, a0, k] = ms - x * ws
-                out_grad[i, a1, k] = mc - y * ws
-                out_grad[i, a2, k] = sqz * sn - ts * z
+                out_val[i, k] = qv * sn
+                out_grad[i, a0, k] = ms - x * ps
+                out_grad[i, a1, k] = mc - y * ps
+                out_grad[i, a2, k] = w * sn
 
 
 @numba.njit(cache=True)
