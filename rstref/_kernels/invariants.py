@@ -128,6 +128,26 @@ def power_spectrum_cross_values(ca, cb, n_max, l_max, p):
                 f += 1
 
 
+@numba.njit(cache=True, inline="always")
+def _cross_gradient_rows(dc, c, derivative_of_first, n_max, l_max, out):
+    """``out[i, f] = (2l+1)^-1/2 sum_m d(c_a c_b)`` rows, the derivative on factor a or b."""
+    for i in range(dc.shape[0]):
+        f = 0
+        for l in range(l_max + 1):
+            width = 2 * l + 1
+            scale = 1.0 / math.sqrt(width)
+            for n in range(n_max):
+                a = n_max * l * l + n * width
+                for n2 in range(n_max):
+                    b = n_max * l * l + n2 * width
+                    d0, c0 = (a, b) if derivative_of_first else (b, a)
+                    acc = 0.0
+                    for k in range(width):
+                        acc += dc[i, d0 + k] * c[c0 + k]
+                    out[i, f] = scale * acc
+                    f += 1
+
+
 @numba.njit(cache=True)
 def power_spectrum_cross_gradients(ca, dca, cb, dcb, n_max, l_max, dpa, dpb):
     """Gradients of the cross power spectrum.
@@ -137,34 +157,8 @@ def power_spectrum_cross_gradients(ca, dca, cb, dcb, n_max, l_max, dpa, dpb):
     (shapes (Ma, F), (Mb, F)).  When a and b depend on the same variables the total
     derivative is ``dpa + dpb``.
     """
-    for i in range(dca.shape[0]):
-        f = 0
-        for l in range(l_max + 1):
-            width = 2 * l + 1
-            scale = 1.0 / math.sqrt(width)
-            for n in range(n_max):
-                a = n_max * l * l + n * width
-                for n2 in range(n_max):
-                    b = n_max * l * l + n2 * width
-                    acc = 0.0
-                    for k in range(width):
-                        acc += dca[i, a + k] * cb[b + k]
-                    dpa[i, f] = scale * acc
-                    f += 1
-    for i in range(dcb.shape[0]):
-        f = 0
-        for l in range(l_max + 1):
-            width = 2 * l + 1
-            scale = 1.0 / math.sqrt(width)
-            for n in range(n_max):
-                a = n_max * l * l + n * width
-                for n2 in range(n_max):
-                    b = n_max * l * l + n2 * width
-                    acc = 0.0
-                    for k in range(width):
-                        acc += ca[a + k] * dcb[i, b + k]
-                    dpb[i, f] = scale * acc
-                    f += 1
+    _cross_gradient_rows(dca, cb, True, n_max, l_max, dpa)
+    _cross_gradient_rows(dcb, ca, False, n_max, l_max, dpb)
 
 
 @numba.njit(cache=True)
