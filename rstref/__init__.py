@@ -6,7 +6,7 @@ the whole public API of the top-level package; each name lives in the module nam
 after the mathematical object it belongs to.
 """
 
-from importlib import import_module
+from rstref._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -60,14 +60,4 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC) + ["__version__"]
 
 
-def __getattr__(name):
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rstref' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_attributes("rstref", _PUBLIC, globals(), __all__)

@@ -46,7 +46,7 @@ on the device (``.copy_to_host()`` to fetch them).  ``device='cpu'`` with device
 is an error (nothing is copied silently).
 """
 
-from importlib import import_module
+from rstref._lazy import lazy_attributes
 
 #: GPU twins of the CPU entry points (the CPU functions dispatch here; see "Dispatch")
 _PUBLIC = {
@@ -121,14 +121,4 @@ def wants_gpu(device, *arrays):
     return device == "cuda" or on_device
 
 
-def __getattr__(name):
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rstref.cuda' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_attributes("rstref.cuda", _PUBLIC, globals(), __all__)
