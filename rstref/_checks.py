@@ -7,7 +7,12 @@ documented promotion of float32 (and other real floats) to float64.
 
 import numbers
 
+import numba
 import numpy as np
+
+from rstref._kernels.tensor import closest_pair_below
+from rstref._numba import njit
+from rstref.limits import COINCIDENT_ATOMS_ATOL
 
 
 def as_float_array(value, name, trailing_shape=(), ndim=None, allow_nonfinite=False):
@@ -90,3 +95,71 @@ def check_choice(value, name, choices):
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
+
+
+def check_bool(value, name):
+    """Return ``value`` as a Python bool; anything but ``bool``/``numpy.bool_`` raises TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def check_offsets(offsets, n_items, name="offsets"):
+    """Return ragged-batch ``offsets`` as C-contiguous int64 after checking the layout.
+
+    ``offsets`` has shape ``(n_env + 1,)``, starts at 0, ends at ``n_items`` and is
+    non-decreasing: environment ``e`` owns rows ``offsets[e]:offsets[e + 1]``.
+    """
+    arr = np.asarray(offsets)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
+    if arr.ndim != 1 or arr.shape[0] < 1:
+        raise ValueError(f"{name} must have shape (n_env + 1,), got {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    if arr[0] != 0 or arr[-1] != n_items:
+        raise ValueError(
+            f"{name} must start at 0 and end at the number of neighbours {n_items}, "
+            f"got {arr[0]} and {arr[-1]}"
+        )
+    if np.any(np.diff(arr) < 0):
+        raise ValueError(f"{name} must be non-decreasing")
+    return arr
+
+
+def coincident_atoms_message(i, j, distance, name="positions", environment=None):
+    """The one error message for two coincident atoms (``limits.COINCIDENT_ATOMS_ATOL``)."""
+    where = "atoms" if environment is None else "neighbours"
+    env = "" if environment is None else f" of environment {environment}"
+    return (f"{name}: {where} {i} and {j}{env} coincide (distance {distance:.3e} < "
+            f"COINCIDENT_ATOMS_ATOL = {COINCIDENT_ATOMS_ATOL:.0e})")
+
+
+def check_no_coincident_atoms(positions, offsets=None, name="positions"):
+    """Raise ``ValueError`` if two atoms of one environment are closer than the limit.
+
+    ``positions`` (N, 3) float64 (already checked); ``offsets`` None for one environment,
+    else checked ragged offsets.  The one coincident-atoms check of the package.
+    """
+    if offsets is None:
+        i, j = closest_pair_below(positions, COINCIDENT_ATOMS_ATOL)
+        if i >= 0:
+            d = float(np.linalg.norm(positions[i] - positions[j]))
+            raise ValueError(coincident_atoms_message(int(i), int(j), d, name))
+        return
+    pairs = np.empty((offsets.shape[0] - 1, 2), dtype=np.int64)
+    _closest_pairs_ragged(positions, offsets, COINCIDENT_ATOMS_ATOL, pairs)
+    bad = np.nonzero(pairs[:, 0] >= 0)[0]
+    if bad.size:
+        e = int(bad[0])
+        i, j = (int(offsets[e] + k) for k in pairs[e])
+        d = float(np.linalg.norm(positions[i] - positions[j]))
+        raise ValueError(coincident_atoms_message(i, j, d, name, environment=e))
+
+
+@njit(parallel=True)
+def _closest_pairs_ragged(positions, offsets, tolerance, pairs):
+    """``pairs[e]``: the first coincident pair of environment ``e`` (local indices) or (-1, -1)."""
+    for e in numba.prange(offsets.shape[0] - 1):
+        i, j = closest_pair_below(positions[offsets[e]:offsets[e + 1]], tolerance)
+        pairs[e, 0] = i
+        pairs[e, 1] = j

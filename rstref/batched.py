@@ -25,11 +25,17 @@ arrays), 'cpu' the CPU; see :mod:`rstref.cuda`.
 import numba
 import numpy as np
 
-from rstref import tolerances
-from rstref._checks import as_positions_and_values
+from rstref import limits
+from rstref._checks import (
+    as_positions_and_values,
+    check_bool,
+    check_no_coincident_atoms,
+    check_offsets,
+)
+from rstref._dispatch import wants_gpu
 from rstref._kernels import invariants as _ki
 from rstref._kernels import tensor as _kt
-from rstref.cuda import wants_gpu
+from rstref._numba import njit
 from rstref.harmonics import SphericalHarmonics
 from rstref.invariants import power_spectrum_size
 from rstref.radial import OrthonormalRadialBasis
@@ -47,75 +53,29 @@ __all__ = [
 # ----------------------------------------------------------------------------- checks
 
 
-def check_offsets(offsets, n_neighbours):
-    """Return ``offsets`` as int64 after checking the ragged layout (module docstring)."""
-    arr = np.asarray(offsets)
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"offsets must be an integer array, got dtype {arr.dtype}")
-    if arr.ndim != 1 or arr.shape[0] < 1:
-        raise ValueError(f"offsets must have shape (n_env + 1,), got {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=np.int64)
-    if arr[0] != 0 or arr[-1] != n_neighbours:
-        raise ValueError(
-            f"offsets must start at 0 and end at the number of neighbours {n_neighbours}, "
-            f"got {arr[0]} and {arr[-1]}"
-        )
-    if np.any(np.diff(arr) < 0):
-        raise ValueError("offsets must be non-decreasing")
-    return arr
-
-
 def check_tensor(rst):
     if not isinstance(rst, RadialSphericalTensor):
         raise TypeError(f"rst must be a RadialSphericalTensor, got {type(rst).__name__}")
     return rst
 
 
-def check_normalize(normalize):
-    if not isinstance(normalize, (bool, np.bool_)):
-        raise TypeError(f"normalize must be a bool, got {type(normalize).__name__}")
-    return bool(normalize)
-
-
-def coincident_message(env, i, j, positions):
-    d = float(np.linalg.norm(positions[i] - positions[j]))
-    return (
-        f"positions: neighbours {i} and {j} of environment {env} coincide (distance "
-        f"{d:.3e} < COINCIDENT_ATOMS_ATOL = {tolerances.COINCIDENT_ATOMS_ATOL:.0e})"
-    )
-
-
 def _check_inputs(rst, positions, values, offsets, normalize):
     check_tensor(rst)
-    normalize = check_normalize(normalize)
+    normalize = check_bool(normalize, "normalize")
     positions, values = as_positions_and_values(positions, values)
     offsets = check_offsets(offsets, positions.shape[0])
-    pairs = np.empty((offsets.shape[0] - 1, 2), dtype=np.int64)
-    _closest_pairs(positions, offsets, tolerances.COINCIDENT_ATOMS_ATOL, pairs)
-    bad = np.nonzero(pairs[:, 0] >= 0)[0]
-    if bad.size:
-        e = int(bad[0])
-        i, j = (int(offsets[e] + k) for k in pairs[e])
-        raise ValueError(coincident_message(e, i, j, positions))
+    check_no_coincident_atoms(positions, offsets)
     return positions, values, offsets, normalize
 
 
 # ----------------------------------------------------------------------------- CPU loops
 
 
-@numba.njit(cache=True, parallel=True)
-def _closest_pairs(positions, offsets, tolerance, pairs):
-    for e in numba.prange(offsets.shape[0] - 1):
-        i, j = _kt.closest_pair_below(positions[offsets[e]:offsets[e + 1]], tolerance)
-        pairs[e, 0] = i
-        pairs[e, 1] = j
-
-
 #: environments per chunk of the parallel loop (each chunk owns one scratch set)
 _CHUNK = 64
 
 
-@numba.njit(cache=True)
+@njit
 def _project_range(positions, values, offsets, start, stop, family, r_cut, n_prim, p,
                    coefficients, Y, dY, d2Y, n_max, l_max, normalize, order, norm_floor,
                    c, dc, d2c):
@@ -134,7 +94,7 @@ def _project_range(positions, values, offsets, start, stop, family, r_cut, n_pri
                                        c[e], dc[s:t], d2c[s:t])
 
 
-@numba.njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _project_all(positions, values, offsets, family, r_cut, n_prim, p, coefficients, Y, dY,
                  d2Y, n_max, l_max, normalize, order, norm_floor, c, dc, d2c):
     n_env = offsets.shape[0] - 1
@@ -144,7 +104,7 @@ def _project_all(positions, values, offsets, family, r_cut, n_prim, p, coefficie
                        normalize, order, norm_floor, c, dc, d2c)
 
 
-@numba.njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _project_all_tabulated(positions, values, offsets, R, dR, d2R, Y, dY, d2Y, n_max, l_max,
                            normalize, order, norm_floor, c, dc, d2c):
     for e in numba.prange(offsets.shape[0] - 1):
@@ -155,13 +115,13 @@ def _project_all_tabulated(positions, values, offsets, R, dR, d2R, Y, dY, d2Y, n
                                 norm_floor, c[e], dc[s:t], d2c[s:t])
 
 
-@numba.njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _power_spectra_all(c, n_max, l_max, p):
     for e in numba.prange(c.shape[0]):
         _ki.power_spectrum_values(c[e], n_max, l_max, p[e])
 
 
-@numba.njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _power_spectra_gradients_all(c, dc_rows, offsets, n_max, l_max, dp_rows):
     for e in numba.prange(c.shape[0]):
         s = 3 * offsets[e]
@@ -184,7 +144,7 @@ def _expansions_cpu(rst, positions, values, offsets, normalize, order):
         Y = np.ascontiguousarray(sh[0])
         dY = np.ascontiguousarray(sh[1]) if order >= 1 else np.zeros((n, 0, 0))
         d2Y = np.ascontiguousarray(sh[2]) if order >= 2 else np.zeros((n, 0, 0, 0))
-        tail = (rst.n_max, rst.l_max, normalize, order, tolerances.KERNEL_NORM_FLOOR, c, dc, d2c)
+        tail = (rst.n_max, rst.l_max, normalize, order, limits.KERNEL_NORM_FLOOR, c, dc, d2c)
         if isinstance(rst.radial_basis, OrthonormalRadialBasis):
             # the radial basis is evaluated per atom inside the environment kernel, as in
             # RadialSphericalTensor (and on the GPU)

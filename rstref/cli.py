@@ -13,7 +13,8 @@ from importlib import import_module
 COMMANDS = {
     "sph": ("rstref._commands.sph", "print real spherical harmonics of a vector"),
     "demo": ("rstref._commands.demo", "run the seed experiment: expansion, invariants, inversion, degeneracy"),
-    "featurize": ("rstref._commands.featurize", "per-atom invariant features of structure files (any ase format) into an .npz"),
+    "featurize": ("rstref._commands.featurize",
+                  "per-atom invariant features of structure files (any ase format) into an .npz"),
 }
 
 

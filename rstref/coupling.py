@@ -324,8 +324,8 @@ def generate_table(l_max, path, workers=1):
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"directory {directory} of path does not exist")
     try:
-        from rstref.tables.generate import build_table
         from rstref.tables._format import write_npz_deterministic
+        from rstref.tables.generate import build_table
     except ImportError as exc:  # pragma: no cover - sympy is a test dependency
         raise ImportError("generate_table needs sympy: pip install 'rstref[generate]'") from exc
     write_npz_deterministic(build_table(l_max, workers=workers), path)

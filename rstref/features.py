@@ -74,10 +74,11 @@ from typing import Optional
 import numba
 import numpy as np
 
-from rstref import tolerances
+from rstref import limits
 from rstref._checks import as_float_array, check_choice, check_int, check_positive_float
 from rstref._kernels import features as _kf
 from rstref._kernels import invariants as _ki
+from rstref._numba import njit
 
 __all__ = ["featurize", "Featurizer", "Features", "SPECIES_MODES", "INVARIANTS"]
 
@@ -254,7 +255,7 @@ def _symbol(z):
 
 # ----------------------------------------------------------------------------- CPU loops
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True)
 def _power_spectrum_loop(offsets, channel, weight, R, dR, Y, dY, u, vectors, n_max, l_max, n_eff,
                          pair_slot, self_slot, features, gradients, write_gradients, strain,
                          write_strain):
@@ -275,7 +276,7 @@ def _power_spectrum_loop(offsets, channel, weight, R, dR, Y, dY, u, vectors, n_m
                                                  strain[i], write_strain)
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True)
 def _bispectrum_loop(offsets, channel, weight, R, dR, Y, dY, u, vectors, n_max, l_max, n_eff,
                      triples, block_offsets, m1_index, m2_index, M_index, cg, cg_l_max,
                      pair_slot, self_slot, features, gradients, write_gradients, strain,
@@ -560,14 +561,14 @@ class Featurizer:
                 nl = neighbor_list(positions, self.r_cut, cell, pbc, self_interaction=self.include_center)
             except ValueError as err:
                 raise ValueError(f"structure {index}: {err}") from None
-            close = nl.distance < tolerances.COINCIDENT_ATOMS_ATOL
+            close = nl.distance < limits.COINCIDENT_ATOMS_ATOL
             close &= ~((nl.i == nl.j) & np.all(nl.shift == 0, axis=1))
             if np.any(close):
                 p = int(np.flatnonzero(close)[0])
                 raise ValueError(
                     f"structure {index}: atoms {nl.i[p]} and {nl.j[p]} (shift {nl.shift[p].tolist()}) "
                     f"coincide (distance {nl.distance[p]:.3e} < COINCIDENT_ATOMS_ATOL = "
-                    f"{tolerances.COINCIDENT_ATOMS_ATOL:.0e})")
+                    f"{limits.COINCIDENT_ATOMS_ATOL:.0e})")
             shift = atom_offsets[-1]
             pieces.append((nl.i + shift, nl.j + shift, nl.vector, nl.distance, channel[nl.j], weight[nl.j]))
             atom_offsets.append(shift + positions.shape[0])
@@ -589,7 +590,7 @@ class Featurizer:
         # kernel normalisation: R / s with s = (l_max+1)^2 sum_n R_n^2 (DESIGN 2.5)
         k = float((self.l_max + 1) ** 2)
         s = k * np.einsum("pn,pn->p", R, R)
-        ok = s > tolerances.KERNEL_NORM_FLOOR
+        ok = s > limits.KERNEL_NORM_FLOOR
         inv = np.where(ok, 1.0 / np.where(ok, s, 1.0), 0.0)
         ds = 2.0 * k * np.einsum("pn,pn->p", R, dR)
         Rn = R * inv[:, None]

@@ -43,6 +43,7 @@ import numba
 import numpy as np
 
 from rstref._checks import as_float_array, check_choice, check_int
+from rstref._dispatch import wants_gpu
 from rstref._kernels.sph import (
     L_MAX_SUPPORTED,
     sph_gradients_points,
@@ -50,7 +51,7 @@ from rstref._kernels.sph import (
     sph_tables,
     sph_values_points,
 )
-from rstref.cuda import wants_gpu
+from rstref._numba import njit
 
 #: smallest normal float64; derivatives are refused below it (see module docstring)
 _SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
@@ -99,28 +100,28 @@ def _use_threads(n):
     return n >= _PARALLEL_MIN_POINTS and numba.get_num_threads() > 1
 
 
-@numba.njit(cache=True)
+@njit
 def _values_range(xyz, start, stop, axes, l_max, solid, coef, out):
     q = np.empty((l_max + 1, l_max + 5))
     cs = np.empty((4, l_max + 1))
     sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out)
 
 
-@numba.njit(cache=True)
+@njit
 def _gradients_range(xyz, start, stop, axes, l_max, solid, coef, out, dout):
     q = np.empty((l_max + 1, l_max + 5))
     cs = np.empty((4, l_max + 1))
     sph_gradients_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out, dout)
 
 
-@numba.njit(cache=True)
+@njit
 def _hessians_range(xyz, start, stop, axes, l_max, solid, coef, out, dout, d2out):
     q = np.empty((l_max + 1, l_max + 5))
     cs = np.empty((4, l_max + 1))
     sph_hessians_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out, dout, d2out)
 
 
-@numba.njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _values_parallel(xyz, chunk, axes, l_max, solid, coef, out):
     n = xyz.shape[0]
     n_chunks = (n + chunk - 1) // chunk
@@ -128,7 +129,7 @@ def _values_parallel(xyz, chunk, axes, l_max, solid, coef, out):
         _values_range(xyz, c * chunk, min(n, (c + 1) * chunk), axes, l_max, solid, coef, out)
 
 
-@numba.njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _gradients_parallel(xyz, chunk, axes, l_max, solid, coef, out, dout):
     n = xyz.shape[0]
     n_chunks = (n + chunk - 1) // chunk
@@ -138,7 +139,7 @@ def _gradients_parallel(xyz, chunk, axes, l_max, solid, coef, out, dout):
         )
 
 
-@numba.njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _hessians_parallel(xyz, chunk, axes, l_max, solid, coef, out, dout, d2out):
     n = xyz.shape[0]
     n_chunks = (n + chunk - 1) // chunk

@@ -311,6 +311,21 @@ class Invariants:
         """Labels of the features in order (see the subclass)."""
         raise NotImplementedError
 
+    def _compute_checked(self, positions, values, normalize, order):
+        """``(p, dp, d2p)`` up to ``order`` (None beyond it) of already-checked input.
+
+        The private fast path for loops that validated their input once (the optimiser
+        of :mod:`rstref.analysis`): ``positions`` (N, 3) and ``values`` (N,) C-contiguous
+        float64, finite, without coincident atoms, ``normalize`` a bool, ``order`` in
+        {0, 1, 2}.
+        """
+        c, dc, d2c = self.rst._project_checked(positions, values, normalize, order)
+        if order == 0:
+            return self.from_coefficients(c), None, None
+        if order == 1:
+            return (*self.from_coefficients_with_gradients(c, dc), None)
+        return self.from_coefficients_with_hessians(c, dc, d2c)
+
     def compute(self, positions, values=None, normalize=True):
         """Invariants of peaks ``values`` at ``positions`` (N, 3): shape ``(F,)``."""
         return self.from_coefficients(self.rst.with_peaks_at(positions, values, normalize))

@@ -29,6 +29,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from rstref._numba import njit
+
 from ._checks import as_float_array, check_positive_float
 from ._kernels.neighbors import atom_pairs, open_atom_pairs
 
@@ -294,15 +296,15 @@ def _pair_loop_body(positions, cell, periodic, atom_bin, offsets, n_bins, reach,
                                out_i, out_j, out_shift, out_vector, out_distance)
 
 
-_pair_loop_parallel = numba.njit(parallel=True, cache=True)(_pair_loop_body)
-_pair_loop_serial = numba.njit(cache=True)(_pair_loop_body)
+_pair_loop_parallel = njit(parallel=True)(_pair_loop_body)
+_pair_loop_serial = njit(_pair_loop_body)
 
 
 #: open systems up to this size skip the binning (an all-pairs loop costs less than its set-up)
 _SMALL_OPEN_ATOMS = 64
 
 
-@numba.njit(cache=True)
+@njit
 def _small_open_pairs(positions, r_cut, self_interaction):
     n = positions.shape[0]
     counts = np.zeros(n, dtype=np.int64)

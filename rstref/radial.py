@@ -41,6 +41,7 @@ import numba
 import numpy as np
 
 from rstref._checks import as_float_array, check_choice, check_int, check_positive_float
+from rstref._dispatch import wants_gpu
 from rstref._kernels.radial import (
     FAMILY_COSINE_BUMPS,
     FAMILY_COSINES,
@@ -48,8 +49,8 @@ from rstref._kernels.radial import (
     orthonormal_radial_point,
     radial_primitives_point,
 )
-from rstref.cuda import wants_gpu
-from rstref.tolerances import GRAM_CONDITION_MAX
+from rstref._numba import njit
+from rstref.limits import GRAM_CONDITION_MAX
 
 __all__ = [
     "RadialPrimitives",
@@ -81,13 +82,13 @@ _CHUNK = 256
 
 # --------------------------------------------------------------------------- drivers
 
-@numba.njit(cache=True)
+@njit
 def _primitives_chunk(r, family, r_cut, n, p, f, df, d2f, start, stop):
     for i in range(start, stop):
         radial_primitives_point(r[i], family, r_cut, n, p, f[i], df[i], d2f[i])
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True)
 def _primitives_loop(r, family, r_cut, n, p, f, df, d2f):
     n_chunks = (r.shape[0] + _CHUNK - 1) // _CHUNK
     for c in numba.prange(n_chunks):
@@ -95,7 +96,7 @@ def _primitives_loop(r, family, r_cut, n, p, f, df, d2f):
                           c * _CHUNK, min((c + 1) * _CHUNK, r.shape[0]))
 
 
-@numba.njit(cache=True)
+@njit
 def _orthonormal_chunk(r, family, r_cut, n_prim, p, coefficients, out, dout, d2out, start, stop):
     f = np.empty(n_prim)
     df = np.empty(n_prim)
@@ -105,7 +106,7 @@ def _orthonormal_chunk(r, family, r_cut, n_prim, p, coefficients, out, dout, d2o
                                  f, df, d2f, out[i], dout[i], d2out[i])
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True)
 def _orthonormal_loop(r, family, r_cut, n_prim, p, coefficients, out, dout, d2out):
     n_chunks = (r.shape[0] + _CHUNK - 1) // _CHUNK
     for c in numba.prange(n_chunks):
@@ -340,7 +341,7 @@ class OrthonormalRadialBasis:
     condition_number : float
         2-norm condition number of the Jacobi-scaled Gram matrix
         ``D^-1/2 G D^-1/2`` (``D = diag G``), which is what bounds the accuracy of
-        the Cholesky factorisation; bases above ``tolerances.GRAM_CONDITION_MAX`` are
+        the Cholesky factorisation; bases above ``rstref.limits.GRAM_CONDITION_MAX`` are
         refused with ``ValueError``.
     smoothness_interior, smoothness_at_cutoff, joins, smooth_at_origin
         As for :class:`RadialPrimitives` (a linear combination is at least as smooth).

@@ -27,7 +27,7 @@ import numpy as np
 from rstref._checks import as_float_array, check_choice, check_int
 from rstref._kernels.sph import L_MAX_SUPPORTED
 from rstref.harmonics import CONVENTIONS, SphericalHarmonics
-from rstref.tolerances import ROTATION_ATOL
+from rstref.limits import ROTATION_ATOL
 
 
 def check_rotation(R, name="R"):
@@ -35,7 +35,7 @@ def check_rotation(R, name="R"):
 
     Raises ``TypeError`` for non-real input and ``ValueError`` when the shape is not
     (3, 3), an entry is NaN or infinite, ``max |R^T R - I| > ROTATION_ATOL`` or
-    ``|det R - 1| > ROTATION_ATOL`` (``ROTATION_ATOL`` from :mod:`rstref.tolerances`,
+    ``|det R - 1| > ROTATION_ATOL`` (``ROTATION_ATOL`` from :mod:`rstref.limits`,
     1e-10: loose enough for matrices that went through a few float64 products, far
     tighter than any genuine non-rotation).  The matrix is returned unchanged
     (not re-orthogonalised).

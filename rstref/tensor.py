@@ -36,20 +36,27 @@ Documented behaviours:
   (cosine bumps, cosines); its Hessian there is ``R_n''(0) * identity``.
 * **Atoms at or beyond r_cut**: ``R_n = 0``, so they contribute 0 with zero derivatives.
   With ``normalize=True`` an atom whose ``||phi(r)||^2`` is at most
-  ``tolerances.KERNEL_NORM_FLOOR`` contributes 0.  The kernel-normalised projection is
+  ``limits.KERNEL_NORM_FLOOR`` contributes 0.  The kernel-normalised projection is
   *not continuous at r_cut*: for a basis that vanishes there (an envelope),
   ``phi / ||phi||^2`` grows like ``1 / R`` as ``r -> r_cut`` and then drops to 0; for one
   that does not vanish (cosine bumps) it jumps from a finite value to 0.  The raw
   projection with a basis smooth at r_cut is the cutoff-smooth representation.
-* **Coincident atoms** (distance below ``tolerances.COINCIDENT_ATOMS_ATOL``) raise
+* **Coincident atoms** (distance below ``limits.COINCIDENT_ATOMS_ATOL``) raise
   ``ValueError``.
 * **No atoms**: zeros of the documented shapes.
 """
 
 import numpy as np
 
-from rstref import tolerances
-from rstref._checks import as_float_array, as_positions_and_values, check_choice, check_int
+from rstref import limits
+from rstref._checks import (
+    as_float_array,
+    as_positions_and_values,
+    check_bool,
+    check_choice,
+    check_int,
+    check_no_coincident_atoms,
+)
 from rstref._kernels import tensor as _k
 
 __all__ = [
@@ -103,12 +110,7 @@ def _harmonics(xyz, l_max, convention, order):
 
 def _check_positions_values(positions, values):
     positions, values = as_positions_and_values(positions, values)
-    i, j = _k.closest_pair_below(positions, tolerances.COINCIDENT_ATOMS_ATOL)
-    if i >= 0:
-        d = float(np.linalg.norm(positions[i] - positions[j]))
-        raise ValueError(
-            f"positions: atoms {i} and {j} coincide (distance {d:.3e} < "
-            f"COINCIDENT_ATOMS_ATOL = {tolerances.COINCIDENT_ATOMS_ATOL:.0e})")
+    check_no_coincident_atoms(positions)
     return positions, values
 
 
@@ -217,8 +219,16 @@ class RadialSphericalTensor:
 
     def _project(self, positions, values, normalize, order):
         positions, values = _check_positions_values(positions, values)
-        if not isinstance(normalize, (bool, np.bool_)):
-            raise TypeError(f"normalize must be a bool, got {type(normalize).__name__}")
+        normalize = check_bool(normalize, "normalize")
+        return self._project_checked(positions, values, normalize, order)
+
+    def _project_checked(self, positions, values, normalize, order):
+        """``c, dc, d2c`` (empty trailing axes beyond ``order``) of already-checked input.
+
+        The private fast path behind the public projections: ``positions`` (N, 3) and
+        ``values`` (N,) C-contiguous float64, finite, no coincident atoms; ``normalize`` a
+        bool; ``order`` 0, 1 or 2.  Nothing is validated again.
+        """
         n = positions.shape[0]
         c = np.zeros(self.dim)
         dc = np.zeros((n, 3, self.dim) if order >= 1 else (n, 0, 0))
@@ -234,7 +244,7 @@ class RadialSphericalTensor:
             k = radial[2]
             _k.project_environment_radial(
                 positions, values, *radial, Y, dY, d2Y, self.n_max, self.l_max, bool(normalize),
-                order, tolerances.KERNEL_NORM_FLOOR, np.empty(k), np.empty(k), np.empty(k),
+                order, limits.KERNEL_NORM_FLOOR, np.empty(k), np.empty(k), np.empty(k),
                 np.empty(self.n_max), np.empty(self.n_max), np.empty(self.n_max), c, dc, d2c)
             return c, dc, d2c
         R, dR, d2R = self.radial_basis.with_derivatives(np.linalg.norm(positions, axis=1))
@@ -242,7 +252,7 @@ class RadialSphericalTensor:
                                np.ascontiguousarray(dR), np.ascontiguousarray(d2R),
                                np.ascontiguousarray(Y), np.ascontiguousarray(dY),
                                np.ascontiguousarray(d2Y), self.n_max, self.l_max,
-                               bool(normalize), order, tolerances.KERNEL_NORM_FLOOR, c, dc, d2c)
+                               bool(normalize), order, limits.KERNEL_NORM_FLOOR, c, dc, d2c)
         return c, dc, d2c
 
     def _radial_kernel_arguments(self):

@@ -1,4 +1,7 @@
-"""All numerical tolerances of rstref and its tests, in one place (DESIGN section 4).
+"""Test and peer tolerance budgets of rstref, in one place (docs/testing.md).
+
+The limits that rstref itself enforces at run time (rotation check, Gram condition,
+coincident atoms, kernel-normalisation floor) live in :mod:`rstref.limits`.
 
 Tolerances are multiples of the float64 machine epsilon, scaled with the degree l
 (or the size of the quantity) where round-off grows with it.  Finite-difference
@@ -36,21 +39,9 @@ def identity_atol(scale=1.0, l=0):
     """Tolerance for an exact identity of size ``scale`` involving degree-l quantities."""
     return 64 * EPS * max(scale, 1.0) * (l + 1) ** 2
 
-#: rejection tolerance for rotation matrices: ||R^T R - I||_max and |det R - 1|
-ROTATION_ATOL = 1e-10
-
 #: CPU vs CUDA agreement (DESIGN 4)
 CUDA_RTOL = 1e-12
 
-#: largest condition number accepted for a radial Gram matrix (issue 3), measured on the
-#: Jacobi-scaled matrix D^-1/2 G D^-1/2 (D = diag G), which is what bounds Cholesky's
-#: accuracy.  rstref integrates G and factorises it in numpy.longdouble (eps_ld = 1.1e-19
-#: on x86-64) and rounds C = L^-1 once, so the orthonormality defect max|C G C^T - I| is
-#: about eps_ld * cond + eps * sqrt(cond): measured 1e-16 at cond 2, 1e-14 at cond 1e5,
-#: 2e-9 at cond 4e10.  1e10 keeps it below ~1e-9 where longdouble is 80-bit (and below
-#: ~2e-6 on platforms where longdouble is float64); beyond that a float64 basis is no
-#: longer orthonormal to a useful accuracy and the basis is refused with ValueError.
-GRAM_CONDITION_MAX = 1e10
 
 
 # =======================================================================================
@@ -165,16 +156,6 @@ RADIAL_ORTHONORMALITY_ATOL = 1e-12
 #: |G - G_exact| / sqrt(G_ii G_jj): the float64 rounding plus a little
 RADIAL_GRAM_RTOL = 2 * EPS
 
-#: two atoms of one environment closer than this (in length units) are "coincident" and
-#: rejected with ValueError by the projections (issue 5): the density would hold a single
-#: peak of summed height, which is almost always an input error (duplicated atom).
-COINCIDENT_ATOMS_ATOL = 1e-8
-
-#: kernel-normalised projection (issue 5): an atom with ||phi(r)||^2 <= this contributes 0.
-#: Only reached at/after r_cut in practice (||phi||^2 = (l_max+1)^2 sum_n R_n^2 is never
-#: this small inside the ball for bases in float64).  Chosen so that 1/||phi|| <= 1e75 and
-#: the first/second derivatives (~1/||phi||^2, ~1/||phi||^3 times bounded factors) stay finite.
-KERNEL_NORM_FLOOR = 1e-150
 
 # =======================================================================================
 # Clebsch-Gordan tables (issue 4)

@@ -12,15 +12,20 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk, molecule
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rstref
 from rstref import tolerances
-from rstref.features import Featurizer, Features, featurize
+from rstref.features import Features, Featurizer, featurize
 from rstref.neighbors import neighbor_list_brute_force
-from rstref.testing import (assert_gradient_matches, assert_permutation_equivariant,
-                            assert_rotation_invariant, assert_smooth_at_cutoff,
-                            assert_translation_invariant)
+from rstref.testing import (
+    assert_gradient_matches,
+    assert_permutation_equivariant,
+    assert_rotation_invariant,
+    assert_smooth_at_cutoff,
+    assert_translation_invariant,
+)
 from rstref.testing import strategies as kst
 
 SMALL = dict(r_cut=2.2, n_max=3, l_max=3)
@@ -506,6 +511,7 @@ def test_cli_round_trip_with_a_bad_file(tmp_path, capsys):
 
 def test_cli_index_values_mode_and_skipped_structure(tmp_path, capsys):
     import ase.io
+
     from rstref.cli import main
 
     structures = [molecule("H2O"), molecule("NH3"), molecule("CH4")]

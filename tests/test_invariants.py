@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_tensor import central_difference, fd_ok, make_rst, random_environment
 
 import rstref
 from rstref import tolerances as tol
@@ -35,8 +36,6 @@ from rstref.invariants import (
     power_spectrum_with_gradients,
 )
 from rstref.tensor import nlm_index
-
-from test_tensor import central_difference, fd_ok, make_rst, random_environment
 
 CONVENTIONS = ["standard", "e3nn"]
 
@@ -374,12 +373,14 @@ def test_power_spectrum_degenerate_pair(normalize):
     R = rstref.random_rotation(5)
     b = b @ R.T  # present them in unrelated orientations
     # the premise: same pair geometry, different triangle geometry
-    pairs = lambda P: np.sort([(round(np.linalg.norm(p), 12), round(np.linalg.norm(q), 12),
-                                round(p @ q, 12)) for p in P for q in P], axis=0)
+    def pairs(P):
+        return np.sort([(round(np.linalg.norm(p), 12), round(np.linalg.norm(q), 12),
+                                    round(p @ q, 12)) for p in P for q in P], axis=0)
     assert np.allclose(pairs(a), pairs(b), atol=1e-12)
-    tri = lambda P: sorted(tuple(sorted(np.round([np.linalg.norm(P[i] - P[j]), np.linalg.norm(P[j] - P[k]),
-                                                  np.linalg.norm(P[i] - P[k])], 9)))
-                           for i, j, k in itertools.combinations(range(len(P)), 3))
+    def tri(P):
+        return sorted(tuple(sorted(np.round([np.linalg.norm(P[i] - P[j]), np.linalg.norm(P[j] - P[k]),
+                                                      np.linalg.norm(P[i] - P[k])], 9)))
+                               for i, j, k in itertools.combinations(range(len(P)), 3))
     assert tri(a) != tri(b)
     rst = make_rst(5, 4, primitive="cosine_bumps")
     pa = PowerSpectrum(rst).compute(a, normalize=normalize)

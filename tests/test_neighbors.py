@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from rstref.tolerances import EPS
 from rstref.neighbors import neighbor_list, neighbor_list_brute_force
+from rstref.tolerances import EPS
 
 FIELDS = ("i", "j", "shift", "vector", "distance")
 

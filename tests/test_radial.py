@@ -11,10 +11,10 @@ import math
 import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import thorough
+from rstref import limits
 from rstref import tolerances as tol
 from rstref.radial import (
     CosineFunctions,
@@ -24,6 +24,8 @@ from rstref.radial import (
     OrthonormalRadialFunctions,
     RadialPrimitives,
 )
+
+from conftest import thorough
 
 FAMILIES = ["cosine_bumps", "cosines", "smooth_cosines"]
 
@@ -140,7 +142,8 @@ def test_bumps_match_the_tutorial_formula_and_sum_to_one():
     centres = np.linspace(0, max_radius, number)
     step = centres[1] - centres[0]
     x = (r[:, None] - centres) / step
-    relu = lambda v: np.maximum(v, 0)
+    def relu(v):
+        return np.maximum(v, 0)
     tutorial = np.cos(math.pi / 2 * (-relu(-(relu(x + 1) - 2)) + 1)) ** 2
     ours = FixedCosineRadialModel(max_radius, number)(r)
     np.testing.assert_allclose(ours, tutorial, atol=tol.identity_atol(1, number))
@@ -297,7 +300,7 @@ def test_ill_conditioned_basis_is_refused():
 def test_condition_threshold_is_the_documented_one(monkeypatch):
     import rstref.radial as radial
     basis = OrthonormalRadialBasis(8, 1.0, "cosines", 3)
-    assert 1.0 <= basis.condition_number <= tol.GRAM_CONDITION_MAX
+    assert 1.0 <= basis.condition_number <= limits.GRAM_CONDITION_MAX
     monkeypatch.setattr(radial, "GRAM_CONDITION_MAX", basis.condition_number / 2)
     with pytest.raises(ValueError, match="GRAM_CONDITION_MAX"):
         OrthonormalRadialBasis(8, 1.0, "cosines", 3)

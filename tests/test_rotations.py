@@ -13,13 +13,14 @@ from rstref.harmonics import (
     spherical_harmonics,
     spherical_harmonics_with_gradients,
 )
+from rstref.limits import ROTATION_ATOL
 from rstref.rotations import (
     check_rotation,
     random_rotation,
     wigner_D,
     wigner_D_blocks,
 )
-from rstref.tolerances import ROTATION_ATOL, identity_atol
+from rstref.tolerances import identity_atol
 
 CONVS = ("standard", "e3nn")
 P = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # P @ (x, y, z) = (z, x, y)

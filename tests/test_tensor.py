@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rstref
+from rstref import limits
 from rstref import tolerances as tol
 from rstref.tensor import RadialSphericalTensor, grid_local_maxima, nlm_index, nlm_range, nlm_size
 
@@ -319,12 +320,12 @@ def test_kernel_normalised_projection_is_discontinuous_at_the_cutoff():
 
 def test_coincident_atoms_are_rejected():
     rst = make_rst()
-    x = np.array([[0.3, 0.2, 0.1], [0.3, 0.2, 0.1 + 0.5 * tol.COINCIDENT_ATOMS_ATOL]])
+    x = np.array([[0.3, 0.2, 0.1], [0.3, 0.2, 0.1 + 0.5 * limits.COINCIDENT_ATOMS_ATOL]])
     with pytest.raises(ValueError, match="coincide"):
         rst.with_peaks_at(x)
     with pytest.raises(ValueError, match="coincide"):
         rst.with_peaks_at_with_hessians(x)
-    x[1, 2] = 0.1 + 2 * tol.COINCIDENT_ATOMS_ATOL
+    x[1, 2] = 0.1 + 2 * limits.COINCIDENT_ATOMS_ATOL
     assert np.all(np.isfinite(rst.with_peaks_at(x)))
 
 

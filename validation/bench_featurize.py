@@ -48,8 +48,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _peers import (Report, import_peer, machine_info, markdown_table, package_version,  # noqa: E402
-                    update_results_section, utc_now)
+from _peers import Report, import_peer, machine_info, markdown_table, update_results_section, utc_now
 
 HEADING = "## Featurization: speed vs dscribe and featomic"
 R_CUT, N_MAX, L_MAX = 5.0, 8, 6
@@ -60,7 +59,6 @@ DSCRIBE_PERIODIC_GRADIENT_CENTRES = 4
 from rstref.tolerances import PEER_FEATOMIC_DELTA_GRADIENT_RTOL as FEATOMIC_DELTA_GRADIENT_RTOL  # noqa: E402
 from rstref.tolerances import PEER_FEATOMIC_DELTA_RTOL as FEATOMIC_DELTA_RTOL  # noqa: E402
 from rstref.tolerances import PEER_INVARIANCE_RTOL  # noqa: E402
-
 
 # ----------------------------------------------------------------------------- systems
 
@@ -168,6 +166,7 @@ class FeatomicDelta(FeatomicGaussian):
         from featomic.cutoff import Cutoff, Step
         from featomic.density import DiracDelta
         from featomic.splines import Spline, SplinedRadialBasis
+
         from rstref.radial import OrthonormalRadialBasis
 
         rb = OrthonormalRadialBasis(N_MAX, R_CUT, primitive="smooth_cosines")
@@ -439,7 +438,8 @@ def write_section(cases, times, mem, value_rows, invariance_rows, report, availa
               "'rstref speed-up' = rstref atoms/s ÷ the library's (CPU time, best of several calls; "
               "> 1 means rstref is faster). Peak memory: peak resident set size of a fresh worker "
               "process during one run minus its resident size just before (after imports and a "
-              "warm-up call; n/a: not measured). Gradient runs on the molecules process 10 molecules at a time and drop the "
+              "warm-up call; n/a: not measured). Gradient runs on the molecules process 10 molecules "
+              "at a time and drop the "
               "outputs; rstref stores gradients per (centre, neighbour) pair (plus the centre's own), "
               "featomic per (sample, atom) gradient sample per species block, dscribe as a dense "
               "(centres, atoms, 3, F) array. dscribe offers only numerical derivatives for periodic "

@@ -34,9 +34,6 @@ import time
 import traceback
 
 import numpy as np
-
-from _peers import import_peer, machine_info, markdown_table, package_version, update_results_section, utc_now
-
 from hypothesis import HealthCheck, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
@@ -53,6 +50,8 @@ from rstref.testing import (
     check_translation_invariance,
 )
 from rstref.testing import strategies as kst
+
+from _peers import import_peer, machine_info, markdown_table, package_version, update_results_section, utc_now
 
 HEADING = "## Property kit applied to peers"
 L_MAX_SH = 6
@@ -558,7 +557,8 @@ SoapPowerSpectrum(Gto max_radial=3, max_angular=3, Gaussian width 0.5, ShiftedCo
 0.5). The cutoff rows move one neighbour of atom 0 (at the origin) across the radius where
 neighbours enter the implementation's neighbour list (or their weight vanishes): r_cut, except
 for dscribe without weighting, which includes neighbours up to r_cut + sigma sqrt(-2 ln 1e-3)
-(its `get_cutoff_padding()`; here {R_CUT + 0.5 * np.sqrt(-2 * np.log(1e-3)):.4f}), where its Gaussians have decayed to 1e-3; e3nn invariants: 2 'smooth_finite' radial functions x l <= 2 harmonics,
+(its `get_cutoff_padding()`; here {R_CUT + 0.5 * np.sqrt(-2 * np.log(1e-3)):.4f}), where its Gaussians
+have decayed to 1e-3; e3nn invariants: 2 'smooth_finite' radial functions x l <= 2 harmonics,
 ReducedTensorProducts('ij=ji') 0e outputs, gradients by autograd; rstref PS: n_max=4,
 l_max=3, 'smooth_cosines' (C^2 at r_cut), values +-1 by species.
 

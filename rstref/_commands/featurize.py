@@ -36,8 +36,7 @@ import shutil
 import sys
 import tempfile
 
-from rstref.features import DEFAULT_BATCH_ATOMS, DEFAULT_L_MAX, DEFAULT_N_MAX, DEFAULT_R_CUT, INVARIANTS, \
-    SPECIES_MODES
+from rstref.features import DEFAULT_BATCH_ATOMS, DEFAULT_L_MAX, DEFAULT_N_MAX, DEFAULT_R_CUT, INVARIANTS, SPECIES_MODES
 
 
 def add_arguments(parser):
@@ -45,7 +44,8 @@ def add_arguments(parser):
     parser.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="output .npz file")
     parser.add_argument("--index", default=":", help="frames to read from each file (ase syntax, default ':')")
     parser.add_argument("--format", default=None, help="ase.io format (default: guessed from the file name)")
-    parser.add_argument("--r-cut", type=float, default=DEFAULT_R_CUT, help=f"cutoff radius in Å (default {DEFAULT_R_CUT})")
+    parser.add_argument("--r-cut", type=float, default=DEFAULT_R_CUT,
+                        help=f"cutoff radius in Å (default {DEFAULT_R_CUT})")
     parser.add_argument("--n-max", type=int, default=DEFAULT_N_MAX, help=f"radial functions (default {DEFAULT_N_MAX})")
     parser.add_argument("--l-max", type=int, default=DEFAULT_L_MAX, help=f"largest degree l (default {DEFAULT_L_MAX})")
     parser.add_argument("--species", default=None,
@@ -260,7 +260,7 @@ def run(args):
     import numpy as np
 
     import rstref
-    from rstref.features import Featurizer, _progress_enabled, _Progress
+    from rstref.features import Featurizer, _Progress, _progress_enabled
 
     failures = []
     try:

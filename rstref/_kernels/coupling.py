@@ -18,10 +18,10 @@ offsets inside the arrays.  They use only loops, indexing and scalar maths, so a
 numba-cuda kernel can call them.
 """
 
-import numba
+from rstref._numba import njit
 
 
-@numba.njit(cache=True)
+@njit
 def cg_block_index(l1, l2, L, l_max):
     """Flat block number ``(l1*(l_max+1) + l2)*(l_max+1) + L``."""
     n = l_max + 1
@@ -29,7 +29,7 @@ def cg_block_index(l1, l2, L, l_max):
 
 
 # inlined at numba-IR level: as a plain call it ran the coupling loops ~1.6x slower
-@numba.njit(cache=True, inline="always")
+@njit(inline="always")
 def _accumulate(start, stop, values, x, x0, x_index, y, y0, y_index, out, o0, out_index):
     """``out[o0 + out_index[k]] += values[k] x[x0 + x_index[k]] y[y0 + y_index[k]]`` for k in start..stop-1.
 
@@ -41,7 +41,7 @@ def _accumulate(start, stop, values, x, x0, x_index, y, y0, y_index, out, o0, ou
         out[o0 + out_index[k]] += values[k] * x[x0 + x_index[k]] * y[y0 + y_index[k]]
 
 
-@numba.njit(cache=True)
+@njit
 def cg_couple(l1, l2, L, a, a0, b, b0, out, o0, block_offsets, m1_index, m2_index, M_index, values, l_max):
     """Accumulate the coupled block: ``out[o0 + M+L] += sum C[m1,m2,M] a[a0 + m1+l1] b[b0 + m2+l2]``.
 
@@ -55,7 +55,7 @@ def cg_couple(l1, l2, L, a, a0, b, b0, out, o0, block_offsets, m1_index, m2_inde
                 a, a0, m1_index, b, b0, m2_index, out, o0, M_index)
 
 
-@numba.njit(cache=True)
+@njit
 def cg_contract(l1, l2, L, a, a0, b, b0, c, c0, block_offsets, m1_index, m2_index, M_index, values, l_max):
     """Return the scalar ``sum C[m1,m2,M] a[a0 + m1+l1] b[b0 + m2+l2] c[c0 + M+L]``.
 
@@ -68,7 +68,7 @@ def cg_contract(l1, l2, L, a, a0, b, b0, c, c0, block_offsets, m1_index, m2_inde
     return total
 
 
-@numba.njit(cache=True)
+@njit
 def cg_couple_first(l1, l2, L, b, b0, c, c0, out, o0, block_offsets, m1_index, m2_index, M_index, values, l_max):
     """Accumulate ``out[o0 + m1+l1] += sum_{m2,M} C[m1,m2,M] b[b0 + m2+l2] c[c0 + M+L]``.
 
@@ -79,7 +79,7 @@ def cg_couple_first(l1, l2, L, b, b0, c, c0, out, o0, block_offsets, m1_index, m
                 b, b0, m2_index, c, c0, M_index, out, o0, m1_index)
 
 
-@numba.njit(cache=True)
+@njit
 def cg_couple_second(l1, l2, L, a, a0, c, c0, out, o0, block_offsets, m1_index, m2_index, M_index, values, l_max):
     """Accumulate ``out[o0 + m2+l2] += sum_{m1,M} C[m1,m2,M] a[a0 + m1+l1] c[c0 + M+L]``.
 

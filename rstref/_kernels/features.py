@@ -22,10 +22,10 @@ Nothing here allocates, raises or prints.
 
 import math
 
-import numba
+from rstref._numba import njit
 
 
-@numba.njit(cache=True)
+@njit
 def stacked_density(start, stop, channel, weight, R, Y, n_max, l_max, n_eff, c):
     """``c[index(ch*n_max + n, l, m)] = sum_p weight[p] R[p, n] Y[p, lm]`` over pairs ``start..stop-1``.
 
@@ -47,7 +47,7 @@ def stacked_density(start, stop, channel, weight, R, Y, n_max, l_max, n_eff, c):
                     c[j + k] += rn * Y[p, l * l + k]
 
 
-@numba.njit(cache=True)
+@njit
 def channels_present(start, stop, channel, weight, present):
     """``present[a] = True`` iff some pair ``start..stop-1`` puts a non-zero peak into channel ``a``."""
     for a in range(present.shape[0]):
@@ -57,7 +57,7 @@ def channels_present(start, stop, channel, weight, present):
             present[channel[p]] = True
 
 
-@numba.njit(cache=True)
+@njit
 def stacked_power_spectrum(c, present, n_max, l_max, n_eff, out):
     """Power spectrum of the stacked tensor ``c`` into ``out`` (F,), which must be zero on entry.
 
@@ -85,7 +85,7 @@ def stacked_power_spectrum(c, present, n_max, l_max, n_eff, out):
                 out[l * pairs_per_l + N * n_eff - N * (N - 1) // 2 + (N2 - N)] = w * acc
 
 
-@numba.njit(cache=True)
+@njit
 def power_spectrum_pair_gradient(p, c, present, channel, weight, R, dR, Y, dY, u, n_max, l_max,
                                  n_eff, A, B, vector, pair_slot, self_slot, gradients,
                                  write_gradients, strain, write_strain):
@@ -184,7 +184,7 @@ def power_spectrum_pair_gradient(p, c, present, channel, weight, R, dR, Y, dY, u
                     strain[2, 2, f] += g2 * v2
 
 
-@numba.njit(cache=True)
+@njit
 def jacobian_pair_gradient(p, jac, channel, weight, R, dR, Y, dY, u, n_max, l_max, n_eff, g):
     """``g[a, f] = sum_k jac[f, k] d c_k / d r_{p,a}`` for any invariant with Jacobian ``jac`` (F, dim).
 
@@ -217,7 +217,7 @@ def jacobian_pair_gradient(p, jac, channel, weight, R, dR, Y, dY, u, n_max, l_ma
                     g[2, f] += jv * d2
 
 
-@numba.njit(cache=True)
+@njit
 def scatter_pair_gradient(g, vector, pair_slot, self_slot, gradients, write_gradients,
                           strain, write_strain):
     """Add pair gradient ``g`` (3, F) to the outputs.

@@ -24,8 +24,6 @@ Nothing here allocates, raises or prints: numba-cuda kernels may call these func
 
 import math
 
-import numba
-
 from rstref._kernels.coupling import (
     cg_block_index,
     cg_contract,
@@ -33,9 +31,10 @@ from rstref._kernels.coupling import (
     cg_couple_first,
     cg_couple_second,
 )
+from rstref._numba import njit
 
 
-@numba.njit(cache=True)
+@njit
 def power_spectrum_values(c, n_max, l_max, p):
     """Power spectrum of one coefficient vector ``c`` (dim,) into ``p`` (F,)."""
     f = 0
@@ -55,7 +54,7 @@ def power_spectrum_values(c, n_max, l_max, p):
                 f += 1
 
 
-@numba.njit(cache=True)
+@njit
 def power_spectrum_gradients(c, dc, n_max, l_max, dp):
     """``dp[I] = d p / d x_I`` from ``dc[I] = d c / d x_I``; ``dc`` (M, dim), ``dp`` (M, F)."""
     sqrt2 = math.sqrt(2.0)
@@ -76,7 +75,7 @@ def power_spectrum_gradients(c, dc, n_max, l_max, dp):
                     f += 1
 
 
-@numba.njit(cache=True)
+@njit
 def power_spectrum_hessian_pairs(dc, n_max, l_max, gram, out):
     """Atom-pair term of the power-spectrum Hessian into ``out`` (M, M, F), overwritten.
 
@@ -110,7 +109,7 @@ def power_spectrum_hessian_pairs(dc, n_max, l_max, gram, out):
                         f += 1
 
 
-@numba.njit(cache=True)
+@njit
 def power_spectrum_cross_values(ca, cb, n_max, l_max, p):
     """Cross power spectrum of ``ca``, ``cb`` (dim,) into ``p`` (F,), all ``(n, n2)``."""
     f = 0
@@ -128,7 +127,7 @@ def power_spectrum_cross_values(ca, cb, n_max, l_max, p):
                 f += 1
 
 
-@numba.njit(cache=True, inline="always")
+@njit(inline="always")
 def _cross_gradient_rows(dc, c, derivative_of_first, n_max, l_max, out):
     """``out[i, f] = (2l+1)^-1/2 sum_m d(c_a c_b)`` rows, the derivative on factor a or b."""
     for i in range(dc.shape[0]):
@@ -148,7 +147,7 @@ def _cross_gradient_rows(dc, c, derivative_of_first, n_max, l_max, out):
                     f += 1
 
 
-@numba.njit(cache=True)
+@njit
 def power_spectrum_cross_gradients(ca, dca, cb, dcb, n_max, l_max, dpa, dpb):
     """Gradients of the cross power spectrum.
 
@@ -161,12 +160,12 @@ def power_spectrum_cross_gradients(ca, dca, cb, dcb, n_max, l_max, dpa, dpb):
     _cross_gradient_rows(dcb, ca, False, n_max, l_max, dpb)
 
 
-@numba.njit(cache=True)
+@njit
 def _block_offset(n_max, n, l):
     return n_max * l * l + n * (2 * l + 1)
 
 
-@numba.njit(cache=True)
+@njit
 def bispectrum_values(c, n_max, triples, block_offsets, m1_index, m2_index, M_index, cg, cg_l_max, out):
     """``out[t] = sum C^{l1 l2 l3}[m1,m2,m3] c[n1,l1,m1] c[n2,l2,m2] c[n3,l3,m3]``.
 
@@ -185,7 +184,7 @@ def bispectrum_values(c, n_max, triples, block_offsets, m1_index, m2_index, M_in
                              block_offsets, m1_index, m2_index, M_index, cg, cg_l_max)
 
 
-@numba.njit(cache=True)
+@njit
 def bispectrum_jacobian(c, n_max, triples, block_offsets, m1_index, m2_index, M_index, cg, cg_l_max,
                         jac):
     """``jac[t, k] = d B_t / d c_k`` (T, dim); overwritten."""
@@ -210,7 +209,7 @@ def bispectrum_jacobian(c, n_max, triples, block_offsets, m1_index, m2_index, M_
                   M_index, cg, cg_l_max)
 
 
-@numba.njit(cache=True)
+@njit
 def _pair_term(l1, l2, l3, which, c, dc, a0, b0, c0, block_offsets, m1_index, m2_index, M_index,
                cg, cg_l_max, kmat, xmat, t, out):
     """Add ``X_I . DB_J + X_J . DB_I`` to ``out[I, J, t]`` for one pair of blocks.
@@ -262,7 +261,7 @@ def _pair_term(l1, l2, l3, which, c, dc, a0, b0, c0, block_offsets, m1_index, m2
                 out[J, I, t] += acc
 
 
-@numba.njit(cache=True)
+@njit
 def bispectrum_hessian_pairs(c, dc, n_max, triples, block_offsets, m1_index, m2_index, M_index, cg,
                              cg_l_max, kmat, xmat, out):
     """Add ``sum_kk' d2B_t/dc_k dc_k' dc[I, k] dc[J, k']`` to ``out[I, J, t]`` (M, M, T).

@@ -11,10 +11,10 @@ them from position ``start`` on.  It never allocates.
 
 import math
 
-import numba
+from rstref._numba import njit
 
 
-@numba.njit(cache=True)
+@njit
 def atom_pairs(i, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
                bin_start, bin_atoms, r_cut, self_interaction, write, start,
                out_i, out_j, out_shift, out_vector, out_distance):
@@ -115,7 +115,7 @@ def atom_pairs(i, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
     return count
 
 
-@numba.njit(cache=True)
+@njit
 def open_atom_pairs(i, positions, r_cut, self_interaction, write, start,
                     out_i, out_j, out_shift, out_vector, out_distance):
     """All-pairs search for atom ``i`` of a small open system (no periodic axis).

@@ -20,14 +20,14 @@ primitive.  All functions are zero, with zero derivatives, for ``r >= r_cut``.
 
 import math
 
-import numba
+from rstref._numba import njit
 
 FAMILY_COSINE_BUMPS = 0
 FAMILY_COSINES = 1
 FAMILY_SMOOTH_COSINES = 2
 
 
-@numba.njit(cache=True)
+@njit
 def _zero_rows(n, f, df, d2f):
     for k in range(n):
         f[k] = 0.0
@@ -35,7 +35,7 @@ def _zero_rows(n, f, df, d2f):
         d2f[k] = 0.0
 
 
-@numba.njit(cache=True)
+@njit
 def _cosine_bumps(r, r_cut, n, f, df, d2f):
     delta = r_cut / (n - 1)
     j = int(r / delta)
@@ -53,7 +53,7 @@ def _cosine_bumps(r, r_cut, n, f, df, d2f):
     d2f[j + 1] = 0.5 * a * a * c
 
 
-@numba.njit(cache=True)
+@njit
 def _cosines(r, r_cut, n, f, df, d2f):
     w = math.pi / r_cut
     for k in range(n):
@@ -65,7 +65,7 @@ def _cosines(r, r_cut, n, f, df, d2f):
         d2f[k] = -kw * kw * c
 
 
-@numba.njit(cache=True)
+@njit
 def _multiply_rows(n, g, dg, d2g, f, df, d2f):
     """Replace (f, f', f'') by the derivatives of g * f (Leibniz rule)."""
     for k in range(n):
@@ -77,7 +77,7 @@ def _multiply_rows(n, g, dg, d2g, f, df, d2f):
         d2f[k] = d2g * v + 2.0 * dg * d + g * d2
 
 
-@numba.njit(cache=True)
+@njit
 def radial_primitives_point(r, family, r_cut, n, envelope_power, f, df, d2f):
     """Primitive values and first/second r-derivatives at one distance.
 
@@ -122,7 +122,7 @@ def radial_primitives_point(r, family, r_cut, n, envelope_power, f, df, d2f):
         _multiply_rows(n, g, dg, d2g, f, df, d2f)
 
 
-@numba.njit(cache=True)
+@njit
 def orthonormal_radial_point(r, family, r_cut, n_prim, envelope_power, coefficients,
                              f, df, d2f, out, dout, d2out):
     """Orthonormal radial functions and their first/second r-derivatives at one distance.

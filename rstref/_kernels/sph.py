@@ -52,8 +52,9 @@ import math
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
-import numba
 import numpy as np
+
+from rstref._numba import njit
 
 #: largest supported degree
 L_MAX_SUPPORTED = 64
@@ -143,7 +144,7 @@ def sph_scratch_shapes(l_max):
 # Helpers take and return scalars only: numba reference-counts every array passed to a
 # function call, which would cost more than the arithmetic here.  The row recurrence is
 # therefore written out in each kernel.
-@numba.njit(cache=True)
+@njit
 def _direction(x, y, z):
     """(ux, uy, uz, s): the unit vector r/|r| and s = 1/|r|; (0, 0, 0, 0) for r = 0.
 
@@ -164,7 +165,7 @@ def _direction(x, y, z):
     return xs / n, ys / n, zs / n, 1.0 / (big * n)
 
 
-@numba.njit(cache=True)
+@njit
 def _hessian_of_direction(lf, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz):
     """Gradient and Hessian of Y(r) = Z(r/|r|) from those of the degree-l polynomial Z at u.
 
@@ -189,7 +190,7 @@ def _hessian_of_direction(lf, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hx
 
 
 # ----------------------------------------------------------------------------- kernels
-@numba.njit(cache=True)
+@njit
 def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val):
     """Values at the points ``xyz[start:stop]`` into the same rows of ``out_val``."""
     a0 = axes[0]
@@ -224,7 +225,7 @@ def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val
                 out_val[i, base - m] = qv * cs[1, m]
 
 
-@numba.njit(cache=True)
+@njit
 def sph_gradients_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val, out_grad):
     """Values and gradients at ``xyz[start:stop]`` into the same rows of the outputs."""
     a0 = axes[0]
@@ -299,7 +300,7 @@ def sph_gradients_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_
                 out_grad[i, a2, k] = w * sn
 
 
-@numba.njit(cache=True)
+@njit
 def sph_hessians_points(
     xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val, out_grad, out_hess
 ):
@@ -414,19 +415,19 @@ def sph_hessians_points(
 
 
 # ----------------------------------------------------------------------------- one point
-@numba.njit(cache=True)
+@njit
 def sph_values_point(xyz, i, axes, l_max, solid, coef, q, cs, out_val):
     """:func:`sph_values_points` for the single point i (the CUDA per-thread entry)."""
     sph_values_points(xyz, i, i + 1, axes, l_max, solid, coef, q, cs, out_val)
 
 
-@numba.njit(cache=True)
+@njit
 def sph_gradients_point(xyz, i, axes, l_max, solid, coef, q, cs, out_val, out_grad):
     """:func:`sph_gradients_points` for the single point i (the CUDA per-thread entry)."""
     sph_gradients_points(xyz, i, i + 1, axes, l_max, solid, coef, q, cs, out_val, out_grad)
 
 
-@numba.njit(cache=True)
+@njit
 def sph_hessians_point(xyz, i, axes, l_max, solid, coef, q, cs, out_val, out_grad, out_hess):
     """:func:`sph_hessians_points` for the single point i (the CUDA per-thread entry)."""
     sph_hessians_points(

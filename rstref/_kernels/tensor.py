@@ -34,18 +34,17 @@ Nothing here allocates, raises or prints: numba-cuda kernels may call these func
 
 import math
 
-import numba
-
 from rstref._kernels.radial import orthonormal_radial_point
+from rstref._numba import njit
 
 
-@numba.njit(cache=True)
+@njit
 def nlm_flat_index(n_max, n, l, m):
     """``n_max*l*l + n*(2l+1) + (l+m)``."""
     return n_max * l * l + n * (2 * l + 1) + l + m
 
 
-@numba.njit(cache=True)
+@njit
 def _radial_hessian(rho, u0, u1, u2, dR, d2R, a, b):
     """``H_ab`` of ``R(|r|)`` (see the module docstring) from ``R'``, ``R''``."""
     ua = u0 if a == 0 else (u1 if a == 1 else u2)
@@ -56,7 +55,7 @@ def _radial_hessian(rho, u0, u1, u2, dR, d2R, a, b):
     return d2R * ua * ub + dR * (delta - ua * ub) / rho
 
 
-@numba.njit(cache=True)
+@njit
 def project_atom(xyz, value, R, dR, d2R, Y, dY, d2Y, n_max, l_max, normalize, order,
                  norm_floor, c, dc, d2c):
     """Add one atom's contribution to ``c`` and write its derivatives.
@@ -198,7 +197,7 @@ def project_atom(xyz, value, R, dR, d2R, Y, dY, d2Y, n_max, l_max, normalize, or
                         d2c[b, a, j] = value * h
 
 
-@numba.njit(cache=True)
+@njit
 def project_environment(positions, values, R, dR, d2R, Y, dY, d2Y, n_max, l_max, normalize,
                         order, norm_floor, c, dc, d2c):
     """Coefficients of one environment: ``c = sum_i v_i g(r_i)``; ``dc[i]``, ``d2c[i]`` per atom.
@@ -214,7 +213,7 @@ def project_environment(positions, values, R, dR, d2R, Y, dY, d2Y, n_max, l_max,
                      n_max, l_max, normalize, order, norm_floor, c, dc[i], d2c[i])
 
 
-@numba.njit(cache=True)
+@njit
 def closest_pair_below(positions, tolerance):
     """First pair ``(i, j)``, ``i < j``, with ``|r_i - r_j| < tolerance``; ``(-1, -1)`` if none."""
     n = positions.shape[0]
@@ -229,7 +228,7 @@ def closest_pair_below(positions, tolerance):
     return -1, -1
 
 
-@numba.njit(cache=True)
+@njit
 def signal_point(R, Y, c, n_max, l_max):
     """``f(r) = sum_nlm c_nlm R_n(|r|) Y_lm(r_hat)`` at one point from its ``R`` and ``Y`` rows."""
     f = 0.0
@@ -244,7 +243,7 @@ def signal_point(R, Y, c, n_max, l_max):
     return f
 
 
-@numba.njit(cache=True)
+@njit
 def project_environment_radial(positions, values, family, r_cut, n_prim, envelope_power,
                                radial_coefficients, Y, dY, d2Y, n_max, l_max, normalize, order,
                                norm_floor, f, df, d2f, R, dR, d2R, c, dc, d2c):

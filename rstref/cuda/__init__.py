@@ -2,7 +2,7 @@
 
 How the CPU and GPU paths share the maths (DESIGN section 3)
 ------------------------------------------------------------
-The per-item kernels in :mod:`rstref._kernels` are ordinary ``@numba.njit(cache=True)``
+The per-item kernels in :mod:`rstref._kernels` are ordinary ``rstref._numba.njit``
 functions: one point, one distance or one environment, writing into caller-provided
 output and scratch arrays, no allocation, scalar ``math`` only.  The CPU drivers loop
 over items calling them; the CUDA kernels in this package launch one thread per item
@@ -46,6 +46,7 @@ on the device (``.copy_to_host()`` to fetch them).  ``device='cpu'`` with device
 is an error (nothing is copied silently).
 """
 
+from rstref._dispatch import DEVICES, is_device_array, simulator_enabled, wants_gpu  # noqa: F401
 from rstref._lazy import lazy_attributes
 
 #: GPU twins of the CPU entry points (the CPU functions dispatch here; see "Dispatch")
@@ -59,17 +60,6 @@ _PUBLIC = {
 
 __all__ = sorted(_PUBLIC) + ["is_available", "is_device_array", "wants_gpu", "simulator_enabled"]
 
-#: values accepted for the ``device`` keyword of the public entry points
-DEVICES = (None, "cpu", "cuda")
-
-
-def simulator_enabled():
-    """True if numba was imported with the CUDA simulator enabled (``NUMBA_ENABLE_CUDASIM=1``)."""
-    import numba
-
-    return bool(numba.config.ENABLE_CUDASIM)
-
-
 def is_available():
     """True if the GPU path can run: numba-cuda is installed and a GPU or the simulator is active."""
     try:
@@ -77,48 +67,6 @@ def is_available():
     except ImportError:
         return False
     return driver.is_available()
-
-
-def is_device_array(value):
-    """True for arrays that live on a CUDA device (or in the CUDA simulator).
-
-    Recognises anything exposing ``__cuda_array_interface__`` and the simulator's
-    device arrays, without importing numba.cuda.
-    """
-    if hasattr(value, "__cuda_array_interface__"):
-        return True
-    return type(value).__module__.startswith("numba.cuda.simulator")
-
-
-def wants_gpu(device, *arrays):
-    """Decide where an entry point runs from its ``device`` keyword and its array inputs.
-
-    Parameters
-    ----------
-    device : {None, 'cpu', 'cuda'}
-        None: GPU if any of ``arrays`` is a device array, else CPU.
-    *arrays
-        The array arguments of the call.
-
-    Returns
-    -------
-    bool
-        True for the GPU path.
-
-    Raises
-    ------
-    ValueError
-        For an unknown ``device``, or ``device='cpu'`` with device-resident input.
-    """
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of None, 'cpu', 'cuda', got {device!r}")
-    on_device = any(is_device_array(a) for a in arrays)
-    if device == "cpu" and on_device:
-        raise ValueError(
-            "device='cpu' was requested but an input array lives on a CUDA device; "
-            "copy it to the host first (e.g. .copy_to_host())"
-        )
-    return device == "cuda" or on_device
 
 
 __getattr__, __dir__ = lazy_attributes("rstref.cuda", _PUBLIC, globals(), __all__)

@@ -15,10 +15,11 @@ import functools
 
 import numpy as np
 
-from rstref import tolerances
+from rstref import limits
+from rstref._checks import check_bool, check_offsets, coincident_atoms_message
 from rstref._kernels import invariants as _ki
 from rstref._kernels import tensor as _kt
-from rstref.batched import check_normalize, check_offsets, check_tensor, coincident_message
+from rstref.batched import check_tensor
 from rstref.cuda import harmonics as gpu_harmonics
 from rstref.cuda.driver import (
     as_float64_device,
@@ -105,7 +106,7 @@ def _check_inputs(rst, positions, values, offsets, normalize):
     if not isinstance(rst.radial_basis, OrthonormalRadialBasis):
         raise TypeError("the GPU path needs rst.radial_basis to be an OrthonormalRadialBasis, "
                         f"got {type(rst.radial_basis).__name__}")
-    normalize = check_normalize(normalize)
+    normalize = check_bool(normalize, "normalize")
     require()
     positions = as_float64_device(positions, "positions", trailing_shape=(3,))
     n = positions.shape[0]
@@ -121,13 +122,15 @@ def _check_inputs(rst, positions, values, offsets, normalize):
     if n_env and n:
         pairs = cuda.to_device(np.full((n_env, 2), -1, dtype=np.int64))
         launch(_closest_pairs_kernel, n_env, positions, offsets,
-                tolerances.COINCIDENT_ATOMS_ATOL, pairs)
+                limits.COINCIDENT_ATOMS_ATOL, pairs)
         pairs = pairs.copy_to_host()
         bad = np.nonzero(pairs[:, 0] >= 0)[0]
         if bad.size:
             e = int(bad[0])
             i, j = (int(host_offsets[e] + k) for k in pairs[e])
-            raise ValueError(coincident_message(e, i, j, positions.copy_to_host()))
+            host = positions.copy_to_host()
+            d = float(np.linalg.norm(host[i] - host[j]))
+            raise ValueError(coincident_atoms_message(i, j, d, "positions", environment=e))
     return positions, values, offsets, n_env, normalize
 
 
@@ -170,7 +173,7 @@ def _expansions(rst, positions, offsets, values, normalize, order):
     coefficients = device_table(np.ascontiguousarray(coefficients))
     launch(_project_kernel(int(n_prim), rst.n_max), n_env, positions, values, offsets,
             family, float(r_cut), int(p), coefficients, Y, dY, d2Y, rst.l_max, normalize,
-            order, tolerances.KERNEL_NORM_FLOOR, c, dc, d2c)
+            order, limits.KERNEL_NORM_FLOOR, c, dc, d2c)
     return c, dc, d2c, offsets
 
 

@@ -173,7 +173,8 @@ def environments(draw, r_cut=1.0, min_atoms=0, max_atoms=8, min_separation=None,
     strategy of ndarray, shape (N, 3)
         Each atom is a radius drawn in [min_radius, max_radius] times a direction uniform
         on the sphere (so not volume-uniform: shells are sampled evenly, which exercises
-        both the centre and the cutoff).  Atoms are placed one after the other; an atom that finds no room (after a bounded
+        both the centre and the cutoff).  Atoms are placed one after the other; an atom that
+        finds no room (after a bounded
         number of tries) ends the environment, which is rejected if it has fewer than
         ``min_atoms`` atoms.
     """

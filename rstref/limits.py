@@ -1,0 +1,30 @@
+"""Limits that rstref enforces at run time: what it rejects, and where it stops.
+
+These are not test tolerances (those live in :mod:`rstref.tolerances`); they decide what
+a call accepts.  Each states its unit and why it has its value.
+"""
+
+#: rejection tolerance for rotation matrices: ||R^T R - I||_max and |det R - 1|
+ROTATION_ATOL = 1e-10
+
+#: largest condition number accepted for a radial Gram matrix, measured on the
+#: Jacobi-scaled matrix D^-1/2 G D^-1/2 (D = diag G), which is what bounds Cholesky's
+#: accuracy.  rstref integrates G and factorises it in numpy.longdouble (eps_ld = 1.1e-19
+#: on x86-64) and rounds C = L^-1 once, so the orthonormality defect max|C G C^T - I| is
+#: about eps_ld * cond + eps * sqrt(cond): measured 1e-16 at cond 2, 1e-14 at cond 1e5,
+#: 2e-9 at cond 4e10.  1e10 keeps it below ~1e-9 where longdouble is 80-bit (and below
+#: ~2e-6 on platforms where longdouble is float64); beyond that a float64 basis is no
+#: longer orthonormal to a useful accuracy and the basis is refused with ValueError.
+GRAM_CONDITION_MAX = 1e10
+
+
+#: two atoms of one environment closer than this (in length units) are "coincident" and
+#: rejected with ValueError by the projections: the density would hold a single
+#: peak of summed height, which is almost always an input error (duplicated atom).
+COINCIDENT_ATOMS_ATOL = 1e-8
+
+#: kernel-normalised projection: an atom with ||phi(r)||^2 <= this contributes 0.
+#: Only reached at/after r_cut in practice (||phi||^2 = (l_max+1)^2 sum_n R_n^2 is never
+#: this small inside the ball for bases in float64).  Chosen so that 1/||phi|| <= 1e75 and
+#: the first/second derivatives (~1/||phi||^2, ~1/||phi||^3 times bounded factors) stay finite.
+KERNEL_NORM_FLOOR = 1e-150
