@@ -18,7 +18,20 @@ COMMANDS = {
 }
 
 
-def build_parser():
+def _requested_command(argv):
+    """The sub-command named in ``argv`` (the first argument not starting with '-'), or None."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(argv=None):
+    """The argument parser; only the requested sub-command's module is imported.
+
+    ``rstref --help`` lists every sub-command from :data:`COMMANDS` without importing any of
+    them; ``rstref NAME ...`` imports ``NAME``'s module for its arguments.
+    """
     parser = argparse.ArgumentParser(
         prog="rstref",
         description="Reference radial-spherical tensors: spherical harmonics, radial bases, "
@@ -26,15 +39,17 @@ def build_parser():
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    requested = _requested_command(sys.argv[1:] if argv is None else argv)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
-        import_module(module).add_arguments(p)
+        if name == requested:
+            import_module(module).add_arguments(p)
     return parser
 
 
 def main(argv=None):
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.version:
         import rstref
