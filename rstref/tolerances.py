@@ -183,3 +183,13 @@ PEER_FEATOMIC_DELTA_GRADIENT_RTOL = 1e-7
 #: a peer featurizer's features under a rotation / permutation of the structure, relative
 #: to the largest feature (peers such as dscribe sum in float64 through other code paths)
 PEER_INVARIANCE_RTOL = 1e-10
+
+
+# =======================================================================================
+# Potentials (rstref.potential)
+# =======================================================================================
+
+#: relative agreement of the analytic energy Hessian with central differences (step
+#: FD_STEP) of the analytic forces, relative to max |H|: h^2 truncation ~1e-10 and
+#: eps |F| / h ~1e-11 round-off, with the margin FD_RTOL keeps for every FD check
+POTENTIAL_FD_RTOL = FD_RTOL

@@ -1,0 +1,126 @@
+"""Atomic environments of a structure for a potential: pairs, channels and coefficient derivatives.
+
+For every centre atom ``i`` of a structure the environment is the featurizer's: the pairs
+``p`` of :func:`rstref.neighbors.neighbor_list` with ``i_p = i`` (periodic images included,
+the centre itself only with ``include_center``), each putting a peak of height ``weight_p``
+into density channel ``channel_p``.  Coefficients are stacked as the featurizer stacks them
+(composite radial index ``N = channel * n_max + n``); per ``l`` they are held as blocks::
+
+    C[l]   : (n_eff, 2l+1)           C[l][N, l+m] = c[N, l, m]
+    dC[l]  : (P, 3, n_max, 2l+1)     d c[ch_p*n_max + n, l, m] / d r_p,a   (pair p's own channel)
+    d2C[l] : (P, 3, 3, n_max, 2l+1)  second derivatives (a pair moves only its own peak)
+
+A pair vector is ``r_p = x_{j_p} + S_p cell - x_{i_p}``, so ``d r_p / d x_j = +1`` for
+``j = j_p`` and ``-1`` for ``j = i_p`` (both for a periodic image of the centre itself).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from rstref.features import seed_species_value
+from rstref.limits import COINCIDENT_ATOMS_ATOL
+from rstref.neighbors import neighbor_list
+from rstref.tensor import RadialSphericalTensor
+
+
+class Environments(NamedTuple):
+    """Pairs of a structure, sorted by centre (see the module docstring).
+
+    Attributes
+    ----------
+    offsets : (n_atoms + 1,) int64
+        Centre ``i`` owns pairs ``offsets[i]:offsets[i + 1]``.
+    centre, neighbour : (P,) int64
+        ``i_p`` and ``j_p``.
+    vector : (P, 3) float64
+        ``r_p``.
+    channel : (P,) int64
+        Density channel of pair ``p`` (0 in 'values' mode).
+    weight : (P,) float64
+        Peak height of pair ``p`` (1 in 'channels' mode).
+    species : (n_atoms,) int64
+        Index of each atom's species in the potential's species list.
+    """
+
+    offsets: np.ndarray
+    centre: np.ndarray
+    neighbour: np.ndarray
+    vector: np.ndarray
+    channel: np.ndarray
+    weight: np.ndarray
+    species: np.ndarray
+
+
+def species_tables(featurizer, numbers, species):
+    """Per-atom channel, peak weight and species index of atoms with atomic ``numbers``.
+
+    ``species`` is the potential's tuple of atomic numbers (one weight vector each).
+    """
+    numbers = np.asarray(numbers, dtype=np.int64)
+    unknown = sorted(set(numbers.tolist()) - set(species))
+    if unknown:
+        raise ValueError(f"atoms: atomic numbers {unknown} are not in the potential's species "
+                         f"{list(species)}")
+    index = {z: k for k, z in enumerate(species)}
+    species_index = np.array([index[int(z)] for z in numbers], dtype=np.int64)
+    if featurizer.species_mode == "channels":
+        lookup = {z: a for a, z in enumerate(featurizer.species)}
+        channel = np.array([lookup[int(z)] for z in numbers], dtype=np.int64)
+        return channel, np.ones(len(numbers)), species_index
+    values = featurizer.hyperparameters()["species_values"]
+    if values is None:
+        weight = np.array([seed_species_value(z) for z in numbers], dtype=np.float64)
+    else:
+        from ase.data import chemical_symbols
+
+        weight = np.array([values[chemical_symbols[int(z)]] for z in numbers], dtype=np.float64)
+    return np.zeros(len(numbers), dtype=np.int64), weight, species_index
+
+
+def environments(featurizer, atoms, species):
+    """:class:`Environments` of ``atoms`` (an ``ase.Atoms``) for ``featurizer``."""
+    positions = np.ascontiguousarray(atoms.get_positions(), dtype=np.float64)
+    nl = neighbor_list(positions, featurizer.r_cut, np.asarray(atoms.get_cell()), atoms.get_pbc(),
+                       self_interaction=featurizer.include_center)
+    close = (nl.distance < COINCIDENT_ATOMS_ATOL) & ~((nl.i == nl.j) & np.all(nl.shift == 0, axis=1))
+    if np.any(close):
+        p = int(np.flatnonzero(close)[0])
+        raise ValueError(f"atoms: atoms {nl.i[p]} and {nl.j[p]} coincide (distance "
+                         f"{nl.distance[p]:.3e} < COINCIDENT_ATOMS_ATOL = {COINCIDENT_ATOMS_ATOL:.0e})")
+    channel, weight, species_index = species_tables(featurizer, atoms.get_atomic_numbers(), species)
+    n_atoms = positions.shape[0]
+    offsets = np.zeros(n_atoms + 1, dtype=np.int64)
+    np.cumsum(np.bincount(nl.i, minlength=n_atoms), out=offsets[1:])
+    return Environments(offsets, nl.i, nl.j, np.ascontiguousarray(nl.vector), channel[nl.j],
+                        weight[nl.j], species_index)
+
+
+def tensor_of(featurizer):
+    """The single-channel :class:`RadialSphericalTensor` of ``featurizer`` (standard convention)."""
+    return RadialSphericalTensor(featurizer.n_max, featurizer.radial_basis, featurizer.l_max)
+
+
+def stacked_coefficients(rst, n_channels, vectors, channels, weights, normalize, order):
+    """Per-``l`` coefficient blocks ``C``, ``dC``, ``d2C`` of one environment (module docstring).
+
+    ``order`` 1 gives ``(C, dC, None)``, 2 gives all three.  Every channel is projected with
+    the one tensor projection of rstref (``RadialSphericalTensor``); the projections of a
+    channel's peaks add, so per-channel projection followed by stacking is exact.
+    """
+    n_max, l_max = rst.n_max, rst.l_max
+    P = vectors.shape[0]
+    C = [np.zeros((n_channels * n_max, 2 * l + 1)) for l in range(l_max + 1)]
+    dC = [np.zeros((P, 3, n_max, 2 * l + 1)) for l in range(l_max + 1)]
+    d2C = [np.zeros((P, 3, 3, n_max, 2 * l + 1)) for l in range(l_max + 1)] if order >= 2 else None
+    for a in np.unique(channels):
+        rows = np.flatnonzero(channels == a)
+        c, dc, d2c = rst._project_checked(np.ascontiguousarray(vectors[rows]),
+                                          np.ascontiguousarray(weights[rows]), normalize, order)
+        for l in range(l_max + 1):
+            block = rst.block(l)
+            C[l][a * n_max:(a + 1) * n_max] = c[block].reshape(n_max, 2 * l + 1)
+            dC[l][rows] = dc[:, :, block].reshape(len(rows), 3, n_max, 2 * l + 1)
+            if order >= 2:
+                d2C[l][rows] = d2c[:, :, :, block].reshape(len(rows), 3, 3, n_max, 2 * l + 1)
+    return C, dC, d2C

@@ -1,0 +1,251 @@
+"""A linear potential on rstref features: energy, forces, stress and analytic Hessians.
+
+The model is ``E = sum_i (w_(s_i) . p_i + b_(s_i))``: one weight vector ``w_s`` (F,) and one
+per-atom bias ``b_s`` per centre species ``s``, ``p_i`` the power-spectrum features of atom
+``i`` from a :class:`rstref.features.Featurizer` (any species mode, either projection).
+Forces, virial stress and the (3N, 3N) Hessian are exact derivatives, computed by
+contracting with ``w`` per environment (:mod:`rstref.potential.contraction`), so their
+cost does not grow with the number of features.  Units are those of the inputs (ase: eV,
+Å; stress in eV/Å^3 with ase's sign, ``sigma = (1/V) dE/d eps``).
+"""
+
+import numpy as np
+
+from rstref._checks import as_float_array, check_choice
+from rstref.features import Featurizer
+from rstref.potential import contraction as _c
+from rstref.potential.environments import environments, stacked_coefficients, tensor_of
+
+#: output formats of :meth:`LinearPotential.hessian`
+HESSIAN_FORMATS = ("dense", "sparse")
+
+
+class LinearPotential:
+    """``E = sum_i (w_(s_i) . p_i + b_(s_i))`` on the power spectrum of ``featurizer``.
+
+    Parameters
+    ----------
+    featurizer : rstref.features.Featurizer
+        Power-spectrum featurizer (``invariant='power_spectrum'``); its ``species`` list
+        (required) orders the weight vectors.
+    weights : array_like, shape (S, F) or (F,), optional
+        One weight vector per species of ``featurizer.species`` (a (F,) vector is shared).
+        None: zeros until :meth:`fit`.
+    bias : float or array_like, shape (S,)
+        Energy per atom of each species.
+
+    Attributes
+    ----------
+    featurizer, species (tuple of atomic numbers), weights (S, F), bias (S,)
+    """
+
+    def __init__(self, featurizer, weights=None, bias=0.0):
+        if not isinstance(featurizer, Featurizer):
+            raise TypeError(f"featurizer must be an rstref.features.Featurizer, got "
+                            f"{type(featurizer).__name__}")
+        if featurizer.invariant != "power_spectrum":
+            raise ValueError("LinearPotential needs a power-spectrum featurizer "
+                             f"(invariant='power_spectrum'), got invariant={featurizer.invariant!r}")
+        if featurizer.species is None:
+            raise ValueError("featurizer.species must be set: it orders the potential's weights")
+        self.featurizer = featurizer
+        self.species = tuple(featurizer.species)
+        S, F = len(self.species), featurizer.n_features
+        if weights is None:
+            weights = np.zeros((S, F))
+        weights = np.asarray(weights)
+        if weights.ndim == 1:
+            weights = np.broadcast_to(weights, (S,) + weights.shape)
+        self.weights = as_float_array(weights, "weights", trailing_shape=(S, F), ndim=2).copy()
+        bias = np.broadcast_to(np.asarray(bias, dtype=np.float64), (S,)) if np.ndim(bias) == 0 else bias
+        self.bias = as_float_array(bias, "bias", trailing_shape=(S,), ndim=1).copy()
+        self._rst = tensor_of(featurizer)
+        self._n_channels = featurizer.n_channels
+        self._forms = None
+
+    def __repr__(self):
+        return f"LinearPotential({self.featurizer!r}, species={list(self.species)})"
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, structures, energies, forces=None, regularization=1e-8, force_weight=1.0):
+        """Ridge fit of the weights and biases to energies and, optionally, forces.
+
+        Parameters
+        ----------
+        structures : sequence of ase.Atoms
+        energies : array_like, shape (n_structures,)
+        forces : sequence of (n_atoms_s, 3) arrays, optional
+            Reference forces (``-dE/dx``) of each structure.
+        regularization : float
+            Ridge parameter ``lambda >= 0`` on the weights (not the biases), relative to
+            the mean squared design entry.
+        force_weight : float
+            Weight of each force component relative to an energy row.
+
+        Returns
+        -------
+        self
+        """
+        structures = list(structures)
+        energies = as_float_array(energies, "energies", ndim=1)
+        if energies.shape[0] != len(structures):
+            raise ValueError(f"energies must have one entry per structure ({len(structures)}), "
+                             f"got {energies.shape[0]}")
+        if not (np.isfinite(regularization) and regularization >= 0):
+            raise ValueError(f"regularization must be a finite number >= 0, got {regularization!r}")
+        rows, targets = self._energy_rows(structures, energies)
+        if forces is not None:
+            forces = list(forces)
+            if len(forces) != len(structures):
+                raise ValueError(f"forces must have one array per structure ({len(structures)}), "
+                                 f"got {len(forces)}")
+            frows, ftargets = self._force_rows(structures, forces)
+            rows = np.vstack([rows, force_weight * frows])
+            targets = np.concatenate([targets, force_weight * ftargets])
+        S, F = self.weights.shape
+        scale = np.sqrt(regularization * max(np.mean(rows[:, :S * F] ** 2), 1e-300))
+        ridge = np.zeros((S * F, S * F + S))
+        ridge[:, :S * F] = scale * np.eye(S * F)
+        solution = np.linalg.lstsq(np.vstack([rows, ridge]),
+                                   np.concatenate([targets, np.zeros(S * F)]), rcond=None)[0]
+        self.weights = solution[:S * F].reshape(S, F)
+        self.bias = solution[S * F:].copy()
+        self._forms = None
+        return self
+
+    def _species_of(self, atoms):
+        from rstref.potential.environments import species_tables
+
+        return species_tables(self.featurizer, atoms.get_atomic_numbers(), self.species)[2]
+
+    def _energy_rows(self, structures, energies):
+        S, F = self.weights.shape
+        rows = np.zeros((len(structures), S * F + S))
+        for k, atoms in enumerate(structures):
+            p = self.featurizer.compute(atoms).features
+            s = self._species_of(atoms)
+            for a in range(S):
+                rows[k, a * F:(a + 1) * F] = p[s == a].sum(axis=0)
+                rows[k, S * F + a] = np.count_nonzero(s == a)
+        return rows, energies
+
+    def _force_rows(self, structures, forces):
+        S, F = self.weights.shape
+        blocks, targets = [], []
+        for atoms, f in zip(structures, forces):
+            n = len(atoms)
+            f = as_float_array(f, "forces", trailing_shape=(3,))
+            if f.shape[0] != n:
+                raise ValueError(f"forces: expected ({n}, 3) for a structure of {n} atoms, got {f.shape}")
+            out = self.featurizer.compute(atoms, gradients=True)
+            s = self._species_of(atoms)
+            design = np.zeros((n, 3, S * F + S))
+            for a in range(S):
+                g = out.gradient_values * (s[out.gradient_centers] == a)[:, None, None]
+                part = np.zeros((n, 3, F))
+                np.add.at(part, out.gradient_neighbors, g)
+                design[:, :, a * F:(a + 1) * F] = -part
+            blocks.append(design.reshape(3 * n, -1))
+            targets.append(f.reshape(-1))
+        return np.vstack(blocks), np.concatenate(targets)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def _quadratic_forms(self):
+        if self._forms is None:
+            n_eff, l_max = self.featurizer.n_eff, self.featurizer.l_max
+            self._forms = [_c.quadratic_forms(w, n_eff, l_max) for w in self.weights]
+        return self._forms
+
+    def _centres(self, atoms, order):
+        """Yield ``(i, pair slice, C, dC, d2C, M)`` for every centre of ``atoms``."""
+        env = environments(self.featurizer, atoms, self.species)
+        forms = self._quadratic_forms()
+        for i in range(env.offsets.shape[0] - 1):
+            pairs = slice(env.offsets[i], env.offsets[i + 1])
+            blocks = stacked_coefficients(self._rst, self._n_channels, env.vector[pairs],
+                                          env.channel[pairs], env.weight[pairs],
+                                          self.featurizer.normalize, order)
+            yield env, i, pairs, blocks, forms[env.species[i]]
+
+    def energy(self, atoms):
+        """Potential energy of ``atoms`` (float)."""
+        return self._evaluate(atoms, hessian=False)[0]
+
+    def forces(self, atoms):
+        """Forces ``-dE/dx``: (n_atoms, 3)."""
+        return self._evaluate(atoms, hessian=False)[1]
+
+    def stress(self, atoms, voigt=True):
+        """Virial stress ``(1/V) dE/d eps``: Voigt (xx, yy, zz, yz, xz, xy) or (3, 3).
+
+        Raises ValueError for a structure without a 3-d periodic cell (no volume).
+        """
+        virial = self._evaluate(atoms, hessian=False)[2]
+        if not np.all(atoms.get_pbc()):
+            raise ValueError("stress needs a structure periodic along all three axes (a volume)")
+        sigma = virial / atoms.get_volume()
+        if not voigt:
+            return sigma
+        return sigma[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+
+    def hessian(self, atoms, format="dense", atoms_subset=None):
+        """Hessian ``d2E / dx dx`` of the energy: (3N, 3N) dense array or scipy CSR matrix.
+
+        Parameters
+        ----------
+        atoms : ase.Atoms
+        format : {'dense', 'sparse'}
+        atoms_subset : sequence of int, optional
+            Return only the rows and columns of these atoms (in the given order), as
+            finite-difference codes (phonopy displacements, constrained optimisers) need.
+
+        Returns
+        -------
+        ndarray or scipy.sparse.csr_matrix, shape (3k, 3k)
+            Row ``3 a + alpha`` is atom ``a``'s Cartesian component ``alpha``.
+        """
+        check_choice(format, "format", HESSIAN_FORMATS)
+        H = self._evaluate(atoms, hessian=True)[3]
+        if atoms_subset is not None:
+            idx = np.asarray(atoms_subset)
+            if idx.dtype.kind not in "iu" or idx.ndim != 1 or np.any(idx < 0) or np.any(idx >= len(atoms)):
+                raise ValueError(f"atoms_subset must be a 1-d sequence of atom indices in "
+                                 f"0..{len(atoms) - 1}, got {atoms_subset!r}")
+            rows = (3 * idx[:, None] + np.arange(3)).reshape(-1)
+            H = H[rows][:, rows]
+        if format == "sparse":
+            from scipy import sparse
+
+            return sparse.csr_matrix(H)
+        return H
+
+    def _evaluate(self, atoms, hessian):
+        """``(energy, forces, virial (3, 3), hessian (3N, 3N) or None)``."""
+        n = len(atoms)
+        energy = 0.0
+        forces = np.zeros((n, 3))
+        virial = np.zeros((3, 3))
+        H = np.zeros((3 * n, 3 * n)) if hessian else None
+        n_max = self.featurizer.n_max
+        for env, i, pairs, (C, dC, d2C), M in self._centres(atoms, 2 if hessian else 1):
+            channels = env.channel[pairs]
+            energy += _c.energy(C, M) + self.bias[env.species[i]]
+            if channels.shape[0] == 0:
+                continue
+            g = _c.pair_gradients(C, dC, M, channels, n_max)
+            forces += _c.atom_forces(g, i, env.neighbour[pairs], n)
+            virial += g.T @ env.vector[pairs]
+            if hessian:
+                Hp = _c.pair_hessian(C, dC, d2C, M, channels, n_max)
+                involved, block = _c.atom_hessian_block(Hp, i, env.neighbour[pairs])
+                rows = (3 * involved[:, None] + np.arange(3)).reshape(-1)
+                H[np.ix_(rows, rows)] += block.reshape(rows.shape[0], rows.shape[0])
+        return energy, forces, virial, H
+
+    def calculator(self):
+        """An ase ``Calculator`` (energy, forces, stress; ``get_hessian``) for this potential."""
+        from rstref.potential.interop import LinearPotentialCalculator
+
+        return LinearPotentialCalculator(self)
