@@ -86,8 +86,10 @@ def atom_forces(g, centre, neighbours, n_atoms):
 def atom_hessian_block(Hpairs, centre, neighbours):
     """The Hessian over the atoms one centre depends on.
 
-    Returns ``atoms`` (k,) (sorted global indices) and ``H`` (k, 3, k, 3) with
-    ``H[a, :, b, :] = d2E / dx_atoms[a] dx_atoms[b]``, from ``r_p = x_(j_p) + S cell - x_i``.
+    ``Hpairs`` (P, 3, P, 3, ...) holds second derivatives with respect to the pair vectors
+    (any trailing axes, e.g. features).  Returns ``atoms`` (k,) (sorted global indices) and
+    ``H`` (k, 3, k, 3, ...) with ``H[a, :, b, :] = d2 / dx_atoms[a] dx_atoms[b]``, from
+    ``r_p = x_(j_p) + S cell - x_i`` (the incidence is +1 on ``j_p`` and -1 on ``i``).
     """
     atoms, local = np.unique(np.append(neighbours, centre), return_inverse=True)
     j, i = local[:-1], local[-1]
@@ -95,8 +97,8 @@ def atom_hessian_block(Hpairs, centre, neighbours):
     rows = np.zeros((k, 3) + Hpairs.shape[2:])
     np.add.at(rows, j, Hpairs)
     rows[i] -= Hpairs.sum(axis=0)
-    cols = np.zeros((k, 3, k, 3))
-    moved = rows.transpose(2, 3, 0, 1)
+    moved = np.moveaxis(rows, (2, 3), (0, 1))  # [q, b, row atom, a, ...]
+    cols = np.zeros((k, 3) + moved.shape[2:])
     np.add.at(cols, j, moved)
     cols[i] -= moved.sum(axis=0)
-    return atoms, cols.transpose(2, 3, 0, 1)
+    return atoms, np.moveaxis(cols, (2, 3), (0, 1))
