@@ -8,7 +8,8 @@ off-diagonal weight) the energy is a quadratic form per ``l``::
     E = sum_l sum_m c_m^T M_l c_m,   M_l[N, N] = w_(l,N,N) / sqrt(2l+1),
                                      M_l[N, N2] = M_l[N2, N] = w_(l,N,N2) / sqrt(2 (2l+1))  (N < N2)
 
-so with ``G_l = 2 M_l C_l`` (the gradient of E with respect to the coefficients)::
+so with ``G_l = 2 M_l C_l`` (the gradient of E with respect to the coefficients) and
+``E = C . G / 2``::
 
     dE / dr_p,a          = sum_l sum_(n,m) dC_l[p,a,n,m] G_l[ch_p n, m]
     d2E / dr_p,a dr_q,b  = sum_l 2 sum_m sum_(n,n2) dC_l[p,a,n,m] M_l[ch_p n, ch_q n2] dC_l[q,b,n2,m]
@@ -16,62 +17,59 @@ so with ``G_l = 2 M_l C_l`` (the gradient of E with respect to the coefficients)
 
 The cost per centre is O((3P)^2 n_eff (l_max+1)^2) for P pairs, independent of the number
 of features F = (l_max+1) n_eff (n_eff+1)/2; nothing of size F x P is formed.  Block names
-(``C``, ``dC``, ``d2C``) are those of :mod:`rstref.potential.environments`.
+(``C``, ``dC``, ``d2C``) are those of :mod:`rstref.potential.environments`; the pair
+Hessian is the numba kernel :func:`rstref._kernels.potential.energy_hessian_pairs`.
 """
 
 import numpy as np
 
+from rstref._kernels.potential import energy_hessian_pairs
+
 
 def quadratic_forms(w, n_eff, l_max):
-    """The symmetric matrices ``M_l`` (n_eff, n_eff), l = 0..l_max, of weight vector ``w`` (F,)."""
+    """``M`` (l_max+1, n_eff, n_eff): the symmetric matrices ``M_l`` of weight vector ``w`` (F,)."""
     upper = np.triu_indices(n_eff)
+    diagonal = upper[0] == upper[1]
     per_l = n_eff * (n_eff + 1) // 2
-    out = []
+    M = np.zeros((l_max + 1, n_eff, n_eff))
     for l in range(l_max + 1):
         block = np.asarray(w[l * per_l:(l + 1) * per_l], dtype=np.float64)
-        M = np.zeros((n_eff, n_eff))
-        M[upper] = block / np.sqrt(2.0 * (2 * l + 1))
-        M = M + M.T
-        M[np.diag_indices(n_eff)] = block[upper[0] == upper[1]] / np.sqrt(2 * l + 1)
-        out.append(M)
-    return out
+        half = np.zeros((n_eff, n_eff))
+        half[upper] = block / np.sqrt(2.0 * (2 * l + 1))
+        M[l] = half + half.T
+        M[l][np.diag_indices(n_eff)] = block[diagonal] / np.sqrt(2 * l + 1)
+    return M
 
 
-def _own_rows(G, channels, n_max):
-    """``G[ch_p*n_max + n, m]`` for every pair: (P, n_max, 2l+1)."""
-    return G.reshape(-1, n_max, G.shape[1])[channels]
+def _per_l(l_max):
+    return [slice(l * l, (l + 1) * (l + 1)) for l in range(l_max + 1)]
 
 
-def energy(C, M):
-    """``sum_l sum_m c_m^T M_l c_m`` of one environment."""
-    return float(sum(np.sum(Cl * (Ml @ Cl)) for Cl, Ml in zip(C, M)))
+def coefficient_gradient(C, M):
+    """``G = 2 M_l C_l`` per l block: (n_eff, L)."""
+    G = np.empty_like(C)
+    for l, block in enumerate(_per_l(M.shape[0] - 1)):
+        G[:, block] = 2.0 * M[l] @ C[:, block]
+    return G
 
 
-def pair_gradients(C, dC, M, channels, n_max):
+def energy(C, G):
+    """``sum_l sum_m c_m^T M_l c_m = C . G / 2`` of one environment."""
+    return 0.5 * float(np.sum(C * G))
+
+
+def pair_gradients(dC, G, channels, n_max):
     """``dE / dr_p`` of every pair: (P, 3)."""
-    g = np.zeros((channels.shape[0], 3))
-    for Cl, dCl, Ml in zip(C, dC, M):
-        g += np.einsum("panm,pnm->pa", dCl, _own_rows(2.0 * Ml @ Cl, channels, n_max))
-    return g
+    own = G.reshape(-1, n_max, G.shape[1])[channels]
+    return np.einsum("panl,pnl->pa", dC, own)
 
 
-def pair_hessian(C, dC, d2C, M, channels, n_max):
+def pair_hessian(dC, d2C, G, M, channels, n_max):
     """``d2E / dr_p dr_q`` of every pair of pairs: (P, 3, P, 3), symmetric."""
     P = channels.shape[0]
-    H = np.zeros((3 * P, 3 * P))
-    diagonal = np.zeros((P, 3, 3))
-    n_eff = C[0].shape[0]
-    rows = np.arange(P)
-    for Cl, dCl, d2Cl, Ml in zip(C, dC, d2C, M):
-        width = Cl.shape[1]
-        D = np.zeros((P, 3, n_eff // n_max, n_max, width))
-        D[rows, :, channels] = dCl
-        D = D.reshape(3 * P, n_eff, width)
-        Y = np.einsum("NK,rKm->rNm", Ml, D)
-        H += 2.0 * D.reshape(3 * P, -1) @ Y.reshape(3 * P, -1).T
-        diagonal += np.einsum("pabnm,pnm->pab", d2Cl, _own_rows(2.0 * Ml @ Cl, channels, n_max))
-    H = H.reshape(P, 3, P, 3)
-    H[rows, :, rows, :] += diagonal
+    H = np.empty((P, 3, P, 3))
+    Y = np.empty((P, 3, M.shape[1], dC.shape[3]))
+    energy_hessian_pairs(dC, d2C, channels, M, G, n_max, M.shape[0] - 1, Y, H)
     return H
 
 

@@ -4,11 +4,12 @@ For every centre atom ``i`` of a structure the environment is the featurizer's: 
 ``p`` of :func:`rstref.neighbors.neighbor_list` with ``i_p = i`` (periodic images included,
 the centre itself only with ``include_center``), each putting a peak of height ``weight_p``
 into density channel ``channel_p``.  Coefficients are stacked as the featurizer stacks them
-(composite radial index ``N = channel * n_max + n``); per ``l`` they are held as blocks::
+(composite radial index ``N = channel * n_max + n``) and held with a flat ``lm = l*l + l + m``
+axis, ``L = (l_max+1)**2``::
 
-    C[l]   : (n_eff, 2l+1)           C[l][N, l+m] = c[N, l, m]
-    dC[l]  : (P, 3, n_max, 2l+1)     d c[ch_p*n_max + n, l, m] / d r_p,a   (pair p's own channel)
-    d2C[l] : (P, 3, 3, n_max, 2l+1)  second derivatives (a pair moves only its own peak)
+    C   : (n_eff, L)             C[N, lm] = c[N, l, m]
+    dC  : (P, 3, n_max, L)       d c[ch_p*n_max + n, l, m] / d r_p,a   (pair p's own channel)
+    d2C : (P, 3, 3, n_max, L)    second derivatives (a pair moves only its own peak)
 
 A pair vector is ``r_p = x_{j_p} + S_p cell - x_{i_p}``, so ``d r_p / d x_j = +1`` for
 ``j = j_p`` and ``-1`` for ``j = i_p`` (both for a periodic image of the centre itself).
@@ -101,26 +102,34 @@ def tensor_of(featurizer):
     return RadialSphericalTensor(featurizer.n_max, featurizer.radial_basis, featurizer.l_max)
 
 
-def stacked_coefficients(rst, n_channels, vectors, channels, weights, normalize, order):
-    """Per-``l`` coefficient blocks ``C``, ``dC``, ``d2C`` of one environment (module docstring).
+def _compact_index(n_max, l_max):
+    """``idx[n, lm]``: the tensor's flat index ``n_max*l*l + n*(2l+1) + (l+m)`` of ``(n, l, m)``."""
+    from rstref.tensor import nlm_index
 
-    ``order`` 1 gives ``(C, dC, None)``, 2 gives all three.  Every channel is projected with
-    the one tensor projection of rstref (``RadialSphericalTensor``); the projections of a
-    channel's peaks add, so per-channel projection followed by stacking is exact.
+    return np.array([[nlm_index(n, l, m, n_max) for l in range(l_max + 1) for m in range(-l, l + 1)]
+                     for n in range(n_max)], dtype=np.int64)
+
+
+def stacked_coefficients(rst, n_channels, vectors, channels, weights, normalize, order):
+    """Blocks ``C``, ``dC`` and (order 2) ``d2C`` of one environment (module docstring).
+
+    ``order`` 1 gives ``(C, dC, None)``.  Every channel is projected with the one tensor
+    projection of rstref (``RadialSphericalTensor``); the projections of a channel's peaks
+    add, so per-channel projection followed by stacking is exact.
     """
     n_max, l_max = rst.n_max, rst.l_max
+    L = (l_max + 1) ** 2
     P = vectors.shape[0]
-    C = [np.zeros((n_channels * n_max, 2 * l + 1)) for l in range(l_max + 1)]
-    dC = [np.zeros((P, 3, n_max, 2 * l + 1)) for l in range(l_max + 1)]
-    d2C = [np.zeros((P, 3, 3, n_max, 2 * l + 1)) for l in range(l_max + 1)] if order >= 2 else None
+    idx = _compact_index(n_max, l_max)
+    C = np.zeros((n_channels * n_max, L))
+    dC = np.zeros((P, 3, n_max, L))
+    d2C = np.zeros((P, 3, 3, n_max, L)) if order >= 2 else None
     for a in np.unique(channels):
         rows = np.flatnonzero(channels == a)
         c, dc, d2c = rst._project_checked(np.ascontiguousarray(vectors[rows]),
                                           np.ascontiguousarray(weights[rows]), normalize, order)
-        for l in range(l_max + 1):
-            block = rst.block(l)
-            C[l][a * n_max:(a + 1) * n_max] = c[block].reshape(n_max, 2 * l + 1)
-            dC[l][rows] = dc[:, :, block].reshape(len(rows), 3, n_max, 2 * l + 1)
-            if order >= 2:
-                d2C[l][rows] = d2c[:, :, :, block].reshape(len(rows), 3, 3, n_max, 2 * l + 1)
+        C[a * n_max:(a + 1) * n_max] = c[idx]
+        dC[rows] = dc[:, :, idx]
+        if order >= 2:
+            d2C[rows] = d2c[:, :, :, idx]
     return C, dC, d2C

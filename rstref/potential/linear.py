@@ -231,14 +231,15 @@ class LinearPotential:
         n_max = self.featurizer.n_max
         for env, i, pairs, (C, dC, d2C), M in self._centres(atoms, 2 if hessian else 1):
             channels = env.channel[pairs]
-            energy += _c.energy(C, M) + self.bias[env.species[i]]
+            G = _c.coefficient_gradient(C, M)
+            energy += _c.energy(C, G) + self.bias[env.species[i]]
             if channels.shape[0] == 0:
                 continue
-            g = _c.pair_gradients(C, dC, M, channels, n_max)
+            g = _c.pair_gradients(dC, G, channels, n_max)
             forces += _c.atom_forces(g, i, env.neighbour[pairs], n)
             virial += g.T @ env.vector[pairs]
             if hessian:
-                Hp = _c.pair_hessian(C, dC, d2C, M, channels, n_max)
+                Hp = _c.pair_hessian(dC, d2C, G, M, channels, n_max)
                 involved, block = _c.atom_hessian_block(Hp, i, env.neighbour[pairs])
                 rows = (3 * involved[:, None] + np.arange(3)).reshape(-1)
                 H[np.ix_(rows, rows)] += block.reshape(rows.shape[0], rows.shape[0])
