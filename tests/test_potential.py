@@ -79,7 +79,7 @@ def test_energy_forces_virial_equal_the_featurizer_contraction(case):
     make, kw = CASES[case]
     atoms = make()
     pot = _potential(kw)
-    energy, forces, virial, _ = pot._evaluate(atoms, hessian=False)
+    energy, forces, virial, _ = pot._evaluate(atoms)
     e2, f2, v2 = _from_features(pot, atoms)
     scale = max(1.0, abs(e2))
     assert abs(energy - e2) <= tol.identity_atol(scale, kw["l_max"]) * len(atoms)
@@ -166,6 +166,8 @@ def test_calculator_and_interop():
     m = np.repeat(atoms.get_masses(), 3)
     Hm = atoms.calc.get_hessian(atoms, divide_by_masses=True)
     assert np.allclose(Hm * np.sqrt(m[:, None] * m[None, :]), H, rtol=1e-14, atol=0)
+    Hms = atoms.calc.get_hessian(atoms, format="sparse", divide_by_masses=True)
+    assert np.allclose(Hms.toarray(), Hm, rtol=0, atol=1e-13 * np.abs(Hm).max())
     n = len(atoms)
     fc = force_constants(pot, atoms)
     assert fc.shape == (n, n, 3, 3)
@@ -173,6 +175,10 @@ def test_calculator_and_interop():
     assert np.array_equal(hessian_function(pot)(atoms), H)
     sub = pot.hessian(atoms, atoms_subset=[2, 0])
     assert np.array_equal(sub[:3, 3:], H[6:9, 0:3])
+    assert np.array_equal(sub[3:, 3:], H[0:3, 0:3])
+    sparse_sub = pot.hessian(atoms, format="sparse", atoms_subset=[2, 0])
+    assert np.allclose(sparse_sub.toarray(), sub, rtol=0, atol=1e-13 * np.abs(H).max())
+    assert np.allclose(pot.hessian(atoms, format="sparse").toarray(), H, rtol=0, atol=1e-13 * np.abs(H).max())
     vib = to_vibrations_data(pot, atoms)
     assert np.allclose(vib.get_hessian_2d(), H, rtol=0, atol=0)
 
@@ -216,6 +222,8 @@ def test_bad_calls():
         pot.hessian(atoms, format="csr")
     with pytest.raises(ValueError, match="atoms_subset"):
         pot.hessian(atoms, atoms_subset=[5])
+    with pytest.raises(ValueError, match="atoms_subset"):
+        pot.hessian(atoms, atoms_subset=[0, 0])
     with pytest.raises(ValueError, match="not in the potential's species"):
         pot.energy(molecule("H2O"))
     with pytest.raises(ValueError, match="periodic"):

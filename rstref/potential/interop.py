@@ -31,7 +31,7 @@ class LinearPotentialCalculator(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        energy, forces, virial, _ = self.potential._evaluate(self.atoms, hessian=False)
+        energy, forces, virial, _ = self.potential._evaluate(self.atoms)
         self.results = {"energy": energy, "free_energy": energy, "forces": forces}
         if np.all(self.atoms.get_pbc()):
             sigma = virial / self.atoms.get_volume()
@@ -41,14 +41,15 @@ class LinearPotentialCalculator(Calculator):
         """Hessian (3N, 3N) of the energy; divided by ``sqrt(m_i m_j)`` if ``divide_by_masses``."""
         atoms = self.atoms if atoms is None else atoms
         check_bool(divide_by_masses, "divide_by_masses")
-        H = self.potential.hessian(atoms, format="dense")
+        H = self.potential.hessian(atoms, format=format)
         if divide_by_masses:
             inv = 1.0 / np.sqrt(np.repeat(atoms.get_masses(), 3))
-            H = H * inv[:, None] * inv[None, :]
-        if format == "sparse":
-            from scipy import sparse
+            if format == "sparse":
+                from scipy import sparse
 
-            return sparse.csr_matrix(H)
+                scale = sparse.diags(inv)
+                return (scale @ H @ scale).tocsr()
+            H = H * inv[:, None] * inv[None, :]
         return H
 
 

@@ -171,18 +171,18 @@ class LinearPotential:
 
     def energy(self, atoms):
         """Potential energy of ``atoms`` (float)."""
-        return self._evaluate(atoms, hessian=False)[0]
+        return self._evaluate(atoms)[0]
 
     def forces(self, atoms):
         """Forces ``-dE/dx``: (n_atoms, 3)."""
-        return self._evaluate(atoms, hessian=False)[1]
+        return self._evaluate(atoms)[1]
 
     def stress(self, atoms, voigt=True):
         """Virial stress ``(1/V) dE/d eps``: Voigt (xx, yy, zz, yz, xz, xy) or (3, 3).
 
         Raises ValueError for a structure without a 3-d periodic cell (no volume).
         """
-        virial = self._evaluate(atoms, hessian=False)[2]
+        virial = self._evaluate(atoms)[2]
         if not np.all(atoms.get_pbc()):
             raise ValueError("stress needs a structure periodic along all three axes (a volume)")
         sigma = virial / atoms.get_volume()
@@ -191,45 +191,36 @@ class LinearPotential:
         return sigma[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
 
     def hessian(self, atoms, format="dense", atoms_subset=None):
-        """Hessian ``d2E / dx dx`` of the energy: (3N, 3N) dense array or scipy CSR matrix.
+        """Hessian ``d2E / dx dx`` of the energy: (3k, 3k) dense array or scipy CSR matrix.
 
         Parameters
         ----------
         atoms : ase.Atoms
         format : {'dense', 'sparse'}
+            'sparse' is assembled from the per-environment blocks without a dense
+            intermediate (memory grows with the number of neighbour pairs, not N^2).
         atoms_subset : sequence of int, optional
-            Return only the rows and columns of these atoms (in the given order), as
-            finite-difference codes (phonopy displacements, constrained optimisers) need.
+            Only the rows and columns of these atoms, in the given order (k atoms), as
+            finite-difference codes (phonopy displacements, constrained optimisers) need;
+            default all atoms (k = N).
 
         Returns
         -------
         ndarray or scipy.sparse.csr_matrix, shape (3k, 3k)
-            Row ``3 a + alpha`` is atom ``a``'s Cartesian component ``alpha``.
+            Row ``3 a + alpha`` is atom ``atoms_subset[a]``'s Cartesian component ``alpha``.
         """
         check_choice(format, "format", HESSIAN_FORMATS)
-        H = self._evaluate(atoms, hessian=True)[3]
-        if atoms_subset is not None:
-            idx = np.asarray(atoms_subset)
-            if idx.dtype.kind not in "iu" or idx.ndim != 1 or np.any(idx < 0) or np.any(idx >= len(atoms)):
-                raise ValueError(f"atoms_subset must be a 1-d sequence of atom indices in "
-                                 f"0..{len(atoms) - 1}, got {atoms_subset!r}")
-            rows = (3 * idx[:, None] + np.arange(3)).reshape(-1)
-            H = H[rows][:, rows]
-        if format == "sparse":
-            from scipy import sparse
+        subset = _checked_subset(atoms_subset, len(atoms))
+        return self._evaluate(atoms, hessian=_HessianSum(len(atoms), subset, format))[3]
 
-            return sparse.csr_matrix(H)
-        return H
-
-    def _evaluate(self, atoms, hessian):
-        """``(energy, forces, virial (3, 3), hessian (3N, 3N) or None)``."""
+    def _evaluate(self, atoms, hessian=None):
+        """``(energy, forces, virial (3, 3), Hessian or None)``; ``hessian`` a :class:`_HessianSum`."""
         n = len(atoms)
         energy = 0.0
         forces = np.zeros((n, 3))
         virial = np.zeros((3, 3))
-        H = np.zeros((3 * n, 3 * n)) if hessian else None
         n_max = self.featurizer.n_max
-        for env, i, pairs, (C, dC, d2C), M in self._centres(atoms, 2 if hessian else 1):
+        for env, i, pairs, (C, dC, d2C), M in self._centres(atoms, 1 if hessian is None else 2):
             channels = env.channel[pairs]
             G = _c.coefficient_gradient(C, M)
             energy += _c.energy(C, G) + self.bias[env.species[i]]
@@ -238,15 +229,63 @@ class LinearPotential:
             g = _c.pair_gradients(dC, G, channels, n_max)
             forces += _c.atom_forces(g, i, env.neighbour[pairs], n)
             virial += g.T @ env.vector[pairs]
-            if hessian:
+            if hessian is not None:
                 Hp = _c.pair_hessian(dC, d2C, G, M, channels, n_max)
-                involved, block = _c.atom_hessian_block(Hp, i, env.neighbour[pairs])
-                rows = (3 * involved[:, None] + np.arange(3)).reshape(-1)
-                H[np.ix_(rows, rows)] += block.reshape(rows.shape[0], rows.shape[0])
-        return energy, forces, virial, H
+                hessian.add(*_c.atom_hessian_block(Hp, i, env.neighbour[pairs]))
+        return energy, forces, virial, None if hessian is None else hessian.result()
 
     def calculator(self):
         """An ase ``Calculator`` (energy, forces, stress; ``get_hessian``) for this potential."""
         from rstref.potential.interop import LinearPotentialCalculator
 
         return LinearPotentialCalculator(self)
+
+
+def _checked_subset(atoms_subset, n_atoms):
+    """``atoms_subset`` as int64 indices (all atoms for None), checked."""
+    if atoms_subset is None:
+        return np.arange(n_atoms)
+    idx = np.asarray(atoms_subset)
+    if (idx.dtype.kind not in "iu" or idx.ndim != 1 or np.any(idx < 0) or np.any(idx >= n_atoms)
+            or np.unique(idx).shape[0] != idx.shape[0]):
+        raise ValueError(f"atoms_subset must be a 1-d sequence of distinct atom indices in "
+                         f"0..{n_atoms - 1}, got {atoms_subset!r}")
+    return idx.astype(np.int64)
+
+
+class _HessianSum:
+    """Sum of per-environment atom blocks into the (3k, 3k) Hessian of a subset of atoms."""
+
+    def __init__(self, n_atoms, subset, format):
+        self.position = np.full(n_atoms, -1, dtype=np.int64)
+        self.position[subset] = np.arange(subset.shape[0])
+        self.size = 3 * subset.shape[0]
+        self.format = format
+        self.dense = np.zeros((self.size, self.size)) if format == "dense" else None
+        self.entries = []
+
+    def add(self, involved, block):
+        """Add ``block`` (k, 3, k, 3) over the global atoms ``involved`` (k,)."""
+        where = self.position[involved]
+        keep = np.flatnonzero(where >= 0)
+        if keep.size == 0:
+            return
+        rows = (3 * where[keep][:, None] + np.arange(3)).reshape(-1)
+        part = block[keep][:, :, keep].reshape(rows.shape[0], rows.shape[0])
+        if self.dense is not None:
+            self.dense[np.ix_(rows, rows)] += part
+        else:
+            r, c = np.meshgrid(rows, rows, indexing="ij")
+            self.entries.append((r.ravel(), c.ravel(), part.ravel()))
+
+    def result(self):
+        if self.dense is not None:
+            return self.dense
+        from scipy import sparse
+
+        if self.entries:
+            r, c, v = (np.concatenate(x) for x in zip(*self.entries))
+        else:
+            r = c = np.zeros(0, np.int64)
+            v = np.zeros(0)
+        return sparse.coo_matrix((v, (r, c)), shape=(self.size, self.size)).tocsr()
