@@ -1,4 +1,4 @@
-"""Radial bases orthonormal on the ball of radius ``r_cut`` (DESIGN section 2.4).
+"""Radial bases orthonormal on the ball of radius ``r_cut`` (docs/conventions.md).
 
 A radial basis is built in two steps:
 
@@ -398,7 +398,7 @@ class OrthonormalRadialBasis:
         if wants_gpu(device, r):
             from rstref.cuda import radial as gpu
 
-            return gpu.radial_basis_with_derivatives(self, r)
+            return gpu.radial_basis_with_derivatives(self.kernel_arguments(), r)
         r = _check_distances(r)
         out = np.zeros((r.shape[0], self.n_max))
         dout = np.zeros_like(out)
@@ -416,14 +416,30 @@ class OrthonormalRadialBasis:
         return self.family.with_derivatives(r)
 
     def kernel_arguments(self):
-        """Arguments of :func:`rstref._kernels.radial.orthonormal_radial_point` after ``r``.
+        """What :func:`rstref._kernels.radial.orthonormal_radial_point` takes after ``r``.
 
-        Returns ``(family, r_cut, n_prim, envelope_power, coefficients)`` with
-        ``envelope_power`` 0 for none; the caller supplies three scratch rows of length
-        ``n_prim`` and three output rows of length ``n_max``.
+        The per-distance kernel is called as ``orthonormal_radial_point(r, family, r_cut,
+        n_prim, envelope_power, coefficients, f, df, d2f, R, dR, d2R)``; the CPU loops
+        here, the environment kernels (:func:`rstref._kernels.tensor.project_environment_radial`)
+        and the GPU driver (:mod:`rstref.cuda`) all take these five values from this method.
+
+        Returns
+        -------
+        family : int
+            Kernel code of the primitive family (``rstref._kernels.radial.FAMILY_*``).
+        r_cut : float
+        n_prim : int
+            Number of primitives ``f_k`` (the scratch rows ``f, df, d2f`` have this
+            length); equal to ``n_max`` for this basis, but a kernel must size its scratch
+            from ``n_prim``, not from ``n_max``.
+        envelope_power : int
+            ``p`` of the envelope ``(r_cut - r)^p``; 0 for none.
+        coefficients : ndarray of float64, shape (n_max, n_prim), C-contiguous
+            ``C`` with ``R_n = sum_k C[n, k] f_k`` (the output rows ``R, dR, d2R`` have
+            length ``n_max``).
         """
-        return (self.family.family_code, self.r_cut, self.family.n, self.family._p,
-                self.coefficients)
+        return (int(self.family.family_code), float(self.r_cut), int(self.family.n),
+                int(self.envelope_power or 0), self.coefficients)
 
     # -- description
     def to_dict(self):
