@@ -402,6 +402,13 @@ def test_batched_tabulated_radial_basis_differs_from_the_wrapped_one():
     c_tab = host(batched.expansions(tabulated, positions, offsets, normalize=False, device="cuda"))
     c_inner = host(batched.expansions(inner, positions, offsets, normalize=False, device="cuda"))
     assert np.max(np.abs(c_tab - c_inner)) > 1e-3
+    from numba import cuda
+
+    on_device = batched.power_spectra_with_gradients(  # device-resident input, tabulated basis
+        tabulated, cuda.to_device(positions), cuda.to_device(offsets), normalize=False)
+    for g, c, name in zip(on_device, batched.power_spectra_with_gradients(
+            tabulated, positions, offsets, normalize=False), ["p", "dp"]):
+        assert_agrees(g, c, name)
 
 
 @needs_device
