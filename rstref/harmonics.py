@@ -1,4 +1,4 @@
-"""Real spherical harmonics with explicit Cartesian gradients and Hessians (DESIGN 2.1).
+"""Real spherical harmonics with explicit Cartesian gradients and Hessians (docs/conventions.md).
 
 Convention
 ----------
@@ -48,10 +48,10 @@ from rstref._kernels.sph import (
     L_MAX_SUPPORTED,
     sph_gradients_points,
     sph_hessians_points,
-    sph_tables,
     sph_values_points,
 )
 from rstref._numba import njit
+from rstref._sph_tables import sph_tables
 
 #: smallest normal float64; derivatives are refused below it (see module docstring)
 _SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
@@ -194,6 +194,33 @@ class SphericalHarmonics:
         """Number of functions ``L = (l_max + 1)**2``."""
         return (self.l_max + 1) ** 2
 
+    def kernel_arguments(self):
+        """What the per-point kernels of :mod:`rstref._kernels.sph` take besides the points.
+
+        The kernels are called as ``sph_values_point(xyz, i, *kernel_arguments(), q, cs,
+        out)`` (and likewise the ``_points`` range kernels and the gradient and Hessian
+        variants); the CPU loops here and the GPU driver (:mod:`rstref.cuda`) both use
+        this tuple, so the calculator is the one place that builds it.
+
+        Returns
+        -------
+        axes : ndarray of int64, shape (3,)
+            Standard-frame coordinate ``k`` is read from input column ``axes[k]``:
+            ``(0, 1, 2)`` for the 'standard' convention, ``(2, 0, 1)`` for 'e3nn'.
+        l_max : int
+        solid : bool
+        coef : ndarray of float64, shape (7, l_max+1, l_max+1), read-only
+            Recurrence and derivative coefficients for this normalisation
+            (:func:`rstref._sph_tables.sph_tables`).
+
+        Notes
+        -----
+        The caller supplies the scratch ``q`` and ``cs`` of the shapes
+        :func:`rstref._kernels.sph.sph_scratch_shapes` gives for ``l_max``, and outputs
+        of shape ``(n, L)``, ``(n, 3, L)``, ``(n, 3, 3, L)``, ``L = size``.
+        """
+        return self._axes, self.l_max, self.solid, self._coef
+
     def __repr__(self):
         return (
             f"SphericalHarmonics(l_max={self.l_max}, normalization={self.normalization!r}, "
@@ -208,7 +235,7 @@ class SphericalHarmonics:
         xyz = self._points(xyz)
         n = xyz.shape[0]
         out = np.empty((n, self.size))
-        args = (self._axes, self.l_max, self.solid, self._coef, out)
+        args = (*self.kernel_arguments(), out)
         if _use_threads(n):
             _values_parallel(xyz, _CHUNK, *args)
         elif n:
@@ -233,7 +260,7 @@ class SphericalHarmonics:
         n = xyz.shape[0]
         out = np.empty((n, self.size))
         dout = np.empty((n, 3, self.size))
-        args = (self._axes, self.l_max, self.solid, self._coef, out, dout)
+        args = (*self.kernel_arguments(), out, dout)
         if _use_threads(n):
             _gradients_parallel(xyz, _CHUNK, *args)
         elif n:
@@ -247,7 +274,7 @@ class SphericalHarmonics:
         out = np.empty((n, self.size))
         dout = np.empty((n, 3, self.size))
         d2out = np.empty((n, 3, 3, self.size))
-        args = (self._axes, self.l_max, self.solid, self._coef, out, dout, d2out)
+        args = (*self.kernel_arguments(), out, dout, d2out)
         if _use_threads(n):
             _hessians_parallel(xyz, _CHUNK, *args)
         elif n:
@@ -284,7 +311,8 @@ def spherical_harmonics(
     if wants_gpu(device, xyz):
         from rstref.cuda import harmonics as gpu
 
-        return gpu.spherical_harmonics(xyz, l_max, normalization, convention, solid)
+        return gpu.spherical_harmonics(
+            SphericalHarmonics(l_max, normalization, convention, solid), xyz)
     return SphericalHarmonics(l_max, normalization, convention, solid).compute(xyz)
 
 
@@ -298,7 +326,8 @@ def spherical_harmonics_with_gradients(
     if wants_gpu(device, xyz):
         from rstref.cuda import harmonics as gpu
 
-        return gpu.spherical_harmonics_with_gradients(xyz, l_max, normalization, convention, solid)
+        return gpu.spherical_harmonics_with_gradients(
+            SphericalHarmonics(l_max, normalization, convention, solid), xyz)
     return SphericalHarmonics(l_max, normalization, convention, solid).compute_with_gradients(xyz)
 
 
@@ -313,5 +342,6 @@ def spherical_harmonics_with_hessians(
     if wants_gpu(device, xyz):
         from rstref.cuda import harmonics as gpu
 
-        return gpu.spherical_harmonics_with_hessians(xyz, l_max, normalization, convention, solid)
+        return gpu.spherical_harmonics_with_hessians(
+            SphericalHarmonics(l_max, normalization, convention, solid), xyz)
     return SphericalHarmonics(l_max, normalization, convention, solid).compute_with_hessians(xyz)

@@ -1,4 +1,4 @@
-"""Radial bases orthonormal on the ball of radius ``r_cut`` (DESIGN section 2.4).
+"""Radial bases orthonormal on the ball of radius ``r_cut`` (docs/conventions.md).
 
 A radial basis is built in two steps:
 
@@ -42,6 +42,13 @@ import numpy as np
 
 from rstref._checks import as_float_array, check_choice, check_int, check_positive_float
 from rstref._dispatch import wants_gpu
+from rstref._extended_precision import (
+    PI_EXTENDED,
+    cholesky_extended,
+    gauss_legendre_extended,
+    inverse_lower_extended,
+    linspace_extended,
+)
 from rstref._kernels.radial import (
     FAMILY_COSINE_BUMPS,
     FAMILY_COSINES,
@@ -126,60 +133,6 @@ def _check_envelope_power(envelope_power):
         return None
     return check_int(envelope_power, "envelope_power", 1, MAX_ENVELOPE_POWER)
 
-
-
-# --------------------------------------------------------------------------- extended precision
-
-_PI_EXT = np.longdouble("3.14159265358979323846264338327950288")
-
-
-def _linspace_extended(stop, pieces):
-    """``[stop * j / pieces for j in 0..pieces]`` in longdouble."""
-    return np.longdouble(stop) * np.arange(pieces + 1, dtype=np.longdouble) / pieces
-
-
-def _gauss_legendre_extended(m):
-    """Gauss–Legendre nodes and weights on [-1, 1] in longdouble.
-
-    numpy's float64 rule refined by Newton steps on ``P_m`` (three-term recurrence);
-    ``w = 2 / ((1 - x^2) P_m'(x)^2)``.
-    """
-    x = np.polynomial.legendre.leggauss(m)[0].astype(np.longdouble)
-    for _ in range(3):
-        p0, p1 = np.ones_like(x), x.copy()
-        for k in range(2, m + 1):
-            p0, p1 = p1, ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
-        dp = m * (x * p1 - p0) / (x * x - 1)
-        x = x - p1 / dp
-    p0, p1 = np.ones_like(x), x.copy()
-    for k in range(2, m + 1):
-        p0, p1 = p1, ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
-    dp = m * (x * p1 - p0) / (x * x - 1)
-    return x, 2 / ((1 - x * x) * dp * dp)
-
-
-def _cholesky_extended(gram):
-    """Lower Cholesky factor of a symmetric positive-definite longdouble matrix."""
-    n = gram.shape[0]
-    lower = np.zeros_like(gram)
-    for j in range(n):
-        d = gram[j, j] - np.dot(lower[j, :j], lower[j, :j])
-        if not d > 0:
-            raise np.linalg.LinAlgError("Gram matrix is not positive definite")
-        lower[j, j] = np.sqrt(d)
-        lower[j + 1:, j] = (gram[j + 1:, j] - lower[j + 1:, :j] @ lower[j, :j]) / lower[j, j]
-    return lower
-
-
-def _inverse_lower_extended(lower):
-    """Inverse of a lower-triangular longdouble matrix by forward substitution."""
-    n = lower.shape[0]
-    inv = np.zeros_like(lower)
-    for i in range(n):
-        inv[i, i] = 1 / lower[i, i]
-        for j in range(i):
-            inv[i, j] = -np.dot(lower[i, j:i], inv[j:i, j]) / lower[i, i]
-    return inv
 
 
 # --------------------------------------------------------------------------- primitives
@@ -268,11 +221,11 @@ class RadialPrimitives:
 
     def _gram_extended(self):
         n_pieces = max(self.n - 1, 1)
-        edges = _linspace_extended(self.r_cut, n_pieces)
-        x, w = _gauss_legendre_extended(40 + self._p)
+        edges = linspace_extended(self.r_cut, n_pieces)
+        x, w = gauss_legendre_extended(40 + self._p)
         a, b = edges[:-1, None], edges[1:, None]
         nodes = (0.5 * (b - a) * x + 0.5 * (b + a)).ravel()
-        weights = (0.5 * (b - a) * w).ravel() * 4 * _PI_EXT * nodes ** 2
+        weights = (0.5 * (b - a) * w).ravel() * 4 * PI_EXTENDED * nodes ** 2
         f = self._primitives_extended(nodes)
         return (f * weights[:, None]).T @ f
 
@@ -283,9 +236,9 @@ class RadialPrimitives:
         if self.family_code == FAMILY_COSINE_BUMPS:
             delta = rc / (n - 1)
             x = (r[:, None] - np.arange(n, dtype=np.longdouble) * delta) / delta
-            f = np.where(np.abs(x) < 1, np.cos(_PI_EXT * x / 2) ** 2, np.longdouble(0))
+            f = np.where(np.abs(x) < 1, np.cos(PI_EXTENDED * x / 2) ** 2, np.longdouble(0))
         else:
-            f = np.cos(np.outer(r, np.arange(n, dtype=np.longdouble)) * (_PI_EXT / rc))
+            f = np.cos(np.outer(r, np.arange(n, dtype=np.longdouble)) * (PI_EXTENDED / rc))
             if self.family_code == FAMILY_SMOOTH_COSINES:
                 f *= ((1 - (r / rc) ** 2) ** 3)[:, None]
         if self._p:
@@ -378,7 +331,7 @@ class OrthonormalRadialBasis:
             )
         # C = L^{-1} in extended precision, rounded once: the orthonormality defect is then
         # ~ eps * sqrt(cond) from that rounding (plus eps_longdouble * cond), not eps * cond.
-        inverse = _inverse_lower_extended(_cholesky_extended(gram_extended))
+        inverse = inverse_lower_extended(cholesky_extended(gram_extended))
         self.coefficients = np.ascontiguousarray(np.asarray(inverse, dtype=np.float64))
 
     # -- evaluation
@@ -398,7 +351,7 @@ class OrthonormalRadialBasis:
         if wants_gpu(device, r):
             from rstref.cuda import radial as gpu
 
-            return gpu.radial_basis_with_derivatives(self, r)
+            return gpu.radial_basis_with_derivatives(self.kernel_arguments(), r)
         r = _check_distances(r)
         out = np.zeros((r.shape[0], self.n_max))
         dout = np.zeros_like(out)
@@ -416,14 +369,30 @@ class OrthonormalRadialBasis:
         return self.family.with_derivatives(r)
 
     def kernel_arguments(self):
-        """Arguments of :func:`rstref._kernels.radial.orthonormal_radial_point` after ``r``.
+        """What :func:`rstref._kernels.radial.orthonormal_radial_point` takes after ``r``.
 
-        Returns ``(family, r_cut, n_prim, envelope_power, coefficients)`` with
-        ``envelope_power`` 0 for none; the caller supplies three scratch rows of length
-        ``n_prim`` and three output rows of length ``n_max``.
+        The per-distance kernel is called as ``orthonormal_radial_point(r, family, r_cut,
+        n_prim, envelope_power, coefficients, f, df, d2f, R, dR, d2R)``; the CPU loops
+        here, the environment kernels (:func:`rstref._kernels.tensor.project_environment_radial`)
+        and the GPU driver (:mod:`rstref.cuda`) all take these five values from this method.
+
+        Returns
+        -------
+        family : int
+            Kernel code of the primitive family (``rstref._kernels.radial.FAMILY_*``).
+        r_cut : float
+        n_prim : int
+            Number of primitives ``f_k`` (the scratch rows ``f, df, d2f`` have this
+            length); equal to ``n_max`` for this basis, but a kernel must size its scratch
+            from ``n_prim``, not from ``n_max``.
+        envelope_power : int
+            ``p`` of the envelope ``(r_cut - r)^p``; 0 for none.
+        coefficients : ndarray of float64, shape (n_max, n_prim), C-contiguous
+            ``C`` with ``R_n = sum_k C[n, k] f_k`` (the output rows ``R, dR, d2R`` have
+            length ``n_max``).
         """
-        return (self.family.family_code, self.r_cut, self.family.n, self.family._p,
-                self.coefficients)
+        return (int(self.family.family_code), float(self.r_cut), int(self.family.n),
+                int(self.envelope_power or 0), self.coefficients)
 
     # -- description
     def to_dict(self):

@@ -429,6 +429,31 @@ class RadialSphericalTensor:
         idx = grid_local_maxima(grid, threshold)
         return lin[idx], grid[idx[:, 0], idx[:, 1], idx[:, 2]]
 
+    def kernel_arguments(self):
+        """What the per-environment projection kernels take, for drivers elsewhere (the GPU).
+
+        Returns
+        -------
+        dict
+            ``'n_max'``, ``'l_max'``, ``'dim'``: the sizes the kernels take;
+            ``'harmonics'``: ``SphericalHarmonics(l_max, 'component', convention)
+            .kernel_arguments()``, the 'component' harmonics the projection uses;
+            ``'radial'``: ``radial_basis.kernel_arguments()`` when the radial basis is an
+            :class:`rstref.OrthonormalRadialBasis` (then the radial functions are evaluated
+            per atom inside :func:`rstref._kernels.tensor.project_environment_radial`),
+            else None: the caller tabulates ``radial_basis.with_derivatives(|r|)`` and
+            uses :func:`rstref._kernels.tensor.project_environment`.
+        """
+        from rstref.harmonics import SphericalHarmonics
+        from rstref.radial import OrthonormalRadialBasis
+
+        radial = None
+        if isinstance(self.radial_basis, OrthonormalRadialBasis):
+            radial = self.radial_basis.kernel_arguments()
+        sph = SphericalHarmonics(self.l_max, "component", self.convention)
+        return {"n_max": self.n_max, "l_max": self.l_max, "dim": self.dim,
+                "harmonics": sph.kernel_arguments(), "radial": radial}
+
 
 def grid_local_maxima(grid, threshold):
     """Voxels of a 3-D array above ``threshold`` that beat their face neighbours.

@@ -36,13 +36,21 @@ def thorough():
 def ptx_compiler(monkeypatch):
     """``compile(kernel, signature) -> PTX text`` for sm_90 without a GPU, or skip.
 
-    Needs the real numba-cuda compiler (NVVM/NVRTC); skipped under the simulator and where
-    the compiler is missing or unusable (e.g. numba's deprecated built-in CUDA target).
+    Needs the real numba-cuda compiler (NVVM/NVRTC); skipped under the simulator, where
+    the numba-cuda package is not installed (numba's own deprecated ``numba.cuda`` target
+    lacks the API these checks use), and where NVVM/NVRTC are missing or unusable.  The
+    skip reason names what is missing.
     """
+    import importlib.util
+
     import numba
 
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or numba.config.ENABLE_CUDASIM:
         pytest.skip("compile-only check: needs the real numba-cuda compiler, not the simulator")
+    if importlib.util.find_spec("numba_cuda") is None:
+        pytest.skip("compile-only check: the numba-cuda package is not installed (numba's "
+                    "built-in numba.cuda target is not supported); pip install 'rstref[cuda]' "
+                    "nvidia-nvvm nvidia-cuda-nvrtc")
     cuda = pytest.importorskip("numba.cuda")
     import numba.cuda.dispatcher as cuda_dispatcher
 
@@ -59,9 +67,11 @@ def ptx_compiler(monkeypatch):
             a[0] = 1.0
 
         cuda.compile_ptx(probe, (t.float64[::1],), cc=(9, 0))
-    except Exception as exc:  # missing libnvvm / libnvrtc, or no numba-cuda
-        pytest.skip(f"NVVM/NVRTC not usable for a compile-only check: {type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0] if str(exc) else ''}")
+    except Exception as exc:  # missing libnvvm / libnvrtc
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        pytest.skip("compile-only check: numba-cuda is installed but NVIDIA's NVVM/NVRTC "
+                    "libraries are not usable (pip install nvidia-nvvm nvidia-cuda-nvrtc): "
+                    f"{type(exc).__name__}: {first_line}")
 
     def compile_ptx(kernel, signature):
         return cuda.compile_ptx(getattr(kernel, "py_func", kernel), signature, cc=(9, 0))[0]

@@ -1,4 +1,4 @@
-"""GPU path (issue 7): every GPU entry point against the CPU result.
+"""GPU path: every GPU entry point against the CPU result (README, "GPU").
 
 Run under the CUDA simulator as a separate pytest invocation (numba must see the
 variable before it is imported, hence not in the main run)::
@@ -339,16 +339,247 @@ def test_batched_device_inputs_and_errors():
         batched.expansions(rst, cuda.to_device(np.array([[np.nan, 0.0, 0.0]])), [0, 1])
     with pytest.raises(ValueError, match="device='cpu'"):
         batched.expansions(rst, cuda.to_device(np.zeros((1, 3))), [0, 1], device="cpu")
+    with pytest.raises(TypeError, match="rst must be a RadialSphericalTensor"):
+        batched.expansions(object(), np.zeros((1, 3)), [0, 1], device="cuda")
 
-    class TabulatedBasis:  # not an OrthonormalRadialBasis: the GPU path refuses it
-        n_max, r_cut = 3, 2.0
 
+class TabulatedBasis:
+    """A radial basis that is not an OrthonormalRadialBasis: only ``with_derivatives``.
+
+    Its functions are those of ``OrthonormalRadialBasis(n_max, 2.0, 'cosines', 2)`` scaled
+    by ``1 + r`` (so that no kernel argument of the wrapped basis could stand in for it).
+    """
+
+    def __init__(self, n_max):
+        self.n_max, self.r_cut = n_max, 2.0
+        self._inner = rstref.OrthonormalRadialBasis(n_max, 2.0, "cosines", 2)
+        self.calls = 0
+
+    def with_derivatives(self, r):
+        self.calls += 1
+        R, dR, d2R = self._inner.with_derivatives(r)
+        s = (1.0 + np.asarray(r))[:, None]
+        return s * R, R + s * dR, 2.0 * dR + s * d2R
+
+    def __call__(self, r):
+        return self.with_derivatives(r)[0]
+
+
+@needs_device
+@given(batch=ragged_batches(), n_max=st.integers(1, 4), l_max=st.integers(0, 3),
+       convention=st.sampled_from(CONVENTIONS), normalize=st.booleans())
+def test_batched_tabulated_radial_basis_agrees(batch, n_max, l_max, convention, normalize):
+    """Any radial basis with with_derivatives(r) runs on the GPU: tabulated on the host,
+    then the tabulated projection kernel on the device, equal to the CPU path."""
+    from rstref import batched
+
+    positions, values, offsets = batch
+    if not _separated(positions, offsets):
+        return
+    basis = TabulatedBasis(n_max)
+    rst = rstref.RadialSphericalTensor(n_max, basis, l_max, convention=convention)
+    assert rst.kernel_arguments()["radial"] is None
+    args = (rst, positions, offsets, values, normalize)
+    calls = basis.calls
+    gpu = batched.expansions_with_hessians(*args, device="cuda")
+    assert basis.calls == calls + (1 if len(positions) and len(offsets) > 1 else 0)
+    for g, c, name in zip(gpu, batched.expansions_with_hessians(*args), ["c", "dc", "d2c"]):
+        assert_agrees(g, c, name)
+    for g, c, name in zip(batched.power_spectra_with_gradients(*args, device="cuda"),
+                          batched.power_spectra_with_gradients(*args), ["p", "dp"]):
+        assert_agrees(g, c, name)
+
+
+@needs_device
+def test_batched_tabulated_radial_basis_differs_from_the_wrapped_one():
+    """The tabulated path really uses the basis' tables (not some built-in basis)."""
+    from rstref import batched
+
+    positions = np.array([[0.3, -0.4, 0.5], [1.2, 0.1, -0.3]])
+    offsets = np.array([0, 2])
+    tabulated = rstref.RadialSphericalTensor(3, TabulatedBasis(3), 2)
+    inner = rstref.RadialSphericalTensor(3, tabulated.radial_basis._inner, 2)
+    c_tab = host(batched.expansions(tabulated, positions, offsets, normalize=False, device="cuda"))
+    c_inner = host(batched.expansions(inner, positions, offsets, normalize=False, device="cuda"))
+    assert np.max(np.abs(c_tab - c_inner)) > 1e-3
+    from numba import cuda
+
+    on_device = batched.power_spectra_with_gradients(  # device-resident input, tabulated basis
+        tabulated, cuda.to_device(positions), cuda.to_device(offsets), normalize=False)
+    for g, c, name in zip(on_device, batched.power_spectra_with_gradients(
+            tabulated, positions, offsets, normalize=False), ["p", "dp"]):
+        assert_agrees(g, c, name)
+
+
+@needs_device
+def test_batched_tabulated_radial_basis_bad_shape():
+    from rstref import batched
+
+    class WrongWidth(TabulatedBasis):
         def with_derivatives(self, r):
-            return rst.radial_basis.with_derivatives(r)
+            return tuple(a[:, :-1] for a in super().with_derivatives(r))
 
-    generic = rstref.RadialSphericalTensor(3, TabulatedBasis(), 2)
-    with pytest.raises(TypeError, match="OrthonormalRadialBasis"):
-        batched.expansions(generic, np.zeros((1, 3)), [0, 1], device="cuda")
+    rst = rstref.RadialSphericalTensor(3, WrongWidth(3), 2)
+    with pytest.raises(ValueError, match=r"with_derivatives\(r\) must return R, dR, d2R of shape \(2, 3\)"):
+        batched.expansions(rst, np.array([[0.3, 0.0, 0.0], [0.0, 0.5, 0.0]]), [0, 2], device="cuda")
+
+
+# ----------------------------------------------------------------------------- kernel_arguments
+# Plain Python (no GPU, no simulator): the calculators' kernel_arguments() are exactly what
+# the per-item kernels take; feeding them to the kernels reproduces the calculators' results.
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+@pytest.mark.parametrize("solid", [False, True])
+def test_spherical_harmonics_kernel_arguments(convention, solid):
+    from rstref._kernels.sph import sph_hessians_points, sph_scratch_shapes
+
+    sph = rstref.SphericalHarmonics(5, "norm", convention, solid)
+    axes, l_max, solid_flag, coef = sph.kernel_arguments()
+    assert l_max == 5 and solid_flag is solid and coef.shape == (7, 6, 6)
+    assert axes.dtype == np.int64 and axes.shape == (3,)
+    xyz = np.random.default_rng(1).normal(size=(6, 3))
+    q_shape, cs_shape = sph_scratch_shapes(l_max)
+    n, L = xyz.shape[0], sph.size
+    out, dout, d2out = np.empty((n, L)), np.empty((n, 3, L)), np.empty((n, 3, 3, L))
+    sph_hessians_points(xyz, 0, n, axes, l_max, solid_flag, coef, np.empty(q_shape),
+                        np.empty(cs_shape), out, dout, d2out)
+    for mine, theirs in zip((out, dout, d2out), sph.compute_with_hessians(xyz)):
+        np.testing.assert_array_equal(mine, theirs)
+    other = rstref.SphericalHarmonics(5, "integral", convention, solid).kernel_arguments()[3]
+    assert not np.array_equal(coef, other)  # the table follows the normalisation
+
+
+@pytest.mark.parametrize("primitive, envelope_power", [("cosine_bumps", None), ("cosines", 3),
+                                                       ("smooth_cosines", None), ("cosine_bumps", 2)])
+def test_radial_basis_kernel_arguments(primitive, envelope_power):
+    from rstref._kernels.radial import orthonormal_radial_point
+
+    basis = rstref.OrthonormalRadialBasis(4, 2.0, primitive, envelope_power)
+    family, r_cut, n_prim, p, coefficients = basis.kernel_arguments()
+    assert (r_cut, p) == (2.0, envelope_power or 0)
+    assert isinstance(n_prim, int) and n_prim == basis.family.n == coefficients.shape[1]
+    assert coefficients.shape == (basis.n_max, n_prim) and coefficients.flags.c_contiguous
+    r = np.array([0.0, 0.4, 1.0, 1.7, 2.0, 2.4])
+    mine = np.zeros((3, r.size, basis.n_max))
+    f, df, d2f = np.empty(n_prim), np.empty(n_prim), np.empty(n_prim)
+    for i, ri in enumerate(r):
+        orthonormal_radial_point(ri, family, r_cut, n_prim, p, coefficients, f, df, d2f,
+                                 mine[0, i], mine[1, i], mine[2, i])
+    for a, b in zip(mine, basis.with_derivatives(r)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+
+
+def test_tensor_kernel_arguments():
+    from rstref._kernels.tensor import project_environment_radial
+
+    basis = rstref.OrthonormalRadialBasis(3, 2.0, "smooth_cosines")
+    rst = rstref.RadialSphericalTensor(3, basis, 2, convention="e3nn")
+    args = rst.kernel_arguments()
+    assert (args["n_max"], args["l_max"], args["dim"]) == (3, 2, rst.dim)
+    sph = rstref.SphericalHarmonics(2, "component", "e3nn")
+    for mine, theirs in zip(args["harmonics"], sph.kernel_arguments()):
+        np.testing.assert_array_equal(mine, theirs)
+    family, r_cut, n_prim, p, coefficients = args["radial"]
+    positions = np.array([[0.3, -0.4, 0.5], [1.2, 0.1, -0.3], [0.0, 0.0, 0.0]])
+    values = np.array([1.0, -0.5, 2.0])
+    Y, dY = sph.compute_with_gradients(positions)
+    c, dc = np.empty(rst.dim), np.empty((3, 3, rst.dim))
+    k, n_max = n_prim, args["n_max"]
+    project_environment_radial(positions, values, family, r_cut, n_prim, p, coefficients, Y, dY,
+                               np.zeros((3, 0, 0, 0)), n_max, args["l_max"], True, 1,
+                               rstref.limits.KERNEL_NORM_FLOOR, np.empty(k), np.empty(k),
+                               np.empty(k), np.empty(n_max), np.empty(n_max), np.empty(n_max),
+                               c, dc, np.zeros((3, 0, 0, 0)))
+    c_ref, dc_ref = rst.with_peaks_at_with_gradients(positions, values)
+    np.testing.assert_allclose(c, c_ref, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(dc, dc_ref, rtol=0, atol=1e-13)
+    assert rstref.RadialSphericalTensor(2, TabulatedBasis(2), 1).kernel_arguments()["radial"] is None
+
+
+# ----------------------------------------------------------------------------- layering
+
+#: what a module of rstref/cuda may import from rstref (docs/architecture.md)
+CUDA_MAY_IMPORT = ("rstref._kernels", "rstref._checks", "rstref._dispatch", "rstref._numba",
+                   "rstref.limits", "rstref.tolerances", "rstref.cuda")
+
+
+def _rstref_imports(path, package):
+    """Absolute names of the rstref modules a file imports (any depth, relative resolved)."""
+    import ast
+
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module
+            if module == "rstref":  # from rstref import limits -> rstref.limits
+                names += [f"rstref.{alias.name}" for alias in node.names]
+            else:
+                names.append(module)
+    return [n for n in names if n == "rstref" or n.startswith("rstref.")]
+
+
+def _allowed(name, prefixes):
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def test_cuda_package_imports_no_public_module():
+    """rstref/cuda/* imports only the kernel layer, the private helpers and itself."""
+    from pathlib import Path
+
+    root = Path(rstref.__file__).parent / "cuda"
+    files = sorted(root.glob("*.py"))
+    assert len(files) >= 5
+    bad = {}
+    for path in files:
+        package = "rstref.cuda"
+        wrong = [n for n in _rstref_imports(path, package) if not _allowed(n, CUDA_MAY_IMPORT)]
+        if wrong:
+            bad[path.name] = wrong
+    assert not bad, f"rstref/cuda imports public modules: {bad}"
+
+
+def test_import_checker_sees_public_imports(tmp_path):
+    """The checker above can fail: it flags absolute, 'from rstref import', relative and
+    function-level imports of public modules."""
+    source = ("import rstref.harmonics\nfrom rstref import radial, limits\n"
+              "from ..batched import expansions\nfrom . import driver\n"
+              "def f():\n    from rstref.invariants import power_spectrum_size\n")
+    path = tmp_path / "m.py"
+    path.write_text(source)
+    wrong = [n for n in _rstref_imports(path, "rstref.cuda") if not _allowed(n, CUDA_MAY_IMPORT)]
+    assert wrong == ["rstref.harmonics", "rstref.radial", "rstref.batched", "rstref.invariants"]
+
+
+def test_kernels_import_only_kernels():
+    """rstref/_kernels/* (per-item maths, also compiled for the GPU) imports nothing from
+    rstref outside _kernels but the jit decorator."""
+    from pathlib import Path
+
+    root = Path(rstref.__file__).parent / "_kernels"
+    bad = {}
+    for path in sorted(root.glob("*.py")):
+        wrong = [n for n in _rstref_imports(path, "rstref._kernels")
+                 if not _allowed(n, ("rstref._kernels", "rstref._numba"))]
+        if wrong:
+            bad[path.name] = wrong
+    assert not bad, f"rstref/_kernels imports outside the kernel layer: {bad}"
+
+
+def test_public_modules_do_not_import_cuda_at_load_time():
+    import subprocess
+    import sys
+
+    code = ("import sys, rstref.harmonics, rstref.radial, rstref.tensor, rstref.batched; "
+            "print(sorted(m for m in sys.modules if m.startswith('rstref.cuda')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 # ----------------------------------------------------------------------------- PTX
@@ -378,6 +609,8 @@ def test_kernels_compile_to_ptx(ptx_compiler):
         (gb._closest_pairs_kernel, (a2, i64[::1], f64, i64[:, ::1])),
         (gb._project_kernel(5, 5), (a2, a1, i64[::1], i64, f64, i64, a2, a2, a3, a4, i64,
                                     t.boolean, i64, f64, a2, a3, a4)),
+        (gb._project_tabulated_kernel, (a2, a1, i64[::1], a2, a2, a2, a2, a3, a4, i64, i64,
+                                        t.boolean, i64, f64, a2, a3, a4)),
         (gb._power_spectra_kernel, (a2, i64, i64, a2)),
         (gb._power_spectra_gradients_kernel, (a2, a2, i64[::1], i64, i64, a2)),
     ]

@@ -34,8 +34,15 @@ numbers are meaningless and are never written to RESULTS.md.
 
 Writes the section '## GPU' of validation/RESULTS.md (unless --smoke or --no-write).
 
+Before timing, rstref's GPU results are checked against its CPU results (to
+``tolerances.CUDA_RTOL``, on the first 1000 points / 200 environments).  Everything goes
+to stdout (``> /dev/null`` silences a run); ``--json`` / ``--markdown`` also write the
+results to files, and ``--budget-s`` stops starting new rows once that many seconds are
+spent (``validation/gpu_check.sh`` uses all three).
+
 Usage: ``python validation/bench_gpu.py [--points 1000000] [--l-max 4 8 16]
-[--envs 100000] [--neighbours 16] [--repeat 5] [--smoke] [--no-write]``
+[--envs 100000] [--neighbours 16] [--repeat 5] [--smoke] [--no-write] [--budget-s S]
+[--json PATH] [--markdown PATH]``
 """
 
 import argparse
@@ -92,6 +99,23 @@ def timed(fn, sync, repeat):
     return best
 
 
+def over_budget(args):
+    """True once the run has used its ``--budget-s`` seconds (checked between rows)."""
+    return args.budget_s is not None and time.perf_counter() - args.started > args.budget_s
+
+
+def check_gpu_against_cpu(report, name, gpu, cpu):
+    """Record ``max |gpu - cpu| / max |cpu|`` over the arrays against ``CUDA_RTOL``."""
+    from rstref.tolerances import CUDA_RTOL
+
+    worst = 0.0
+    for g, c in zip(gpu, cpu):
+        g = g.copy_to_host()
+        scale = max(float(np.max(np.abs(c), initial=0.0)), 1e-300)
+        worst = max(worst, float(np.max(np.abs(g - c), initial=0.0)) / scale)
+    report.check(name, worst, CUDA_RTOL, "relative to the largest entry")
+
+
 # ---------------------------------------------------------------------------------------
 # spherical harmonics
 # ---------------------------------------------------------------------------------------
@@ -117,6 +141,9 @@ def harmonics_rows(args, cuda, peak, report, torch):
 
     rows = []
     for l_max in args.l_max:
+        if over_budget(args):
+            report.skip(f"harmonics l_max={l_max}", f"time budget of {args.budget_s:.0f} s spent")
+            continue
         L = (l_max + 1) ** 2
         nbytes = args.points * 8 * (3 + L + 3 * L)
         row = {"l_max": l_max}
@@ -124,6 +151,9 @@ def harmonics_rows(args, cuda, peak, report, torch):
                         cuda.synchronize, args.repeat)
         row["rstref"] = seconds
         reference = rstref.spherical_harmonics(xyz[:1000], l_max)
+        check_gpu_against_cpu(report, f"rstref GPU vs CPU, Y and dY, l_max={l_max}",
+                              rstref.spherical_harmonics_with_gradients(d_xyz[:1000], l_max),
+                              rstref.spherical_harmonics_with_gradients(xyz[:1000], l_max))
         if "sphericart" in peers:
             calc = peers["sphericart"].SphericalHarmonics(l_max)
             row["sphericart"] = timed(lambda: calc.compute_with_gradients(x), torch_sync,
@@ -159,7 +189,9 @@ def harmonics_rows(args, cuda, peak, report, torch):
                 row[lib] = (seconds / args.points * 1e9,
                             None if peak is None else nbytes / seconds / peak)
         rows.append(row)
-        print(f"# {row}", file=sys.stderr, flush=True)
+        print(f"l_max={l_max}: " + ", ".join(f"{lib} {row[lib][0]:,.1f} ns/pt"
+                                             for lib in ("rstref", "sphericart", "e3nn")
+                                             if lib in row), flush=True)
     return rows
 
 
@@ -167,9 +199,13 @@ def harmonics_rows(args, cuda, peak, report, torch):
 # batched power spectra
 # ---------------------------------------------------------------------------------------
 
-def power_spectrum_row(args, cuda, peak):
+def power_spectrum_row(args, cuda, peak, report):
     import rstref
     from rstref import batched
+
+    if over_budget(args):
+        report.skip("power spectra", f"time budget of {args.budget_s:.0f} s spent")
+        return None
 
     rng = np.random.default_rng(args.seed + 1)
     n_env, k = args.envs, args.neighbours
@@ -183,6 +219,13 @@ def power_spectrum_row(args, cuda, peak):
     rst = rstref.RadialSphericalTensor(N_MAX, basis, L_MAX_PS)
     F = rstref.PowerSpectrum(rst).n_features
     d_pos, d_val, d_off = (cuda.to_device(a) for a in (positions, values, offsets))
+    few = min(n_env, 200)
+    check_gpu_against_cpu(
+        report, "rstref GPU vs CPU, power spectra and gradients",
+        batched.power_spectra_with_gradients(rst, d_pos[:few * k], d_off[:few + 1], d_val[:few * k],
+                                             False),
+        batched.power_spectra_with_gradients(rst, positions[:few * k], offsets[:few + 1],
+                                             values[:few * k], False))
     seconds = timed(lambda: batched.power_spectra_with_gradients(rst, d_pos, d_off, d_val, False),
                     cuda.synchronize, args.repeat)
     nbytes = 8 * (4 * n + (n_env + 1) + n_env * F + 3 * n * F)
@@ -219,12 +262,35 @@ def harmonics_table(rows):
 
 
 def power_spectrum_table(row):
+    if row is None:
+        return "(not run: time budget spent)"
     headers = ["environments", "neighbours each", "features", "rstref ms", "rstref ns/env",
                "rstref % peak BW", "peers"]
     frac = "n/a" if row["fraction"] is None else f"{100 * row['fraction']:.1f} %"
     body = [[f"{row['envs']:,}", row["neighbours"], row["F"], f"{row['seconds'] * 1e3:.2f}",
              f"{row['ns_per_env']:,.0f}", frac, "none (see text)"]]
     return _peers.markdown_table(headers, body)
+
+
+def write_outputs(args, run, text_sh, text_ps):
+    """The ``--json`` and ``--markdown`` files (meaningless numbers of --smoke are marked)."""
+    import json
+
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(run, fh, indent=2, default=str)
+    if args.markdown:
+        checks = run["checks"]
+        lines = [f"# GPU benchmark ({'SMOKE RUN, numbers meaningless' if args.smoke else 'measured'})",
+                 "", f"Device: {run['device']}; peak memory bandwidth source: {run['peak_source']}.",
+                 "", "## Spherical harmonics with gradients (float64)", "", text_sh, "",
+                 f"## Power spectra with per-neighbour gradients (n_max={N_MAX}, l_max={L_MAX_PS})",
+                 "", text_ps, "", "## Checks", ""]
+        lines += [f"- ok: {n} (dev {d:.3e})" for n, d in checks["passed"]]
+        lines += [f"- FAILED: {n} ({d})" for n, d in checks["failed"]]
+        lines += [f"- skipped: {n}: {r}" for n, r in checks["skipped"]]
+        with open(args.markdown, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
 
 
 def main(argv=None):
@@ -240,9 +306,16 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes, rstref only; numbers meaningless (runs under the simulator)")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="stop starting new rows after this many seconds (checked between rows)")
+    parser.add_argument("--json", default=None, metavar="PATH",
+                        help="also write the results (device, versions, rows, checks) as JSON")
+    parser.add_argument("--markdown", default=None, metavar="PATH",
+                        help="also write the report (tables, checks) as markdown")
     # checking the script without a GPU: run the peers on the CPU inside a --smoke run
     parser.add_argument("--torch-device", default="cuda", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.started = time.perf_counter()
 
     import rstref.cuda
 
@@ -284,17 +357,27 @@ def main(argv=None):
             torch = None
 
     rows = harmonics_rows(args, cuda, peak, report, torch)
-    ps = power_spectrum_row(args, cuda, peak)
+    ps = power_spectrum_row(args, cuda, peak, report)
     text_sh = harmonics_table(rows)
     text_ps = power_spectrum_table(ps)
     print("\nSpherical harmonics with gradients, float64:\n" + text_sh)
     print(f"\nPower spectra with per-neighbour gradients (n_max={N_MAX}, l_max={L_MAX_PS}):\n"
           + text_ps)
     status = report.exit_status()
+    run = {"device": name, "simulator": simulator, "smoke": args.smoke,
+           "peak_bandwidth_bytes_per_s": peak, "peak_source": peak_source,
+           "points": args.points, "repeat": args.repeat, "harmonics": rows, "power_spectra": ps,
+           "checks": {"passed": [list(c[:2]) for c in report.passed],
+                      "failed": [list(c[:2]) for c in report.failed],
+                      "skipped": [list(c) for c in report.skipped]},
+           "seconds": time.perf_counter() - args.started}
+    write_outputs(args, run, text_sh, text_ps)
     if args.smoke:
         print("SMOKE RUN finished: the numbers above are meaningless and were not recorded.")
         return status
-    if not args.no_write:
+    if not args.no_write and (ps is None or not rows):
+        print("\nvalidation/RESULTS.md not written: the time budget cut the run short")
+    elif not args.no_write:
         body = "\n\n".join([
             f"Generated by `validation/bench_gpu.py` on {_peers.utc_now()}. GPU: **{name}**, "
             f"peak memory bandwidth {peak / 1e9:,.0f} GB/s ({peak_source}). "

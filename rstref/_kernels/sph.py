@@ -16,8 +16,9 @@ for ``m > 0``).  The unnormalised polynomials satisfy
     dQ_l^m/dx = -x Q_{l-1}^{m+1},  dQ_l^m/dy = -y Q_{l-1}^{m+1},  dQ_l^m/dz = (l+m) Q_{l-1}^m,
 
 so every first and second derivative of ``q`` is a combination of lower ``q`` with
-coefficients that are square roots of rationals; :func:`sph_tables` evaluates them once
-(exactly, then rounded once) and the kernels below only multiply and add.
+coefficients that are square roots of rationals; the host-side builder
+:func:`rstref._sph_tables.sph_tables` evaluates them once (exactly, then rounded once)
+and the kernels below only multiply and add.
 
 ``Y_lm(r) = Z_lm(u)`` with ``u = r/|r|``.  With ``s = 1/|r|``, ``G = grad Z(u)``,
 ``H = Hess Z(u)`` and Euler's relation for the degree-l homogeneous ``Z``:
@@ -35,7 +36,7 @@ Conventions of the kernels
   ``xyz[i, axes[k]]`` and its derivative written to output axis ``axes[k]``.
   ``axes = (0, 1, 2)`` is the standard convention, ``(2, 0, 1)`` the e3nn one
   (standard harmonics evaluated at (z, x, y)).
-* ``coef`` is the table from :func:`sph_tables` (shape ``(7, l_max+1, l_max+1)``).
+* ``coef`` is the table from :func:`rstref._sph_tables.sph_tables` (shape ``(7, l_max+1, l_max+1)``).
 * ``q`` is scratch of shape ``(l_max+1, l_max+5)``, ``cs`` scratch of shape
   ``(4, l_max+1)``; neither needs initialisation (see :func:`sph_scratch_shapes`).
 * Outputs: ``out_val`` (n, L), ``out_grad`` (n, 3, L), ``out_hess`` (n, 3, 3, L) with
@@ -49,92 +50,18 @@ No function here allocates, raises or prints, so numba-cuda kernels may call the
 """
 
 import math
-from decimal import Decimal, localcontext
-from fractions import Fraction
-
-import numpy as np
 
 from rstref._numba import njit
 
 #: largest supported degree
 L_MAX_SUPPORTED = 64
 
-# indices into the coefficient table
-_A, _B, _E, _F, _EE, _EF, _FF = range(7)
-
 # squared norms outside this range are recomputed with scaling (avoids under/overflow)
 _R2_LOW = 1e-280
 _R2_HIGH = 1e280
 
 
-# ----------------------------------------------------------------------------- tables
-def _norm_sq(l, m, normalization):
-    """Exact rational M_lm^2 / c, with c the l-independent constant (4 pi or 1)."""
-    g = Fraction(1) if normalization == "norm" else Fraction(2 * l + 1)
-    ratio = Fraction(math.factorial(l - m), math.factorial(l + m))
-    return g * ratio * (2 if m > 0 else 1)
-
-
-def _sqrt(fr):
-    """float(sqrt(fr)) for a non-negative Fraction, correctly rounded at 40 digits first."""
-    with localcontext() as ctx:
-        ctx.prec = 40
-        return float((Decimal(fr.numerator) / Decimal(fr.denominator)).sqrt())
-
-
-def sph_tables(l_max, normalization="integral"):
-    """Recurrence and derivative coefficients for the kernels of this module.
-
-    Parameters
-    ----------
-    l_max : int
-        Largest degree, 0..64.
-    normalization : {'integral', 'component', 'norm'}
-
-    Returns
-    -------
-    coef : ndarray, shape (7, l_max+1, l_max+1), float64
-        ``coef[0][l, m]`` (A): recurrence factor of ``z q_{l-1}^m`` (for ``l == m`` the
-        factor of ``q_{m-1}^{m-1}``; ``coef[0][0, 0]`` is ``q_0^0`` itself);
-        ``coef[1]`` (B): factor of ``r^2 q_{l-2}^m``;
-        ``coef[2]`` (E), ``coef[3]`` (F): ``dq_l^m/dx = -x E q_{l-1}^{m+1}``,
-        ``dq_l^m/dz = F q_{l-1}^m``;
-        ``coef[4..6]`` (EE, EF, FF): the products for second derivatives,
-        ``q_{l-2}^{m+2}``, ``q_{l-2}^{m+1}``, ``q_{l-2}^m``.
-        Entries that multiply a structurally zero ``q`` are exactly 0.
-    """
-    nsq = lambda l, m: _norm_sq(l, m, normalization)  # noqa: E731
-    coef = np.zeros((7, l_max + 1, l_max + 1))
-    # q_0^0 = M_00: 1/sqrt(4 pi) for 'integral', 1 for 'component' and 'norm'
-    coef[_A, 0, 0] = 1.0 / math.sqrt(4.0 * math.pi) if normalization == "integral" else 1.0
-    for l in range(l_max + 1):
-        for m in range(l + 1):
-            if l == m and m >= 1:
-                coef[_A, l, m] = _sqrt((2 * m - 1) ** 2 * nsq(m, m) / nsq(m - 1, m - 1))
-            elif l == m + 1:
-                coef[_A, l, m] = _sqrt((2 * m + 1) ** 2 * nsq(m + 1, m) / nsq(m, m))
-            elif l >= m + 2:
-                coef[_A, l, m] = _sqrt(
-                    Fraction(2 * l - 1, l - m) ** 2 * nsq(l, m) / nsq(l - 1, m)
-                )
-                coef[_B, l, m] = _sqrt(
-                    Fraction(l + m - 1, l - m) ** 2 * nsq(l, m) / nsq(l - 2, m)
-                )
-            if m + 1 <= l - 1:
-                coef[_E, l, m] = _sqrt(nsq(l, m) / nsq(l - 1, m + 1))
-            if m <= l - 1:
-                coef[_F, l, m] = _sqrt((l + m) ** 2 * nsq(l, m) / nsq(l - 1, m))
-            if m + 2 <= l - 2:
-                coef[_EE, l, m] = _sqrt(nsq(l, m) / nsq(l - 2, m + 2))
-            if m + 1 <= l - 2:
-                coef[_EF, l, m] = _sqrt((l + m) ** 2 * nsq(l, m) / nsq(l - 2, m + 1))
-            if m <= l - 2:
-                coef[_FF, l, m] = _sqrt(
-                    ((l + m) * (l + m - 1)) ** 2 * nsq(l, m) / nsq(l - 2, m)
-                )
-    return coef
-
-
+# ----------------------------------------------------------------------------- scratch
 def sph_scratch_shapes(l_max):
     """Shapes of the scratch arrays ``q`` and ``cs`` the kernels need."""
     return (l_max + 1, l_max + 5), (4, l_max + 1)

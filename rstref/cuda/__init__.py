@@ -1,7 +1,7 @@
 """GPU path of rstref on numba-cuda (extra ``cuda``); imported only when asked for.
 
-How the CPU and GPU paths share the maths (DESIGN section 3)
-------------------------------------------------------------
+How the CPU and GPU paths share the maths (docs/architecture.md)
+----------------------------------------------------------------
 The per-item kernels in :mod:`rstref._kernels` are ordinary ``rstref._numba.njit``
 functions: one point, one distance or one environment, writing into caller-provided
 output and scratch arrays, no allocation, scalar ``math`` only.  The CPU drivers loop
@@ -27,15 +27,29 @@ and call *the very same dispatcher objects*:
   simulator therefore runs the kernels' launch and indexing logic in Python and the
   same compiled per-item maths as the CPU.
 
-Entry points
-------------
+Entry points and layering
+-------------------------
+Users call the public functions with ``device='cuda'`` or device arrays; this package
+is the driver behind them and is not called directly:
+
 * ``rstref.spherical_harmonics[_with_gradients|_with_hessians](..., device=None)``
-  (:mod:`rstref.cuda.harmonics`);
+  build and validate a :class:`rstref.SphericalHarmonics` and hand it to
+  :func:`rstref.cuda.harmonics.evaluate`;
 * ``OrthonormalRadialBasis.__call__(r, device=None)`` and ``.with_derivatives(r,
-  device=None)`` (:mod:`rstref.cuda.radial`);
+  device=None)`` hand ``basis.kernel_arguments()`` to
+  :func:`rstref.cuda.radial.radial_basis_with_derivatives`;
 * ragged batches of environments, :mod:`rstref.batched`: ``expansions[_with_gradients|
-  _with_hessians]`` and ``power_spectra[_with_gradients]`` (``device=None``;
-  :mod:`rstref.cuda.batched`).
+  _with_hessians]`` and ``power_spectra[_with_gradients]`` (``device=None``) hand the
+  :class:`rstref.RadialSphericalTensor` to :mod:`rstref.cuda.batched`, which reads it
+  through ``rst.kernel_arguments()`` and, for a radial basis without kernel arguments,
+  tabulates ``rst.radial_basis.with_derivatives`` on the host.
+
+Imports flow one way: modules of this package import only ``rstref._kernels``,
+``rstref._checks``, ``rstref._dispatch``, ``rstref._numba``, ``rstref.limits``,
+``rstref.tolerances`` and each other, never a public module; the public modules import
+this package lazily, inside their GPU branch, after :func:`rstref._dispatch.wants_gpu`
+said so.  Calculators give the kernels what they need through their public
+``kernel_arguments()`` methods, never private attributes.
 
 Dispatch
 --------
@@ -47,18 +61,9 @@ is an error (nothing is copied silently).
 """
 
 from rstref._dispatch import DEVICES, is_device_array, simulator_enabled, wants_gpu  # noqa: F401
-from rstref._lazy import lazy_attributes
 
-#: GPU twins of the CPU entry points (the CPU functions dispatch here; see "Dispatch")
-_PUBLIC = {
-    "spherical_harmonics": "rstref.cuda.harmonics",
-    "spherical_harmonics_with_gradients": "rstref.cuda.harmonics",
-    "spherical_harmonics_with_hessians": "rstref.cuda.harmonics",
-    "radial_basis": "rstref.cuda.radial",
-    "radial_basis_with_derivatives": "rstref.cuda.radial",
-}
+__all__ = ["DEVICES", "is_available", "is_device_array", "wants_gpu", "simulator_enabled"]
 
-__all__ = sorted(_PUBLIC) + ["is_available", "is_device_array", "wants_gpu", "simulator_enabled"]
 
 def is_available():
     """True if the GPU path can run: numba-cuda is installed and a GPU or the simulator is active."""
@@ -68,5 +73,3 @@ def is_available():
         return False
     return driver.is_available()
 
-
-__getattr__, __dir__ = lazy_attributes("rstref.cuda", _PUBLIC, globals(), __all__)

@@ -7,8 +7,18 @@ ones :class:`rstref.RadialSphericalTensor` and :mod:`rstref.batched` use on the 
 2. per neighbour: 'component' spherical harmonics with derivatives
    (:mod:`rstref.cuda.harmonics`);
 3. per environment: ``project_environment_radial`` on the environment's rows (the
-   radial basis is evaluated per atom inside it, scratch in thread-local memory);
+   radial basis is evaluated per atom inside it, scratch in thread-local memory) when
+   the radial basis gives kernel arguments (an :class:`rstref.OrthonormalRadialBasis`);
+   for any other basis with ``with_derivatives(r)``, ``R, dR, d2R`` are tabulated on
+   the host at the neighbour distances, copied to the device, and
+   ``project_environment`` reads them (as the CPU path does);
 4. per environment: ``power_spectrum_values`` / ``power_spectrum_gradients``.
+
+The tensor ``rst`` is used through public, duck-typed attributes only: ``n_max``,
+``l_max``, ``dim``, ``radial_basis`` (its ``with_derivatives`` for tabulated bases) and
+``kernel_arguments()`` (see :meth:`rstref.RadialSphericalTensor.kernel_arguments`).
+Input checks follow :mod:`rstref.batched` (``rstref._checks``), on the device where the
+data are.
 """
 
 import functools
@@ -19,7 +29,7 @@ from rstref import limits
 from rstref._checks import check_bool, check_offsets, coincident_atoms_message
 from rstref._kernels import invariants as _ki
 from rstref._kernels import tensor as _kt
-from rstref.batched import check_tensor
+from rstref._kernels.layout import pair_index
 from rstref.cuda import harmonics as gpu_harmonics
 from rstref.cuda.driver import (
     as_float64_device,
@@ -32,11 +42,10 @@ from rstref.cuda.driver import (
     to_device_array,
     zeros,
 )
-from rstref.invariants import power_spectrum_size
-from rstref.radial import OrthonormalRadialBasis
 
 _closest_pair_below = device_function(_kt.closest_pair_below)
 _project_environment_radial = device_function(_kt.project_environment_radial)
+_project_environment = device_function(_kt.project_environment)
 _power_spectrum_values = device_function(_ki.power_spectrum_values)
 _power_spectrum_gradients = device_function(_ki.power_spectrum_gradients)
 
@@ -75,6 +84,17 @@ def _project_kernel(n_prim, n_max):
 
 
 @cuda.jit
+def _project_tabulated_kernel(positions, values, offsets, R, dR, d2R, Y, dY, d2Y, n_max, l_max,
+                              normalize, order, norm_floor, c, dc, d2c):
+    for e in range(cuda.grid(1), offsets.shape[0] - 1, cuda.gridsize(1)):
+        s = offsets[e]
+        t = offsets[e + 1]
+        _project_environment(positions[s:t], values[s:t], R[s:t], dR[s:t], d2R[s:t], Y[s:t],
+                             dY[s:t], d2Y[s:t], n_max, l_max, normalize, order, norm_floor,
+                             c[e], dc[s:t], d2c[s:t])
+
+
+@cuda.jit
 def _power_spectra_kernel(c, n_max, l_max, p):
     for e in range(cuda.grid(1), c.shape[0], cuda.gridsize(1)):
         _power_spectrum_values(c[e], n_max, l_max, p[e])
@@ -101,11 +121,15 @@ def _device_offsets(offsets, n):
     return host, cuda.to_device(host)
 
 
-def _check_inputs(rst, positions, values, offsets, normalize):
-    check_tensor(rst)
-    if not isinstance(rst.radial_basis, OrthonormalRadialBasis):
-        raise TypeError("the GPU path needs rst.radial_basis to be an OrthonormalRadialBasis, "
-                        f"got {type(rst.radial_basis).__name__}")
+def _tensor_arguments(rst):
+    """``rst.kernel_arguments()`` of a RadialSphericalTensor (duck-typed), or TypeError."""
+    if not callable(getattr(rst, "kernel_arguments", None)) or not hasattr(rst, "radial_basis"):
+        raise TypeError("rst must be a RadialSphericalTensor (an object with kernel_arguments() "
+                        f"and radial_basis), got {type(rst).__name__}")
+    return rst.kernel_arguments()
+
+
+def _check_inputs(positions, values, offsets, normalize):
     normalize = check_bool(normalize, "normalize")
     require()
     positions = as_float64_device(positions, "positions", trailing_shape=(3,))
@@ -120,28 +144,47 @@ def _check_inputs(rst, positions, values, offsets, normalize):
     host_offsets, offsets = _device_offsets(offsets, n)
     n_env = host_offsets.shape[0] - 1
     if n_env and n:
-        pairs = cuda.to_device(np.full((n_env, 2), -1, dtype=np.int64))
-        launch(_closest_pairs_kernel, n_env, positions, offsets,
-                limits.COINCIDENT_ATOMS_ATOL, pairs)
-        pairs = pairs.copy_to_host()
-        bad = np.nonzero(pairs[:, 0] >= 0)[0]
-        if bad.size:
-            e = int(bad[0])
-            i, j = (int(host_offsets[e] + k) for k in pairs[e])
-            host = positions.copy_to_host()
-            d = float(np.linalg.norm(host[i] - host[j]))
-            raise ValueError(coincident_atoms_message(i, j, d, "positions", environment=e))
+        _check_no_coincident_neighbours(positions, offsets, host_offsets)
     return positions, values, offsets, n_env, normalize
 
 
-def _harmonics_on_device(positions, l_max, convention, order):
-    """'component' harmonics of device positions with derivatives up to ``order``."""
-    args = (positions, l_max, "component", convention, False)
-    if order == 0:
-        return (gpu_harmonics.spherical_harmonics(*args),)
-    if order == 1:
-        return gpu_harmonics.spherical_harmonics_with_gradients(*args)
-    return gpu_harmonics.spherical_harmonics_with_hessians(*args)
+def _check_no_coincident_neighbours(positions, offsets, host_offsets):
+    """The coincident-atoms check of :mod:`rstref._checks`, one thread per environment."""
+    n_env = host_offsets.shape[0] - 1
+    pairs = cuda.to_device(np.full((n_env, 2), -1, dtype=np.int64))
+    launch(_closest_pairs_kernel, n_env, positions, offsets, limits.COINCIDENT_ATOMS_ATOL, pairs)
+    pairs = pairs.copy_to_host()
+    bad = np.nonzero(pairs[:, 0] >= 0)[0]
+    if bad.size:
+        e = int(bad[0])
+        i, j = (int(host_offsets[e] + k) for k in pairs[e])
+        host = positions.copy_to_host()
+        d = float(np.linalg.norm(host[i] - host[j]))
+        raise ValueError(coincident_atoms_message(i, j, d, "positions", environment=e))
+
+
+def _tabulated_radial(radial_basis, positions, n_max):
+    """``R, dR, d2R`` (N, n_max) of any radial basis at the neighbour distances, on the device.
+
+    The basis is a host object (``with_derivatives(r)`` on NumPy distances), so the
+    positions are copied to the host once and the three tables back to the device.
+    """
+    host = positions.copy_to_host()
+    tables = radial_basis.with_derivatives(np.linalg.norm(host, axis=1))
+    n = host.shape[0]
+    out = []
+    for name, table in zip(("R", "dR", "d2R"), tables):
+        table = np.ascontiguousarray(table, dtype=np.float64)
+        if table.shape != (n, n_max):
+            raise ValueError(f"rst.radial_basis.with_derivatives(r) must return R, dR, d2R of "
+                             f"shape ({n}, {n_max}), got {name} of shape {table.shape}")
+        out.append(cuda.to_device(table))
+    return out
+
+
+def _power_spectrum_size(n_max, l_max):
+    """Features of one power spectrum: ``l_max + 1`` blocks of the ``n <= n2`` pairs."""
+    return (l_max + 1) * (pair_index(n_max, n_max - 1, n_max - 1) + 1)
 
 
 def expansions(rst, positions, offsets, values=None, normalize=True, order=0):
@@ -156,24 +199,30 @@ def expansions(rst, positions, offsets, values=None, normalize=True, order=0):
 
 
 def _expansions(rst, positions, offsets, values, normalize, order):
+    arguments = _tensor_arguments(rst)
     positions, values, offsets, n_env, normalize = _check_inputs(
-        rst, positions, values, offsets, normalize)
+        positions, values, offsets, normalize)
     n = positions.shape[0]
-    dim = rst.dim
+    n_max, l_max, dim = arguments["n_max"], arguments["l_max"], arguments["dim"]
     c = zeros((n_env, dim))
     dc = zeros((n, 3, dim) if order >= 1 else (n, 0, 0))
     d2c = zeros((n, 3, 3, dim) if order >= 2 else (n, 0, 0, 0))
     if n == 0 or n_env == 0:
         return c, dc, d2c, offsets
-    sh = _harmonics_on_device(positions, rst.l_max, rst.convention, order)
+    sh = gpu_harmonics.evaluate_on_device(arguments["harmonics"], positions, order)
     Y = sh[0]
     dY = sh[1] if order >= 1 else empty((n, 0, 0))
     d2Y = sh[2] if order >= 2 else empty((n, 0, 0, 0))
-    family, r_cut, n_prim, p, coefficients = rst.radial_basis.kernel_arguments()
-    coefficients = device_table(np.ascontiguousarray(coefficients))
-    launch(_project_kernel(int(n_prim), rst.n_max), n_env, positions, values, offsets,
-            family, float(r_cut), int(p), coefficients, Y, dY, d2Y, rst.l_max, normalize,
-            order, limits.KERNEL_NORM_FLOOR, c, dc, d2c)
+    tail = (l_max, normalize, order, limits.KERNEL_NORM_FLOOR, c, dc, d2c)
+    if arguments["radial"] is not None:
+        family, r_cut, n_prim, p, coefficients = arguments["radial"]
+        coefficients = device_table(np.ascontiguousarray(coefficients, dtype=np.float64))
+        launch(_project_kernel(int(n_prim), n_max), n_env, positions, values, offsets,
+               int(family), float(r_cut), int(p), coefficients, Y, dY, d2Y, *tail)
+    else:  # any radial basis with with_derivatives(r): tabulated on the host first
+        R, dR, d2R = _tabulated_radial(rst.radial_basis, positions, n_max)
+        launch(_project_tabulated_kernel, n_env, positions, values, offsets, R, dR, d2R,
+               Y, dY, d2Y, n_max, *tail)
     return c, dc, d2c, offsets
 
 
@@ -186,15 +235,16 @@ def power_spectra(rst, positions, offsets, values=None, normalize=True, gradient
     """
     order = 1 if gradients else 0
     c, dc, _, offsets = _expansions(rst, positions, offsets, values, normalize, order)
+    n_max, l_max = int(rst.n_max), int(rst.l_max)
     n_env = c.shape[0]
     n = dc.shape[0]
-    F = power_spectrum_size(rst.n_max, rst.l_max)
+    F = _power_spectrum_size(n_max, l_max)
     p = zeros((n_env, F))
-    launch(_power_spectra_kernel, n_env, c, rst.n_max, rst.l_max, p)
+    launch(_power_spectra_kernel, n_env, c, n_max, l_max, p)
     if not gradients:
         return (p,)
     dp = zeros((n, 3, F))
     if n:
-        launch(_power_spectra_gradients_kernel, n_env, c, dc.reshape(3 * n, rst.dim),
-                offsets, rst.n_max, rst.l_max, dp.reshape(3 * n, F))
+        launch(_power_spectra_gradients_kernel, n_env, c, dc.reshape(3 * n, c.shape[1]),
+               offsets, n_max, l_max, dp.reshape(3 * n, F))
     return p, dp

@@ -1,8 +1,11 @@
 """Real spherical harmonics on the GPU: one thread per point, the CPU's per-point kernels.
 
-Same names, parameters, shapes and conventions as :mod:`rstref.harmonics`; the results
-are numba device arrays.  The per-point maths is :mod:`rstref._kernels.sph`, called
-unchanged from the kernels below (see :mod:`rstref.cuda` for the mechanism).
+The driver takes a calculator (:class:`rstref.SphericalHarmonics`, already validated by
+the public entry points of :mod:`rstref.harmonics`) and reads what the kernels need from
+its public ``kernel_arguments()``; shapes and conventions are those of
+:mod:`rstref.harmonics`, and the results are numba device arrays.  The per-point maths is
+:mod:`rstref._kernels.sph`, called unchanged from the kernels below (see
+:mod:`rstref.cuda` for the mechanism).
 """
 
 import functools
@@ -24,7 +27,6 @@ from rstref.cuda.driver import (
     launch,
     require,
 )
-from rstref.harmonics import SphericalHarmonics
 
 _values_point = device_function(sph_values_point)
 _gradients_point = device_function(sph_gradients_point)
@@ -60,40 +62,56 @@ def _kernels(l_max):
     return values, gradients, hessians
 
 
-def _prepare(xyz, l_max, normalization, convention, solid):
-    """Validated calculator, device points and device tables."""
-    calc = SphericalHarmonics(l_max, normalization, convention, solid)
+def evaluate(sph, xyz, order):
+    """Values and derivatives up to ``order`` (0, 1 or 2) as a tuple of device arrays.
+
+    Parameters
+    ----------
+    sph : SphericalHarmonics
+        Any calculator with ``kernel_arguments()`` returning ``(axes, l_max, solid,
+        coef)`` (see :meth:`rstref.harmonics.SphericalHarmonics.kernel_arguments`).
+    xyz : array_like or device array, shape (n, 3)
+    order : {0, 1, 2}
+
+    Returns
+    -------
+    tuple of device arrays
+        ``Y`` (n, L), then ``dY`` (n, 3, L) for ``order >= 1``, then ``d2Y`` (n, 3, 3, L)
+        for ``order == 2``.
+    """
+    arguments = sph.kernel_arguments()
     require()
     xyz = as_float64_device(xyz, "xyz", trailing_shape=(3,))
-    coef = device_table(calc._coef, key=("sph", calc.l_max, calc.normalization))
-    axes = device_table(calc._axes, key=("sph_axes", calc.convention))
-    return calc, xyz, coef, axes
+    return evaluate_on_device(arguments, xyz, order)
 
 
-def _evaluate(order, xyz, l_max, normalization, convention, solid):
-    """Values and derivatives up to ``order`` (0, 1 or 2) as a tuple of device arrays."""
-    calc, xyz, coef, axes = _prepare(xyz, l_max, normalization, convention, solid)
+def evaluate_on_device(arguments, xyz, order):
+    """As :func:`evaluate` for kernel ``arguments`` ``(axes, l_max, solid, coef)`` and
+    validated float64 device points ``xyz`` (n, 3)."""
+    axes, l_max, solid, coef = arguments
+    l_max = int(l_max)
     n = xyz.shape[0]
-    shapes = [(n, calc.size), (n, 3, calc.size), (n, 3, 3, calc.size)][: order + 1]
+    L = (l_max + 1) ** 2
+    shapes = [(n, L), (n, 3, L), (n, 3, 3, L)][: order + 1]
     outputs = tuple(empty(shape) for shape in shapes)
-    launch(_kernels(calc.l_max)[order], n, xyz, axes, calc.solid, coef, *outputs)
+    launch(_kernels(l_max)[order], n, xyz, device_table(axes), bool(solid), device_table(coef),
+           *outputs)
     return outputs
 
 
-def spherical_harmonics(xyz, l_max, normalization="integral", convention="standard", solid=False):
-    """GPU twin of :func:`rstref.spherical_harmonics`: device array ``(n, L)``."""
-    return _evaluate(0, xyz, l_max, normalization, convention, solid)[0]
+def spherical_harmonics(sph, xyz):
+    """GPU twin of ``sph.compute(xyz)``: device array ``(n, L)``.
+
+    ``sph``: a :class:`rstref.SphericalHarmonics` (see :func:`evaluate`).
+    """
+    return evaluate(sph, xyz, 0)[0]
 
 
-def spherical_harmonics_with_gradients(
-    xyz, l_max, normalization="integral", convention="standard", solid=False
-):
-    """GPU twin of :func:`rstref.spherical_harmonics_with_gradients`: ``(n, L)``, ``(n, 3, L)``."""
-    return _evaluate(1, xyz, l_max, normalization, convention, solid)
+def spherical_harmonics_with_gradients(sph, xyz):
+    """GPU twin of ``sph.compute_with_gradients(xyz)``: ``(n, L)``, ``(n, 3, L)``."""
+    return evaluate(sph, xyz, 1)
 
 
-def spherical_harmonics_with_hessians(
-    xyz, l_max, normalization="integral", convention="standard", solid=False
-):
-    """GPU twin of :func:`rstref.spherical_harmonics_with_hessians`: ``(n, L)``, ``(n, 3, L)``, ``(n, 3, 3, L)``."""
-    return _evaluate(2, xyz, l_max, normalization, convention, solid)
+def spherical_harmonics_with_hessians(sph, xyz):
+    """GPU twin of ``sph.compute_with_hessians(xyz)``: ``(n, L)``, ``(n, 3, L)``, ``(n, 3, 3, L)``."""
+    return evaluate(sph, xyz, 2)

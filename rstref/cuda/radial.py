@@ -1,7 +1,8 @@
 """Orthonormal radial bases on the GPU: one thread per distance, the CPU's per-distance kernel.
 
 GPU twin of :meth:`rstref.OrthonormalRadialBasis.with_derivatives`; the maths is
-:func:`rstref._kernels.radial.orthonormal_radial_point`, called unchanged.  The basis'
+:func:`rstref._kernels.radial.orthonormal_radial_point`, called unchanged, with the
+arguments the basis gives through its public ``kernel_arguments()``.  The basis'
 coefficient matrix is copied to each device once (:func:`rstref.cuda.driver.device_table`).
 """
 
@@ -41,12 +42,15 @@ def _kernel(n_prim):
     return radial
 
 
-def evaluate_on_device(basis, r):
-    """``R``, ``dR/dr``, ``d2R/dr2`` of ``basis`` at device distances ``r`` (validated float64).
+def evaluate_on_device(radial_arguments, r):
+    """``R``, ``dR/dr``, ``d2R/dr2`` at device distances ``r`` (validated float64).
 
     Parameters
     ----------
-    basis : OrthonormalRadialBasis
+    radial_arguments : tuple
+        ``(family, r_cut, n_prim, envelope_power, coefficients)`` as returned by
+        :meth:`rstref.OrthonormalRadialBasis.kernel_arguments`; ``coefficients`` has
+        shape ``(n_max, n_prim)``.
     r : device array, shape (n,)
         Distances ``>= 0``, already validated.
 
@@ -54,32 +58,38 @@ def evaluate_on_device(basis, r):
     -------
     tuple of three device arrays, each shape (n, n_max)
     """
+    family, r_cut, n_prim, envelope_power, coefficients = radial_arguments
+    coefficients = np.ascontiguousarray(coefficients, dtype=np.float64)
+    n_max, n_prim = coefficients.shape[0], int(n_prim)
+    if coefficients.shape[1] != n_prim:
+        raise ValueError(f"radial coefficients must have shape (n_max, {n_prim}) for "
+                         f"{n_prim} primitives, got {coefficients.shape}")
     n = r.shape[0]
-    out = empty((n, basis.n_max))
-    dout = empty((n, basis.n_max))
-    d2out = empty((n, basis.n_max))
+    out = empty((n, n_max))
+    dout = empty((n, n_max))
+    d2out = empty((n, n_max))
     if n:
-        coefficients = device_table(basis.coefficients)
-        launch(_kernel(basis.n_max), n, r, basis.family.family_code, basis.r_cut,
-               basis.family._p, coefficients, out, dout, d2out)
+        launch(_kernel(n_prim), n, r, int(family), float(r_cut), int(envelope_power),
+               device_table(coefficients), out, dout, d2out)
     return out, dout, d2out
 
 
-def radial_basis_with_derivatives(basis, r):
+def radial_basis_with_derivatives(radial_arguments, r):
     """GPU twin of ``basis.with_derivatives(r)``: three device arrays of shape ``(len(r), n_max)``.
 
     Parameters
     ----------
-    basis : OrthonormalRadialBasis
+    radial_arguments : tuple
+        ``basis.kernel_arguments()`` of an :class:`rstref.OrthonormalRadialBasis`.
     r : array_like or device array, shape (n,)
         Distances, finite and ``>= 0``.
     """
     require()
     r = as_float64_device(r, "r", ndim=1)
     check_nonnegative(r, "r", "distances >= 0")
-    return evaluate_on_device(basis, r)
+    return evaluate_on_device(radial_arguments, r)
 
 
-def radial_basis(basis, r):
+def radial_basis(radial_arguments, r):
     """GPU twin of ``basis(r)``: device array ``(len(r), n_max)``."""
-    return radial_basis_with_derivatives(basis, r)[0]
+    return radial_basis_with_derivatives(radial_arguments, r)[0]
