@@ -1,4 +1,4 @@
-"""Lazy public names for a package (PEP 562), shared by ``rstref`` and ``rstref.cuda``."""
+"""Lazy public names for a package (PEP 562), used by the ``rstref`` package."""
 
 from importlib import import_module
 
