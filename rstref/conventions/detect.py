@@ -288,3 +288,84 @@ def to_standard(values, identification, l_max):
     return convert_sph(values, l_max, identification.convention, "standard",
                        source_normalization=identification.normalization,
                        source_order=identification.order)
+
+
+# ----------------------------------------------------------------------------- CG tables
+@dataclass
+class CGIdentification:
+    """Result of :func:`identify_cg`."""
+
+    verdict: str  # 'match' or 'bug'
+    convention: str  # nearest of rstref.conventions.cg.CG_CONVENTIONS
+    deviation: float
+    rtol: float
+    triples: list = field(default_factory=list)  # (l1, l2, L, max abs deviation, kind)
+
+    def __str__(self):
+        lines = [f"verdict: {self.verdict}", f"nearest CG convention: {self.convention!r}",
+                 f"max deviation: {self.deviation:.3g} (rtol {self.rtol:g})"]
+        lines += [f"  triple ({a}, {b}, {c}): {kind}, max |deviation| {d:.3g}"
+                  for a, b, c, d, kind in self.triples]
+        return "\n".join(lines)
+
+
+def _cg_kind(T, ref, tol):
+    if np.abs(T + ref).max() <= tol:
+        return "sign flipped"
+    if not np.any(ref):
+        return "should vanish"
+    k = np.flatnonzero(np.abs(ref.ravel()) > 0.1 * np.abs(ref).max())
+    ratio = T.ravel()[k] / ref.ravel()[k]
+    if np.abs(ratio - ratio[0]).max() <= tol and np.abs(T - ratio[0] * ref).max() <= tol:
+        return f"scaled by {ratio[0]:.12g}"
+    return "different entries"
+
+
+def identify_cg(C_fn, l_max, rtol=1e-12, max_triples=10):
+    """Identify the convention of a coupling-table function (or locate its bug).
+
+    Parameters
+    ----------
+    C_fn : callable
+        ``C_fn(l1, l2, L)`` returns an array of shape (2l1+1, 2l2+1, 2L+1) indexed
+        ``[m1+l1, m2+l2, M+L]``, real (or complex for the 'complex' convention).
+    l_max : int
+        Every triple with l1, l2, L <= l_max (at most 10, the shipped table) is checked.
+    rtol : float
+        Tolerance relative to each table's largest entry.
+
+    Returns
+    -------
+    CGIdentification
+        Verdict 'match' (a named convention at every triple) or 'bug' with the nearest
+        convention and the deviating triples (sign flipped, scaled, different entries).
+    """
+    from rstref.conventions.cg import CG_CONVENTIONS, convert_cg
+    from rstref.coupling import clebsch_gordan
+
+    l_max = check_int(l_max, "l_max", low=0, high=10)
+    triples = [(a, b, c) for a in range(l_max + 1) for b in range(l_max + 1)
+               for c in range(abs(a - b), min(a + b, l_max) + 1)]
+    tables = {t: np.asarray(C_fn(*t)) for t in triples}
+    for t, T in tables.items():
+        shape = (2 * t[0] + 1, 2 * t[1] + 1, 2 * t[2] + 1)
+        if T.shape != shape:
+            raise ValueError(f"C_fn{t} must return shape {shape}, got {T.shape}")
+    results = {}
+    for name in (c for c in CG_CONVENTIONS if c != "standard"):
+        bad = []
+        worst = 0.0
+        for t in triples:
+            if name == "gaunt" and sum(t) % 2:
+                ref = np.zeros(tables[t].shape)
+            else:
+                ref = convert_cg(clebsch_gordan(*t), *t, "rstref", name)
+            scale = max(np.abs(ref).max(), 1e-300)
+            dev = float(np.abs(tables[t] - ref).max() / scale)
+            worst = max(worst, dev)
+            if dev > rtol:
+                bad.append((*t, dev * scale, _cg_kind(tables[t], ref, rtol * scale)))
+        results[name] = (len(bad), worst, bad)
+    name = min(results, key=lambda k: results[k][:2])
+    n_bad, worst, bad = results[name]
+    return CGIdentification("match" if n_bad == 0 else "bug", name, worst, rtol, bad[:max_triples])

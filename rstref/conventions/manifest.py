@@ -18,7 +18,7 @@ FORMAT = "rstref-conformance/1"
 def npy_bytes(array):
     """The .npy serialisation of ``array`` (C order, little-endian native dtype)."""
     buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    np.save(buffer, np.array(array, order="C", copy=True), allow_pickle=False)
     return buffer.getvalue()
 
 
