@@ -360,6 +360,17 @@ def rstref_outputs(reference, out):
         for name, value in zip(("values", "first_derivatives", "second_derivatives"), rb.with_derivatives(r)):
             save(m, f"{case['key']}_{name}", value)
         save(m, f"{case['key']}_primitive_gram", rb.gram)
+    m = json.load(open(os.path.join(reference, "environments.json")))
+    settings = m["settings"]
+    rb = rstref.OrthonormalRadialBasis(settings["n_max"], settings["r_cut"], settings["radial"])
+    rst = rstref.RadialSphericalTensor(settings["n_max"], rb, settings["l_max"])
+    for env in ("n2h4", "homometric_a", "homometric_b"):
+        x, v = load(m, f"{env}_positions"), load(m, f"{env}_values")
+        for normalize, tag in ((True, "kernel_normalised"), (False, "raw")):
+            c = rst.with_peaks_at(x, v, normalize=normalize)
+            save(m, f"{env}_coefficients_{tag}", c)
+            save(m, f"{env}_power_spectrum_{tag}", rstref.PowerSpectrum(rst).from_coefficients(c))
+            save(m, f"{env}_bispectrum_{tag}", rstref.Bispectrum(rst).from_coefficients(c))
     return out
 
 
@@ -376,6 +387,7 @@ def test_manifest_only_reader_validates_rstref(exported, tmp_path):
     done = run_reader(exported[0], candidate)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "spherical_harmonics/hessians: pass" in done.stdout and "0 failed" in done.stdout
+    assert "not provided" not in done.stdout and "environments/homometric_b_bispectrum_raw: pass" in done.stdout
     # the reader can fail: one perturbed entry
     path = os.path.join(candidate, "spherical_harmonics", "values.npy")
     Y = np.load(path)
@@ -443,3 +455,14 @@ def test_cli_check_and_export(tmp_path, monkeypatch, capsys):
     assert main(["conformance", "check", "myharm:bad", "--l-max", "2"]) == 1
     out = capsys.readouterr().out
     assert "[fail] convention" in out and "(l=2, m=-1)" in out
+
+
+def test_cli_export(tmp_path, capsys):
+    from rstref.cli import main
+
+    assert main(["conformance", "export", str(tmp_path / "ref"), "--l-max", "2"]) == 0
+    assert "wrote 4 tables" in capsys.readouterr().out
+    assert json.load(open(tmp_path / "ref" / "spherical_harmonics.json"))["l_max"] == 2
+    assert main(["conformance", "check", "no_colon_here"]) == 2
+    assert main(["conformance", "check", "rstref_no_such_module:f"]) == 2
+    assert "cannot load" in capsys.readouterr().out

@@ -54,7 +54,11 @@ def _export(args):
 def _check(args):
     from rstref.conventions.conformance import check
 
-    f = load_callable(args.function)
+    try:
+        f = load_callable(args.function)
+    except (ValueError, TypeError, ImportError, AttributeError) as exc:
+        print(f"rstref conformance check: cannot load {args.function!r}: {exc}")
+        return 2
     kwargs = {"rtol": args.rtol} if args.rtol is not None else {}
     report = check(f, kind=args.kind, l_max=args.l_max, reference=args.reference, atol=args.atol,
                    convention=args.convention, **kwargs)

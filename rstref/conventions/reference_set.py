@@ -206,7 +206,17 @@ def _environment_arrays(positions, values, r_cut=2.0, l_max=4, n_max=5):
         if np.abs(check - p).max() > 1e-13 * max(np.abs(p).max(), 1):
             raise RuntimeError("power spectrum and coefficients disagree at export")
         out[f"coefficients_{tag}"], out[f"power_spectrum_{tag}"] = c, p
+        out[f"bispectrum_{tag}"] = rstref.Bispectrum(rst).from_coefficients(c)
     return out
+
+
+_ENVIRONMENT_LAYOUTS = {
+    "coefficients": "(125,) [n_max*l*l + n*(2l+1) + (l+m)], e3nn irreps 5x0e+5x1e+5x2e+5x3e+5x4e",
+    "power": "(75,) [(l, n, n2) for l in range(5) for n in range(5) for n2 in range(n, 5)]",
+    "bispectrum": "(1425,) rstref.bispectrum_range(5, 4): B = sum C^{l1 l2 l3}[m1, m2, m3] c_{n1 l1 m1} "
+                  "c_{n2 l2 m2} c_{n3 l3 m3}, one ordering per triple (blocks sorted by (l, n)), repeated-block "
+                  "odd triples dropped",
+}
 
 
 def export_environments(root):
@@ -217,14 +227,22 @@ def export_environments(root):
     a, b = homometric_pair()
     w = TableWriter(root, "environments", "Density coefficients and power spectra of fixed "
                     "environments (peaks of height `values` at `positions` around the origin).")
+    import rstref
+
+    w.array("coefficient_labels", np.array([(l, n, m) for l in range(5) for n in range(5) for m in range(-l, l + 1)],
+                                           dtype=np.int32), "(125, 3) (l, n, m) of each coefficient")
+    w.array("power_spectrum_labels", np.array([(l, n, n2) for l in range(5) for n in range(5)
+                                               for n2 in range(n, 5)], dtype=np.int32),
+            "(75, 3) (l, n, n2) of each power-spectrum entry")
+    w.array("bispectrum_labels", np.array(rstref.bispectrum_range(5, 4), dtype=np.int32),
+            "(1425, 6) (n1, l1, n2, l2, n3, l3) of each bispectrum entry")
     envs = {"n2h4": (positions, values), "homometric_a": (a, np.ones(len(a))),
             "homometric_b": (b, np.ones(len(b)))}
     for name, (x, v) in envs.items():
         w.array(f"{name}_positions", x, "(N, 3) Angstrom, centre at the origin")
         w.array(f"{name}_values", v, "(N,) peak heights")
         for key, arr in _environment_arrays(x, v).items():
-            layout = ("(125,) [n_max*l*l + n*(2l+1) + (l+m)] e3nn irreps 5x0e+...+5x4e" if key.startswith("coef")
-                      else "(75,) [(l, n, n2) for l in range(5) for n in range(5) for n2 in range(n, 5)]")
+            layout = _ENVIRONMENT_LAYOUTS[key.split("_")[0]]
             w.array(f"{name}_{key}", arr, layout, "output",
                     np.asarray(1e-12 * max(np.abs(arr).max(), 1.0)))
     w.set(settings={"r_cut": 2.0, "l_max": 4, "n_max": 5, "radial": "cosine_bumps"},
@@ -233,7 +251,8 @@ def export_environments(root):
           normalization="power spectrum p = w (2l+1)^-1/2 sum_m c_nlm c_n2lm, w = sqrt2 off the n diagonal",
           reference="rstref (float64); power spectra cross-checked against the coefficients at export",
           tolerance_rule="1e-12 x max(1, max |array|) absolute",
-          note="homometric_a and homometric_b have equal power spectra (to ~1e-16) and are not congruent")
+          note="homometric_a and homometric_b have equal power spectra (to ~1e-16) and are not congruent; "
+          "their bispectra differ")
     return w.close()
 
 
