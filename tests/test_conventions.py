@@ -466,3 +466,35 @@ def test_cli_export(tmp_path, capsys):
     assert main(["conformance", "check", "no_colon_here"]) == 2
     assert main(["conformance", "check", "rstref_no_such_module:f"]) == 2
     assert "cannot load" in capsys.readouterr().out
+
+
+def rounded_reference_data(digits=13):
+    """Harmonics at a few directions printed to ``digits`` significant digits, in a padded layout
+    (entry [i, l, m+l]) as reference-data files of other codes store them."""
+    d = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [0.5773502691896258] * 3])
+    lm = 22
+    Y = rstref.spherical_harmonics(d, lm)
+    rounded = np.array([[float(f"{v:.{digits - 1}e}") for v in row] for row in Y])
+    padded = np.zeros((len(d), lm + 1, 2 * lm + 1))
+    for l in range(lm + 1):
+        padded[:, l, :2 * l + 1] = rounded[:, l * l:(l + 1) ** 2]
+    return d, padded
+
+
+def test_check_values_of_rounded_data(tmp_path, capsys):
+    from rstref.cli import main
+    from rstref.conventions import check_values
+
+    points, padded = rounded_reference_data()
+    padded[1, 22, 0] = 4.5e-15  # (l=22, m=-22) at (0, 1, 0) is exactly 0
+    # 13 digits cannot meet the default 1e-14 (l+1): reported per l, not passed
+    assert not check_values(points, padded).passed
+    report = check_values(points, padded, atol=1e-12)
+    assert report.passed and "l=22" in report.tables[0].detail
+    strict = check_values(points, padded, atol=1e-15)
+    assert not strict.passed and "exactly 0 but not in the data: 1" in strict.tables[0].detail
+    assert "(0.0, 1.0, 0.0), (l=22, m=-22): value 4.4999999999999998e-15, exact 0," in strict.tables[0].detail
+    np.savez(tmp_path / "data.npz", points=points, values=padded)
+    assert main(["conformance", "check", "--kind", "sph-data", str(tmp_path / "data.npz"), "--atol", "1e-15"]) == 1
+    assert main(["conformance", "check", "--kind", "sph-data", str(tmp_path / "data.npz"), "--atol", "1e-12"]) == 0
+    assert "max |deviation| per l" in capsys.readouterr().out

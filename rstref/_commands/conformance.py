@@ -18,7 +18,9 @@ def add_arguments(parser):
     ex.add_argument("--full", action="store_true", help="harmonics up to l = 64 (minutes)")
     ck = sub.add_parser("check", help="check MODULE:FUNCTION against the conventions and reference data")
     ck.add_argument("function", help="a callable as module:function (module importable from the cwd)")
-    ck.add_argument("--kind", choices=("sph", "cg"), default="sph")
+    ck.add_argument("--kind", choices=("sph", "cg", "sph-data"), default="sph",
+                    help="sph/cg: FUNCTION is module:function; sph-data: FUNCTION is an .npz file with "
+                    "arrays 'points' (n, 3) and 'values' (n, L) or padded (n, l_max+1, 2 l_max+1)")
     ck.add_argument("--l-max", type=int, default=4)
     ck.add_argument("--reference", default=None, help="a directory written by 'rstref conformance export'")
     ck.add_argument("--rtol", type=float, default=None, help="detector tolerance")
@@ -51,8 +53,27 @@ def _export(args):
     return 0
 
 
+def _check_data(args):
+    import numpy as np
+
+    from rstref.conventions.conformance import check_values
+
+    try:
+        with np.load(args.function, allow_pickle=False) as data:
+            points, values = data["points"], data["values"]
+    except (OSError, KeyError, ValueError) as exc:
+        print(f"rstref conformance check: cannot read {args.function!r} (an .npz with 'points' and 'values'): {exc}")
+        return 2
+    report = check_values(points, values, convention=args.convention or "standard", atol=args.atol)
+    print(report)
+    return 0 if report.passed else 1
+
+
 def _check(args):
     from rstref.conventions.conformance import check
+
+    if args.kind == "sph-data":
+        return _check_data(args)
 
     try:
         f = load_callable(args.function)

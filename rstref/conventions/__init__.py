@@ -32,6 +32,7 @@ _PUBLIC = {
     "export": "rstref.conventions.reference_set",
     "check": "rstref.conventions.conformance",
     "assert_conforms": "rstref.conventions.conformance",
+    "check_values": "rstref.conventions.conformance",
 }
 
 __all__ = sorted(_PUBLIC)

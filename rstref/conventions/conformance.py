@@ -168,6 +168,79 @@ def _check_cg(f, l_max, reference, rtol, atol, convention):
     return report
 
 
+def flatten_padded(values):
+    """(n, l_max+1, 2 l_max+1) padded blocks (entry [i, l, m+l]) -> flat (n, (l_max+1)**2)."""
+    values = np.asarray(values)
+    l_max = values.shape[1] - 1
+    if values.ndim != 3 or values.shape[2] != 2 * l_max + 1:
+        raise ValueError(f"padded values must have shape (n, l_max+1, 2*l_max+1), got {values.shape}")
+    return np.concatenate([values[:, l, :2 * l + 1] for l in range(l_max + 1)], axis=1)
+
+
+def _reference_values(points, l_max, oracle):
+    if oracle == "rstref":
+        import rstref
+
+        return rstref.spherical_harmonics(points, l_max)
+    from rstref.conventions.oracle import real_harmonics, to_float
+
+    return np.array([to_float(real_harmonics(p, l_max, dps=max(50, 30 + l_max), derivatives=0)[0])
+                     for p in points])
+
+
+def check_values(points, values, convention="standard", normalization="integral", atol=None,
+                 oracle="mpmath", max_entries=10):
+    """Check tabulated harmonics (someone's reference data) against an exact evaluation.
+
+    Parameters
+    ----------
+    points : array_like, shape (n, 3)
+    values : array_like, shape (n, (l_max+1)**2) or padded (n, l_max+1, 2 l_max+1)
+        In ``convention`` / ``normalization`` (m ascending).
+    atol : float, optional
+        Absolute tolerance (e.g. 1e-15 for data that claims to be exact); default
+        the export rule ``1e-14 (l+1)``.
+    oracle : {'mpmath', 'rstref'}
+        The reference: a 50-digit mpmath evaluation (default) or rstref.
+
+    Returns
+    -------
+    ConformanceReport
+        One table 'values': deviation per l and the entries beyond the tolerance.
+    """
+    from rstref.conventions.reference_set import _sph_tolerances
+    from rstref.conventions.sph import convert_sph
+
+    oracle = check_choice(oracle, "oracle", ("mpmath", "rstref"))
+    points = np.asarray(points, dtype=float)
+    values = np.asarray(values)
+    if values.ndim == 3:
+        values = flatten_padded(values)
+    l_max = int(round(np.sqrt(values.shape[-1]))) - 1
+    if values.ndim != 2 or values.shape != (len(points), (l_max + 1) ** 2):
+        raise ValueError(f"values must have shape (n_points, (l_max+1)**2) with n_points = {len(points)}, "
+                         f"got {values.shape}")
+    ref = _reference_values(points, l_max, oracle)
+    ours = convert_sph(values, l_max, convention, "standard", source_normalization=normalization)
+    tol = np.full(ref.shape, float(atol)) if atol is not None else _sph_tolerances(points, l_max, ref)[0]
+    err = np.abs(ours - ref)
+    bad = ~(err <= tol)
+    per_l = [float(err[:, l * l:(l + 1) ** 2].max()) for l in range(l_max + 1)]
+    lines = [f"{len(points)} points, l <= {l_max}, against {oracle}; {int(bad.sum())} entries beyond tolerance",
+             "max |deviation| per l: " + " ".join(f"l={l}: {d:.2g}" for l, d in enumerate(per_l))]
+    zeros = bad & (ref == 0)
+    lines.append(f"entries that are exactly 0 but not in the data: {int(zeros.sum())}")
+    listed = list(zip(*np.nonzero(zeros))) + list(zip(*np.nonzero(bad & (ref != 0))))
+    for i, k in listed[:max_entries]:
+        l = int(np.sqrt(k))
+        lines.append(f"beyond tolerance: point {i} {tuple(float(v) for v in points[i])}, (l={l}, m={k - l * l - l})"
+                     f": value {ours[i, k]:.17g}, exact {ref[i, k]:.17g}, |deviation| {err[i, k]:.3g}")
+    report = ConformanceReport("sph-data")
+    report.tables.append(TableResult("values", "fail" if bad.any() else "pass", "\n".join(lines),
+                                     float(err.max())))
+    return report
+
+
 def check(f, kind="sph", l_max=4, reference=None, rtol=1e-10, atol=None, convention=None):
     """Check an implementation: detector, then the reference cases.
 
