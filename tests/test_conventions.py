@@ -498,3 +498,19 @@ def test_check_values_of_rounded_data(tmp_path, capsys):
     assert main(["conformance", "check", "--kind", "sph-data", str(tmp_path / "data.npz"), "--atol", "1e-15"]) == 1
     assert main(["conformance", "check", "--kind", "sph-data", str(tmp_path / "data.npz"), "--atol", "1e-12"]) == 0
     assert "max |deviation| per l" in capsys.readouterr().out
+
+
+def test_identify_power_spectrum():
+    from rstref.conventions import identify_power_spectrum
+
+    rst = rstref.RadialSphericalTensor(3, rstref.OrthonormalRadialBasis(3, 2.0, "smooth_cosines"), 2)
+    ps = rstref.PowerSpectrum(rst)
+    raw = lambda x, v: ps.compute(x, v, normalize=False)  # noqa: E731
+    assert identify_power_spectrum(raw, rst).verdict == "match"
+    featomic = lambda x, v: convert_power_spectrum(raw(x, v), 3, 2, "rstref", "featomic")  # noqa: E731
+    assert identify_power_spectrum(featomic, rst, layout="featomic").verdict == "match"
+    ident = identify_power_spectrum(featomic, rst, layout="unweighted")
+    assert ident.verdict == "prefactors"
+    assert abs(ident.per_l[1] - (-1 / (4 * np.pi * np.sqrt(3)))) < 1e-12
+    kernel = lambda x, v: ps.compute(x, v, normalize=True)  # noqa: E731
+    assert identify_power_spectrum(kernel, rst).verdict == "incomparable"

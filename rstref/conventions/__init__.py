@@ -7,7 +7,8 @@
 - :mod:`~rstref.conventions.cg`: :func:`convert_cg` between rstref, e3nn (3j), featomic,
   Gaunt and complex Condon-Shortley coupling tables.
 - :mod:`~rstref.conventions.invariants`: :func:`convert_power_spectrum` between layouts.
-- :mod:`~rstref.conventions.detect`: :func:`identify_sph`, :func:`identify_cg`.
+- :mod:`~rstref.conventions.detect`: :func:`identify_sph`, :func:`identify_cg`;
+  :mod:`~rstref.conventions.detect_ps`: :func:`identify_power_spectrum`.
 - :mod:`~rstref.conventions.reference_set` / :mod:`~rstref.conventions.conformance`: the conformance
   data (``rstref conformance export``) and :func:`check` / :func:`assert_conforms`.
 
@@ -29,6 +30,7 @@ _PUBLIC = {
     "identify_sph": "rstref.conventions.detect",
     "identify_cg": "rstref.conventions.detect",
     "design_points": "rstref.conventions.detect",
+    "identify_power_spectrum": "rstref.conventions.detect_ps",
     "export": "rstref.conventions.reference_set",
     "check": "rstref.conventions.conformance",
     "assert_conforms": "rstref.conventions.conformance",
