@@ -80,9 +80,8 @@ def _check(args):
     except (ValueError, TypeError, ImportError, AttributeError) as exc:
         print(f"rstref conformance check: cannot load {args.function!r}: {exc}")
         return 2
-    kwargs = {"rtol": args.rtol} if args.rtol is not None else {}
-    report = check(f, kind=args.kind, l_max=args.l_max, reference=args.reference, atol=args.atol,
-                   convention=args.convention, **kwargs)
+    report = check(f, kind=args.kind, l_max=args.l_max, reference=args.reference, rtol=args.rtol,
+                   atol=args.atol, convention=args.convention)
     print(report)
     return 0 if report.passed else 1
 

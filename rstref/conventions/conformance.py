@@ -241,7 +241,7 @@ def check_values(points, values, convention="standard", normalization="integral"
     return report
 
 
-def check(f, kind="sph", l_max=4, reference=None, rtol=1e-10, atol=None, convention=None):
+def check(f, kind="sph", l_max=4, reference=None, rtol=None, atol=None, convention=None):
     """Check an implementation: detector, then the reference cases.
 
     Parameters
@@ -253,8 +253,8 @@ def check(f, kind="sph", l_max=4, reference=None, rtol=1e-10, atol=None, convent
     l_max : int
     reference : str, optional
         A directory written by ``rstref conformance export``; default rstref itself.
-    rtol : float
-        Detector tolerance.
+    rtol : float, optional
+        Detector tolerance (default 1e-10 for 'sph', 1e-12 for 'cg').
     atol : float, optional
         Strict absolute tolerance for the reference comparison (default: the manifest's).
     convention : str, optional
@@ -268,8 +268,8 @@ def check(f, kind="sph", l_max=4, reference=None, rtol=1e-10, atol=None, convent
     kind = check_choice(kind, "kind", KINDS)
     l_max = check_int(l_max, "l_max", low=0)
     if kind == "sph":
-        return _check_sph(f, l_max, reference, rtol, atol, convention)
-    return _check_cg(f, l_max, reference, rtol if rtol != 1e-10 else 1e-12, atol, convention)
+        return _check_sph(f, l_max, reference, 1e-10 if rtol is None else rtol, atol, convention)
+    return _check_cg(f, l_max, reference, 1e-12 if rtol is None else rtol, atol, convention)
 
 
 def assert_conforms(f, **kwargs):

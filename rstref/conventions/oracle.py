@@ -15,9 +15,6 @@ exact.  Derivatives are central differences in mpmath at a step ``|r| * 10^-(dps
 (second: ``10^-(dps/4)``), far below float64 resolution.
 """
 
-import math
-
-
 def _harmonics_mp(mp, x, y, z, l_max):
     """All Y_lm (flat, standard order) at one point given as mpf, |r| > 0."""
     r = mp.sqrt(x * x + y * y + z * z)
@@ -115,4 +112,4 @@ def versions():
     return out
 
 
-__all__ = ["real_harmonics", "to_float", "versions", "math"]
+__all__ = ["real_harmonics", "to_float", "versions"]

@@ -66,13 +66,11 @@ def _versions():
 
 
 def _sph_tolerances(points, l_max, values):
-    L = (l_max + 1) ** 2
     ls = np.concatenate([[l] * (2 * l + 1) for l in range(l_max + 1)])
     eps = np.where(ls <= 20, SPH_EPS, SPH_EPS_HIGH_L) * (ls + 1)
     r = np.linalg.norm(points, axis=1)
     inv_r = np.where(r > 0, 1 / np.where(r > 0, r, 1.0), 1.0)
-    block_max = np.ones(L)
-    tol_y = np.broadcast_to(eps * block_max, values.shape).copy()
+    tol_y = np.broadcast_to(eps, values.shape).copy()
     tol_g = (eps * (ls + 1))[None, None, :] * inv_r[:, None, None] * np.ones((1, 3, 1))
     tol_h = (eps * (ls + 1) ** 2)[None, None, None, :] * (inv_r ** 2)[:, None, None, None] * np.ones((1, 3, 3, 1))
     return tol_y, tol_g, tol_h

@@ -28,9 +28,10 @@ Normalisations are per-l scales of the 'integral' functions: ``'integral'`` 1,
 
 Sources: 'standard' and 'e3nn' are rstref's own conventions (checked against sphericart
 2.0.4 and e3nn 0.6.0 in validation/RESULTS.md); 'scipy-complex' is verified against the
-installed ``scipy.special.sph_harm_y`` in the tests; featomic computes its spherical
-expansion with sphericart's real harmonics (its documentation), so it is an alias of
-'standard' here, verified only through sphericart.  See docs/conventions.md.
+installed ``scipy.special.sph_harm_y`` in the tests; featomic's own reference-data
+generator builds exactly this real form from scipy's complex harmonics (read, not run;
+featomic was not installed), so 'featomic' is an alias of 'standard'.  dscribe's and
+QUIP's conventions are not included (not pinned down).  See docs/conventions.md.
 """
 
 import functools
@@ -46,7 +47,7 @@ SPH_CONVENTIONS = {
     "rstref": ("standard", "real", "alias of 'standard'"),
     "sphericart": ("standard", "real", "alias of 'standard'; verified against sphericart 2.0.4 (validation/)"),
     "featomic": ("standard", "real",
-                 "alias of 'standard': featomic uses sphericart's real harmonics (documentation only)"),
+                 "alias of 'standard': the real form of featomic's reference-data generator (code read, not run)"),
     "e3nn": ("e3nn", "real", "standard at (z, x, y); verified against e3nn 0.6.0 (validation/)"),
     "scipy-complex": ("scipy-complex", "complex",
                       "Condon-Shortley complex; verified against scipy.special.sph_harm_y (tests)"),
@@ -235,11 +236,7 @@ def convert_wigner_D(D, l, source, target, source_order="ascending", target_orde
         raise ValueError(f"D must have shape (2l+1, 2l+1) = {(2 * l + 1,) * 2}, got {D.shape}")
     A = block_matrix(l, target, order=target_order) @ np.linalg.inv(block_matrix(l, source, order=source_order))
     out = A @ D @ np.linalg.inv(A)
-    if not is_complex(target) and not np.iscomplexobj(D):
-        return out.real.copy()
-    if not is_complex(target):
-        return out.real.copy()
-    return out
+    return out if is_complex(target) else out.real.copy()
 
 
 def standard_harmonics(xyz, l_max):
