@@ -79,6 +79,19 @@ def test_complex_without_condon_shortley(xyz):
     assert np.abs(convert_sph(no_cs, L_MAX, "scipy-complex", "standard") - Y).max() > 0.1
 
 
+def test_sympy_znm_against_sympy():
+    sympy = pytest.importorskip("sympy")
+    from sympy.functions.special.spherical_harmonics import Znm
+
+    x = np.array([[0.3, -0.5, 0.8], [-0.7, 0.2, -0.1]])
+    r = np.linalg.norm(x, axis=1)
+    theta, phi = np.arccos(x[:, 2] / r), np.arctan2(x[:, 1], x[:, 0])
+    theirs = np.array([[complex(sympy.N(Znm(l, m, t, p).expand(func=True))).real
+                        for l in range(3) for m in range(-l, l + 1)] for t, p in zip(theta, phi)])
+    ours = convert_sph(rstref.spherical_harmonics(x, 2), 2, "standard", "sympy-znm")
+    assert np.abs(ours - theirs).max() < 1e-14
+
+
 @pytest.mark.parametrize("convention", CANONICAL_CONVENTIONS)
 @pytest.mark.parametrize("normalization", NORMALIZATIONS)
 def test_blocks_are_scaled_unitary(convention, normalization):
@@ -207,6 +220,8 @@ def test_detector_identifies_named_conventions():
         ("match", "standard", "integral", "ascending")
     ident = identify_sph(lambda x: rstref.spherical_harmonics(x, lm, convention="e3nn", normalization="component"), lm)
     assert (ident.verdict, ident.convention, ident.normalization) == ("match", "e3nn", "component")
+    cs = lambda x: convert_sph(rstref.spherical_harmonics(x, lm), lm, "standard", "real-cs")  # noqa: E731
+    assert (identify_sph(cs, lm).verdict, identify_sph(cs, lm).convention) == ("match", "real-cs")
     ident = identify_sph(lambda x: scipy_complex(x, lm), lm)
     assert (ident.verdict, ident.convention) == ("match", "scipy-complex")
     derived = lambda x: convert_sph(scipy_complex(x, lm), lm, "scipy-complex", "standard")  # noqa: E731
@@ -215,6 +230,20 @@ def test_detector_identifies_named_conventions():
     descending = [k for l in range(lm + 1) for k in range(l * l + 2 * l, l * l - 1, -1)]
     ident = identify_sph(lambda x: rstref.spherical_harmonics(x, lm, solid=True)[:, descending], lm)
     assert (ident.verdict, ident.order, ident.radial) == ("match", "descending", "solid")
+
+
+def test_detector_on_peers_if_installed():
+    torch = pytest.importorskip("torch")
+    o3 = pytest.importorskip("e3nn.o3")
+    e3nn = lambda x: o3.spherical_harmonics(list(range(5)), torch.tensor(x), True).numpy()  # noqa: E731
+    assert (identify_sph(e3nn, 4).verdict, identify_sph(e3nn, 4).convention) == ("match", "e3nn")
+
+
+def test_detector_on_sphericart_if_installed():
+    sphericart = pytest.importorskip("sphericart")
+    calc = sphericart.SphericalHarmonics(4)
+    ident = identify_sph(lambda x: calc.compute(np.ascontiguousarray(x)), 4)
+    assert (ident.verdict, ident.convention, ident.normalization) == ("match", "standard", "integral")
 
 
 def test_detector_one_flipped_sign_is_a_bug():
@@ -312,7 +341,7 @@ def test_export_manifests(exported):
     assert set(index["tables"]) == {"spherical_harmonics.json", "clebsch_gordan.json", "radial.json",
                                     "environments.json"}
     sph = json.load(open(os.path.join(root, "spherical_harmonics.json")))
-    for key in ("convention", "normalization", "input_sha256", "tolerance_rule", "oracle"):
+    for key in ("convention", "normalization", "input_sha256", "tolerance_rule", "oracle", "versions"):
         assert key in sph
     assert sph["rstref_error_over_tolerance"]["hessians"] < 1
     assert "zero vector" in sph["point_labels"]

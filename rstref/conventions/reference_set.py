@@ -65,6 +65,12 @@ def _versions():
     return {"rstref": rstref.__version__, "numpy": numpy.__version__, **versions()}
 
 
+def _writer(root, name, description):
+    writer = TableWriter(root, name, description)
+    writer.set(versions=_versions())
+    return writer
+
+
 def _sph_tolerances(points, l_max, values):
     ls = np.concatenate([[l] * (2 * l + 1) for l in range(l_max + 1)])
     eps = np.where(ls <= 20, SPH_EPS, SPH_EPS_HIGH_L) * (ls + 1)
@@ -99,7 +105,7 @@ def export_harmonics(root, l_max=DEFAULT_L_MAX, dps=50):
     if max(ratios) > 1:
         raise RuntimeError(f"rstref's harmonics are outside the export tolerance (worst error/tolerance "
                            f"{max(ratios):.3g}): refusing to export")
-    w = TableWriter(root, "spherical_harmonics",
+    w = _writer(root, "spherical_harmonics",
                     "Real spherical harmonics Y_lm(r/|r|), their gradients and Hessians with respect "
                     "to the Cartesian r, from an mpmath evaluation rounded to float64.")
     layout = "[(l, m) for l in range(l_max+1) for m in range(-l, l+1)], flat index l*l+l+m"
@@ -143,7 +149,7 @@ def export_clebsch_gordan(root, l_max=CG_L_MAX):
     ints = np.array([r[:6] for r in rows], dtype=np.int32)
     values = np.array([r[6] for r in rows])
     three_j = values / np.sqrt(2 * ints[:, 2] + 1)
-    w = TableWriter(root, "clebsch_gordan",
+    w = _writer(root, "clebsch_gordan",
                     "Real Clebsch-Gordan coefficients C^{l1 l2 L}_{m1 m2 M} (orthonormal in (m1, m2) <-> "
                     "(L, M)), non-zero entries only, and the real 3j symbol = C / sqrt(2L+1).")
     w.array("indices", ints, "(n_entries, 6) int32 columns l1, l2, L, m1, m2, M; triples in the order "
@@ -169,7 +175,7 @@ def export_radial(root, n_max=5, r_cut=2.0):
     import rstref
 
     r = np.linspace(0.0, 1.1 * r_cut, 45)
-    w = TableWriter(root, "radial", "Orthonormal radial bases R_n(r), n < n_max, on [0, r_cut] with "
+    w = _writer(root, "radial", "Orthonormal radial bases R_n(r), n < n_max, on [0, r_cut] with "
                     "weight 4 pi r^2, Gram-Schmidt of the primitives; values and r-derivatives.")
     w.array("r", r, "(n_r,) distances, some beyond r_cut (where everything is 0)")
     cases = []
@@ -223,7 +229,7 @@ def export_environments(root):
 
     positions, values, _ = load_structure("N2H4")
     a, b = homometric_pair()
-    w = TableWriter(root, "environments", "Density coefficients and power spectra of fixed "
+    w = _writer(root, "environments", "Density coefficients and power spectra of fixed "
                     "environments (peaks of height `values` at `positions` around the origin).")
     import rstref
 

@@ -14,6 +14,12 @@ so that, for row-vectors of shape (2l+1,), ``Y_conv_l(r) = M_l Y_std_l(r)``.  Th
     e3nn's ``o3.spherical_harmonics``: the standard functions at the permuted point
     (z, x, y), i.e. ``M_l = D^l(P)`` with ``P r = (z, x, y)`` (a proper rotation), the
     real Wigner matrix of that permutation.  Orthogonal, not a signed permutation for l >= 2.
+``'real-cs'``
+    ``(-1)^m`` times the standard functions (the Condon-Shortley sign kept in the real form;
+    the basis documented for sympy's ``real_gaunt``).
+``'sympy-znm'``
+    sympy's ``Znm``: ``(-1)^m`` times the standard functions for m >= 0, ``-1`` times them
+    for m < 0.
 ``'scipy-complex'``
     complex harmonics with the Condon-Shortley phase, as ``scipy.special.sph_harm_y``:
     ``M_l = U^H`` with the unitary ``U`` of ``Y_real = U Y_complex`` (:func:`real_from_complex`).
@@ -49,11 +55,14 @@ SPH_CONVENTIONS = {
     "featomic": ("standard", "real",
                  "alias of 'standard': the real form of featomic's reference-data generator (code read, not run)"),
     "e3nn": ("e3nn", "real", "standard at (z, x, y); verified against e3nn 0.6.0 (validation/)"),
+    "real-cs": ("real-cs", "real", "(-1)^m x 'standard' (the real basis documented for sympy's real_gaunt)"),
+    "sympy-znm": ("sympy-znm", "real", "sympy's Znm: (-1)^m x 'standard' for m >= 0, -1 x for m < 0 "
+                  "(verified against sympy in the tests)"),
     "scipy-complex": ("scipy-complex", "complex",
                       "Condon-Shortley complex; verified against scipy.special.sph_harm_y (tests)"),
     "complex-no-cs": ("complex-no-cs", "complex", "(-1)^m x 'scipy-complex' for m > 0 (definition)"),
 }
-CANONICAL_CONVENTIONS = ("standard", "e3nn", "scipy-complex", "complex-no-cs")
+CANONICAL_CONVENTIONS = ("standard", "e3nn", "real-cs", "sympy-znm", "scipy-complex", "complex-no-cs")
 NORMALIZATIONS = ("integral", "component", "norm")
 M_ORDERS = ("ascending", "descending", "zero-first")
 
@@ -127,9 +136,18 @@ def _e3nn_block(l):
     return block
 
 
+def _real_signs(l, convention):
+    ms = np.arange(-l, l + 1)
+    if convention == "real-cs":
+        return (-1.0) ** np.abs(ms)
+    return np.where(ms >= 0, (-1.0) ** np.abs(ms), -1.0)
+
+
 def _convention_block(l, convention):
     if convention == "standard":
         return np.eye(2 * l + 1)
+    if convention in ("real-cs", "sympy-znm"):
+        return np.diag(_real_signs(l, convention))
     if convention == "e3nn":
         return _e3nn_block(l)
     u_h = real_from_complex(l).conj().T
