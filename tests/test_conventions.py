@@ -543,3 +543,20 @@ def test_identify_power_spectrum():
     assert abs(ident.per_l[1] - (-1 / (4 * np.pi * np.sqrt(3)))) < 1e-12
     kernel = lambda x, v: ps.compute(x, v, normalize=True)  # noqa: E731
     assert identify_power_spectrum(kernel, rst).verdict == "incomparable"
+    assert check(featomic, kind="power-spectrum", rst=rst, layout="featomic").tables[0].status == "pass"
+    assert not check(kernel, kind="power-spectrum", rst=rst).passed
+
+
+def test_cli_check_power_spectrum(tmp_path, monkeypatch, capsys):
+    from rstref.cli import main
+
+    (tmp_path / "myps.py").write_text(
+        "import rstref\n"
+        "basis = rstref.OrthonormalRadialBasis(3, 2.0, 'smooth_cosines')\n"
+        "ps = rstref.PowerSpectrum(rstref.RadialSphericalTensor(3, basis, 2))\n"
+        "def flipped(x, v):\n    p = ps.compute(x, v, normalize=False)\n    p[6:12] *= -1\n    return p\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = ["conformance", "check", "--kind", "power-spectrum", "myps:flipped", "--n-max", "3", "--l-max", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "[convention]" in out and "l=1: x-1" in out

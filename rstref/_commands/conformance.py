@@ -18,7 +18,7 @@ def add_arguments(parser):
     ex.add_argument("--full", action="store_true", help="harmonics up to l = 64 (minutes)")
     ck = sub.add_parser("check", help="check MODULE:FUNCTION against the conventions and reference data")
     ck.add_argument("function", help="a callable as module:function (module importable from the cwd)")
-    ck.add_argument("--kind", choices=("sph", "cg", "sph-data"), default="sph",
+    ck.add_argument("--kind", choices=("sph", "cg", "power-spectrum", "sph-data"), default="sph",
                     help="sph/cg: FUNCTION is module:function; sph-data: FUNCTION is an .npz file with "
                     "arrays 'points' (n, 3) and 'values' (n, L) or padded (n, l_max+1, 2 l_max+1)")
     ck.add_argument("--l-max", type=int, default=4)
@@ -26,6 +26,11 @@ def add_arguments(parser):
     ck.add_argument("--rtol", type=float, default=None, help="detector tolerance")
     ck.add_argument("--atol", type=float, default=None, help="strict absolute tolerance for the reference")
     ck.add_argument("--convention", default=None, help="the convention the function claims")
+    ps = ck.add_argument_group("power-spectrum (f(positions, values) -> features)")
+    ps.add_argument("--n-max", type=int, default=5)
+    ps.add_argument("--r-cut", type=float, default=2.0)
+    ps.add_argument("--radial", default="smooth_cosines", help="primitive family of the radial basis")
+    ps.add_argument("--layout", default="rstref", help="rstref, e3nn, featomic or unweighted")
 
 
 def load_callable(spec):
@@ -80,8 +85,14 @@ def _check(args):
     except (ValueError, TypeError, ImportError, AttributeError) as exc:
         print(f"rstref conformance check: cannot load {args.function!r}: {exc}")
         return 2
+    rst = None
+    if args.kind == "power-spectrum":
+        import rstref
+
+        basis = rstref.OrthonormalRadialBasis(args.n_max, args.r_cut, primitive=args.radial)
+        rst = rstref.RadialSphericalTensor(args.n_max, basis, args.l_max)
     report = check(f, kind=args.kind, l_max=args.l_max, reference=args.reference, rtol=args.rtol,
-                   atol=args.atol, convention=args.convention)
+                   atol=args.atol, convention=args.convention, rst=rst, layout=args.layout)
     print(report)
     return 0 if report.passed else 1
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from rstref._checks import check_choice, check_int
 
-KINDS = ("sph", "cg")
+KINDS = ("sph", "cg", "power-spectrum")
 
 
 @dataclass
@@ -168,6 +168,18 @@ def _check_cg(f, l_max, reference, rtol, atol, convention):
     return report
 
 
+def _check_power_spectrum(f, rst, layout, rtol):
+    from rstref.conventions.detect_ps import identify_power_spectrum
+
+    if rst is None:
+        raise ValueError("kind='power-spectrum' needs rst= (the RadialSphericalTensor with f's radial basis)")
+    ident = identify_power_spectrum(f, rst, layout=layout, rtol=rtol)
+    status = {"match": "pass", "prefactors": "convention", "incomparable": "fail"}[ident.verdict]
+    report = ConformanceReport("power-spectrum", identification=ident)
+    report.tables.append(TableResult("raw delta-density spectrum", status, str(ident), ident.spread))
+    return report
+
+
 def flatten_padded(values):
     """(n, l_max+1, 2 l_max+1) padded blocks (entry [i, l, m+l]) -> flat (n, (l_max+1)**2)."""
     values = np.asarray(values)
@@ -241,15 +253,17 @@ def check_values(points, values, convention="standard", normalization="integral"
     return report
 
 
-def check(f, kind="sph", l_max=4, reference=None, rtol=None, atol=None, convention=None):
+def check(f, kind="sph", l_max=4, reference=None, rtol=None, atol=None, convention=None, rst=None,
+          layout="rstref"):
     """Check an implementation: detector, then the reference cases.
 
     Parameters
     ----------
     f : callable
         kind 'sph': ``f(xyz (n, 3)) -> (n, (l_max+1)**2)``; kind 'cg':
-        ``f(l1, l2, L) -> (2l1+1, 2l2+1, 2L+1)``.
-    kind : {'sph', 'cg'}
+        ``f(l1, l2, L) -> (2l1+1, 2l2+1, 2L+1)``; kind 'power-spectrum':
+        ``f(positions (N, 3), values (N,)) -> (F,)`` in ``layout``.
+    kind : {'sph', 'cg', 'power-spectrum'}
     l_max : int
     reference : str, optional
         A directory written by ``rstref conformance export``; default rstref itself.
@@ -259,6 +273,12 @@ def check(f, kind="sph", l_max=4, reference=None, rtol=None, atol=None, conventi
         Strict absolute tolerance for the reference comparison (default: the manifest's).
     convention : str, optional
         The convention ``f`` claims; a different one then fails.
+    rst : RadialSphericalTensor, optional
+        For 'power-spectrum': the radial basis and sizes f uses (compared with rstref's raw,
+        delta-density spectrum; a fixed prefactor per entry is a convention, anything else
+        makes the values incomparable and fails).
+    layout : str
+        For 'power-spectrum': f's layout, see :mod:`rstref.conventions.invariants`.
 
     Returns
     -------
@@ -267,6 +287,8 @@ def check(f, kind="sph", l_max=4, reference=None, rtol=None, atol=None, conventi
     """
     kind = check_choice(kind, "kind", KINDS)
     l_max = check_int(l_max, "l_max", low=0)
+    if kind == "power-spectrum":
+        return _check_power_spectrum(f, rst, layout, 1e-8 if rtol is None else rtol)
     if kind == "sph":
         return _check_sph(f, l_max, reference, 1e-10 if rtol is None else rtol, atol, convention)
     return _check_cg(f, l_max, reference, 1e-12 if rtol is None else rtol, atol, convention)

@@ -250,7 +250,7 @@ def identify_sph(f, l_max, rtol=1e-10, points=None, max_entries=10):
     """
     l_max = check_int(l_max, "l_max", low=0)
     L = (l_max + 1) ** 2
-    X = design_points() if points is None else np.asarray(points, dtype=float)
+    X = design_points(max(96, 4 * (2 * l_max + 1))) if points is None else np.asarray(points, dtype=float)
     if X.ndim != 2 or X.shape[1] != 3 or len(X) < 2 * l_max + 1:
         raise ValueError(f"points must have shape (n, 3) with n >= 2*l_max+1, got {X.shape}")
     X = X / np.linalg.norm(X, axis=1, keepdims=True)
