@@ -339,7 +339,7 @@ def test_export_manifests(exported):
     root = exported[0]
     index = json.load(open(os.path.join(root, "index.json")))
     assert set(index["tables"]) == {"spherical_harmonics.json", "clebsch_gordan.json", "radial.json",
-                                    "environments.json"}
+                                    "environments.json", "structures.json"}
     sph = json.load(open(os.path.join(root, "spherical_harmonics.json")))
     for key in ("convention", "normalization", "input_sha256", "tolerance_rule", "oracle", "versions"):
         assert key in sph
@@ -400,6 +400,16 @@ def rstref_outputs(reference, out):
             save(m, f"{env}_coefficients_{tag}", c)
             save(m, f"{env}_power_spectrum_{tag}", rstref.PowerSpectrum(rst).from_coefficients(c))
             save(m, f"{env}_bispectrum_{tag}", rstref.Bispectrum(rst).from_coefficients(c))
+    import ase
+
+    m = json.load(open(os.path.join(reference, "structures.json")))
+    for name in ("h2o", "ch4", "cu_fcc"):
+        atoms = ase.Atoms(numbers=load(m, f"{name}_numbers"), positions=load(m, f"{name}_positions"),
+                          cell=load(m, f"{name}_cell"), pbc=load(m, f"{name}_pbc").astype(bool))
+        feats = rstref.featurize(atoms, gradients=True, stress=True, **m["settings"])
+        save(m, f"{name}_features", feats.features)
+        save(m, f"{name}_gradients", feats.gradient_values)
+        save(m, f"{name}_strain_derivatives", feats.strain_derivatives)
     return out
 
 
@@ -490,7 +500,7 @@ def test_cli_export(tmp_path, capsys):
     from rstref.cli import main
 
     assert main(["conformance", "export", str(tmp_path / "ref"), "--l-max", "2"]) == 0
-    assert "wrote 4 tables" in capsys.readouterr().out
+    assert "wrote 5 tables" in capsys.readouterr().out
     assert json.load(open(tmp_path / "ref" / "spherical_harmonics.json"))["l_max"] == 2
     assert main(["conformance", "check", "no_colon_here"]) == 2
     assert main(["conformance", "check", "rstref_no_such_module:f"]) == 2
