@@ -75,8 +75,10 @@ def test_complex_without_condon_shortley(xyz):
     no_cs = Yc * np.where(ms > 0, (-1.0) ** ms, 1.0)
     Y = rstref.spherical_harmonics(xyz, L_MAX)
     assert np.abs(convert_sph(no_cs, L_MAX, "complex-no-cs", "standard") - Y).max() < 1e-13
-    # the sign that distinguishes the two conventions really matters
-    assert np.abs(convert_sph(no_cs, L_MAX, "scipy-complex", "standard") - Y).max() > 0.1
+    # the sign that distinguishes the two conventions really matters: read with the wrong
+    # one, the values are not the complex form of real functions
+    with pytest.raises(ValueError, match="imaginary part"):
+        convert_sph(no_cs, L_MAX, "scipy-complex", "standard")
 
 
 def test_sympy_znm_against_sympy():
@@ -136,6 +138,8 @@ def test_bad_input_is_named():
         convert_sph(np.full((1, 4), np.nan), 1, "standard", "e3nn")
     with pytest.raises(ValueError, match="shape"):
         convert_wigner_D(np.eye(3), 2, "standard", "e3nn")
+    with pytest.raises(ValueError, match="imaginary part"):
+        convert_sph(np.full((1, 4), 1j), 1, "scipy-complex", "standard")
 
 
 def test_against_e3nn_if_installed(xyz):

@@ -107,8 +107,11 @@ def _hard_points_row(f, ident, l_max, reference, atol, max_entries=10):
         return TableResult("hard points", "fail", f"f returned shape {raw.shape}, expected {ref.shape}")
     finite = np.all(np.isfinite(raw), axis=1)
     values = np.full(ref.shape, np.nan)
-    values[finite] = convert_sph(raw[finite], l_max, ident.convention, "standard",
-                                 source_normalization=ident.normalization, source_order=ident.order)
+    try:
+        values[finite] = convert_sph(raw[finite], l_max, ident.convention, "standard",
+                                     source_normalization=ident.normalization, source_order=ident.order)
+    except ValueError as exc:
+        return TableResult("hard points", "fail", f"cannot map to the standard convention: {exc}")
     err = np.abs(values - ref)
     bad = ~(err <= tol)
     per_l = [float(np.nanmax(err[:, l * l:(l + 1) ** 2]) if np.any(np.isfinite(err[:, l * l:(l + 1) ** 2]))

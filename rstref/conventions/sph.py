@@ -216,8 +216,8 @@ def convert_sph(Y, l_max, source, target, source_normalization="integral",
     Returns
     -------
     ndarray, same shape as ``Y``
-        Real when the target is a real convention (the imaginary part, zero up to
-        round-off for genuine harmonics, is dropped), complex otherwise.
+        Real when the target is a real convention (the imaginary part must be at
+        round-off level, else ValueError), complex otherwise.
     """
     l_max = check_int(l_max, "l_max", low=0)
     Y = _check_last_axis(Y, l_max)
@@ -228,8 +228,19 @@ def convert_sph(Y, l_max, source, target, source_normalization="integral",
         A = dst[l] @ np.linalg.inv(src[l])
         out[..., l * l:(l + 1) ** 2] = Y[..., l * l:(l + 1) ** 2] @ A.T
     if not is_complex(target):
-        out = out.real.copy()
+        out = _real_part(out, "Y")
     return out
+
+
+def _real_part(values, name):
+    """The real part, refusing an imaginary part above round-off (never dropped silently)."""
+    if np.iscomplexobj(values):
+        scale = max(float(np.abs(values).max(initial=0.0)), 1e-300)
+        imag = float(np.abs(values.imag).max(initial=0.0))
+        if imag > 1e-10 * scale:
+            raise ValueError(f"{name} in a real target convention has an imaginary part {imag:.3g} (relative "
+                             f"{imag / scale:.3g}): the input is not the complex form of real harmonics")
+    return np.real(values).copy()
 
 
 def convert_wigner_D(D, l, source, target, source_order="ascending", target_order="ascending"):
@@ -254,7 +265,7 @@ def convert_wigner_D(D, l, source, target, source_order="ascending", target_orde
         raise ValueError(f"D must have shape (2l+1, 2l+1) = {(2 * l + 1,) * 2}, got {D.shape}")
     A = block_matrix(l, target, order=target_order) @ np.linalg.inv(block_matrix(l, source, order=source_order))
     out = A @ D @ np.linalg.inv(A)
-    return out if is_complex(target) else out.real.copy()
+    return out if is_complex(target) else _real_part(out, "D")
 
 
 def standard_harmonics(xyz, l_max):
