@@ -112,6 +112,14 @@ KIT_FD_MAX_RELATIVE_STEP = 0.1
 KIT_FD_PROBE_FACTOR = 256
 
 
+#: a derivative check is vacuous (reported failed) unless its tolerance is below
+#: 1 / KIT_FD_RESOLUTION_FACTOR of the largest finite-difference derivative or rate of
+#: change max|f(x +- h/2 e) - f(x)| / (h/2) of the function: with a tolerance of half the
+#: derivative's size, a zero (or halved) derivative would already pass.  Functions whose
+#: round-off swamps the differences (a large constant offset, a tiny step) trip this.
+KIT_FD_RESOLUTION_FACTOR = 2.0
+
+
 #: identities that hold to round-off: Hessian symmetry H[i,a,j,b] = H[j,b,i,a]
 def kit_symmetry_atol(scale, n_outputs):
     """Max abs asymmetry allowed in an analytic Hessian of largest entry ``scale``."""

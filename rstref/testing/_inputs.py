@@ -50,7 +50,13 @@ def _stack(value, name, item_shape, what):
         raise ValueError(f"{name} must be a {what} or a sequence of them, got shape {arr.shape}")
     if len(arr) == 0:
         raise ValueError(f"{name} must contain at least one {what}: an empty sequence tests nothing")
-    return as_float_array(arr, name, trailing_shape=item_shape, ndim=len(item_shape) + 1)
+    arr = as_float_array(arr, name, trailing_shape=item_shape, ndim=len(item_shape) + 1, allow_nonfinite=True)
+    finite = np.isfinite(arr).reshape(len(arr), -1).all(axis=1)
+    if not finite.all():
+        k = int(np.argmin(finite))
+        label = name if np.ndim(value) == len(item_shape) else f"{name}[{k}]"
+        raise ValueError(f"{label} contains NaN or infinite values")
+    return arr
 
 
 def rotations(value, name="rotations"):
