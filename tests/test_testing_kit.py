@@ -816,3 +816,18 @@ def test_the_guide_example_runs_and_passes():
     assert len(tests) == 2
     for test in tests:
         test()
+
+
+@given(n=st.integers(1, 5), kind=st.sampled_from(["rotation", "permutation", "translation"]))
+def test_identity_transformations_pass_but_the_report_says_nothing_was_tested(n, kind):
+    # a valid group element, drawn often by shrinking: its trial passes (f(x) == f(x)), and
+    # the report says so; any non-identity trial removes the note
+    x = random_environment(np.random.default_rng(n), n=n)
+    identity = {"rotation": (check_rotation_invariance, np.eye(3), R3),
+                "permutation": (check_permutation_invariance, np.arange(n), np.roll(np.arange(n), 1)),
+                "translation": (check_translation_invariance, np.zeros(3), np.ones(3))}
+    checker, trivial, other = identity[kind]
+    func = sorted_distances if kind == "translation" else rdf
+    report = checker(func, x, trivial)
+    assert report.passed and "nothing tested" in report.details["note"]
+    assert "note" not in checker(func, x, [trivial, other]).details or (kind == "permutation" and n == 1)
