@@ -831,3 +831,19 @@ def test_identity_transformations_pass_but_the_report_says_nothing_was_tested(n,
     report = checker(func, x, trivial)
     assert report.passed and "nothing tested" in report.details["note"]
     assert "note" not in checker(func, x, [trivial, other]).details or (kind == "permutation" and n == 1)
+
+
+def neighbours_inside(x):
+    """A per-neighbour output: one entry per atom inside R_CUT, so its size changes at the cutoff."""
+    r = np.linalg.norm(x, axis=1)
+    return r[r < R_CUT]
+
+
+def test_an_output_that_changes_shape_fails_instead_of_crashing():
+    # the differenced output changes size when an atom crosses the cutoff: a failed report
+    report = check_cutoff_smoothness(neighbours_inside, PATH, 0)
+    assert not report.passed and "shape" in report.details["problem"]
+    x = PATH.positions_at(-1e-4)  # the moving atom just inside: x + step leaves the sphere
+    report = check_gradient(lambda xx: (neighbours_inside(xx), np.zeros((len(xx), 3, len(neighbours_inside(x))))),
+                            x, step=1e-3)
+    assert not report.passed and "shape" in report.details["problem"]

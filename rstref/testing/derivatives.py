@@ -50,11 +50,20 @@ def _unpack(result, count, name):
     return tuple(result[:count])
 
 
-def _central_difference(function, x, i, a, h):
+class _ShapeChanged(Exception):
+    """The differenced output changed shape under a perturbation (a failure of the check)."""
+
+
+def _central_difference(function, x, i, a, h, shape):
     xp, xm = x.copy(), x.copy()
     xp[i, a] += h
     xm[i, a] -= h
-    return function(xp), function(xm)
+    fp, fm = function(xp), function(xm)
+    for f, sign in ((fp, "+"), (fm, "-")):
+        if f.shape != shape:
+            raise _ShapeChanged(f"the output has shape {f.shape} at positions[{i}, {a}] {sign} {h:.3e} "
+                                f"but {shape} at positions")
+    return fp, fm
 
 
 def _largest(*arrays):
@@ -75,7 +84,7 @@ def _richardson_fd(function, x, step):
         for a in range(3):
             estimates = []
             for h in (step, step / 2):
-                fp, fm = _central_difference(function, x, i, a, h)
+                fp, fm = _central_difference(function, x, i, a, h, f0.shape)
                 scale = max(scale, _largest(fp, fm))
                 estimates.append((fp - fm) / (2 * h))
             variation = max(variation, _largest(fp - f0, fm - f0))
@@ -89,7 +98,7 @@ def _probe_variation(function, x, h, f0):
     variation, scale = 0.0, _largest(f0)
     for i in range(len(x)):
         for a in range(3):
-            fp, fm = _central_difference(function, x, i, a, h)
+            fp, fm = _central_difference(function, x, i, a, h, f0.shape)
             if not (np.all(np.isfinite(fp)) and np.all(np.isfinite(fm))):
                 return float("nan"), scale
             variation, scale = max(variation, _largest(fp - f0, fm - f0)), max(scale, _largest(fp, fm))
@@ -120,6 +129,15 @@ def _vacuity(function, x, c, step, numeric, t, t_is_atol, info):
                 f"change of the function ({resolved:.3e}): a zero derivative would pass; "
                 f"{'lower atol' if t_is_atol else 'raise step (round-off of the differences dominates)'}")
     return None
+
+
+def _finite_differences(name, function, x, step, base_input):
+    """(numeric, info, None), or (None, None, failed report) if the output changed shape."""
+    try:
+        numeric, info = _richardson_fd(function, x, step)
+    except _ShapeChanged as exc:
+        return None, None, CheckReport(name, False, float("nan"), float("nan"), base_input, {"problem": str(exc)})
+    return numeric, info, None
 
 
 def _derivative_report(name, analytic, numeric, info, step, atol, base_input, vacuity):
@@ -189,9 +207,11 @@ def check_gradient(func_with_gradients, positions, species=None, cell=None, layo
         result = _unpack(inputs.call(func_with_gradients, xx, species, c), 2, "func_with_gradients")
         return np.asarray(result[0], dtype=np.float64).ravel()
 
-    numeric, info = _richardson_fd(flat_value, x, step)
-    return _derivative_report("gradient vs finite differences", analytic, numeric, info, step, atol,
-                              inputs.base_input(x, species, c),
+    name, base_input = "gradient vs finite differences", inputs.base_input(x, species, c)
+    numeric, info, failed = _finite_differences(name, flat_value, x, step, base_input)
+    if failed is not None:
+        return failed
+    return _derivative_report(name, analytic, numeric, info, step, atol, base_input,
                               lambda n, t, by_atol: _vacuity(flat_value, x, c, step, n, t, by_atol, info))
 
 
@@ -230,11 +250,13 @@ def check_hessian(func_with_hessians, positions, species=None, cell=None, layout
                        "func_with_hessians")
         return dense_gradient(np.asarray(v, dtype=np.float64), g, n, grad_layout)
 
-    numeric, info = _richardson_fd(flat_gradient, x, step)  # (N, 3)[j, b] + (N, 3, M)[i, a]
+    name, base_input = "hessian vs finite differences of the gradient", inputs.base_input(x, species, c)
+    numeric, info, failed = _finite_differences(name, flat_gradient, x, step, base_input)
+    if failed is not None:
+        return failed
     numeric = numeric.transpose(2, 3, 0, 1, 4)  # H[i, a, j, b] = d/dx[j, b] of J[i, a]
     asymmetry, sym_tol = _asymmetry(analytic, value.size)
-    report = _derivative_report("hessian vs finite differences of the gradient", analytic, numeric, info,
-                                step, atol, inputs.base_input(x, species, c),
+    report = _derivative_report(name, analytic, numeric, info, step, atol, base_input,
                                 lambda nn, t, by_atol: _vacuity(flat_gradient, x, c, step, nn, t, by_atol, info))
     report.details.update({"asymmetry": asymmetry, "asymmetry tolerance": sym_tol})
     if not asymmetry <= sym_tol:

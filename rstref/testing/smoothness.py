@@ -64,8 +64,15 @@ def _checked_step(step, order, length, has_r_cut, positions_at, x0):
 
 
 def _samples(g, steps, m):
-    """(h, side) -> (m, M) array of g(side * j * h), j = 1..m."""
-    return {(h, side): np.array([g(side * j * h) for j in range(1, m + 1)]) for h in steps for side in (+1, -1)}
+    """(h, side) -> (m, M) array of g(side * j * h), j = 1..m; or the first t where M changes."""
+    values = {(h, side): [(side * j * h, g(side * j * h)) for j in range(1, m + 1)]
+              for h in steps for side in (+1, -1)}
+    size = values[steps[0], +1][0][1].shape
+    for row in values.values():
+        for t, v in row:
+            if v.shape != size:
+                return None, f"the output has shape {v.shape} at t = {t:.3e} but {size} at t = {steps[0]:.3e}"
+    return {key: np.array([v for _, v in row]) for key, row in values.items()}, None
 
 
 def _order_entry(d, m, steps, samples, weights, value_scale):
@@ -169,8 +176,10 @@ def check_cutoff_smoothness(func, path, order, step=None, species=None, cell=Non
     def g(t):
         return inputs.output(func, inputs.positions(positions_at(t), "path(t)"), species, c).ravel()
 
-    samples = _samples(g, steps, m)
+    samples, changed = _samples(g, steps, m)
     base_input = _base_input(path, x0)
+    if changed is not None:
+        return CheckReport(name, False, float("nan"), float("nan"), base_input, {"problem": changed})
     all_values = np.concatenate([s.ravel() for s in samples.values()])
     if not np.all(np.isfinite(all_values)):
         return CheckReport(name, False, float("nan"), float("nan"), base_input,
