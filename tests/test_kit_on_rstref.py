@@ -4,8 +4,7 @@ The kit treats rstref like any other featurizer: callables in, reports out.  Ora
 the symmetry itself (with rstref's Wigner D as the representation, itself tested against
 exact values elsewhere), finite differences, and each radial family's *declared*
 smoothness order at r_cut: the raw projection must be C^k for the declared k and must
-not be C^(k+1), while the kernel-normalised projection is not even continuous
-(docs/testing-kit.md).
+not be C^(k+1), while the kernel-normalised projection is not even continuous (DESIGN 2.5).
 """
 
 import numpy as np
@@ -236,7 +235,7 @@ def test_raw_projection_is_smooth_exactly_to_the_declared_order(primitive, envel
 @settings(max_examples=8)
 @given(case=crossings())
 def test_power_spectrum_cutoff_smoothness_raw_versus_kernel_normalised(case):
-    # the kit must show the difference between the two projections (docs/testing-kit.md)
+    # DESIGN 2.5: the kit must show the difference between the two projections
     path, values = case
     raw = check_cutoff_smoothness(lambda x, v: PS.compute(x, v, normalize=False), path, 2, species=values)
     normalised = check_cutoff_smoothness(lambda x, v: PS.compute(x, v, normalize=True), path, 0,
