@@ -115,7 +115,10 @@ def _vacuity(function, x, c, step, numeric, t, t_is_atol, info):
             probe = min(probe, tol.KIT_FD_MAX_RELATIVE_STEP * size)
         if probe <= step:
             return None
-        variation, scale = _probe_variation(function, x, probe, info["f0"])
+        try:
+            variation, scale = _probe_variation(function, x, probe, info["f0"])
+        except _ShapeChanged as exc:
+            return f"no perturbation of step / 2 = {step / 2:.3e} changes the function, but at step {probe:.3e} {exc}"
         if variation <= tol.KIT_ROUNDOFF_ULPS * tol.EPS * scale:
             return None  # constant to round-off at both steps: its derivative is zero
         return (f"no perturbation of step / 2 = {step / 2:.3e} changes the function beyond round-off "
