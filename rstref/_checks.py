@@ -163,3 +163,20 @@ def _closest_pairs_ragged(positions, offsets, tolerance, pairs):
         i, j = closest_pair_below(positions[offsets[e]:offsets[e + 1]], tolerance)
         pairs[e, 0] = i
         pairs[e, 1] = j
+
+
+def check_nonnegative_float(value, name):
+    """Return ``value`` as a float, requiring it to be finite and >= 0 (bools rejected)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value) or value < 0.0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
+
+
+def check_callable(value, name):
+    """Return ``value`` if it is callable, else raise ``TypeError`` naming ``name``."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+    return value

@@ -45,7 +45,7 @@ CUDA_RTOL = 1e-12
 
 
 # =======================================================================================
-# Testing kit (rstref.testing, issue 9)
+# Testing kit (rstref.testing; docs/testing-kit.md)
 # ---------------------------------------------------------------------------------------
 # The property checkers of rstref.testing accept any featurizer, so their tolerances are
 # stated in terms of quantities the checker measures itself: the machine epsilon, the
@@ -94,6 +94,32 @@ def kit_fd_atol(value_scale, derivative_scale, step):
     return 3.0 * KIT_ROUNDOFF_ULPS * EPS * float(value_scale) / float(step) + KIT_FD_RTOL * float(derivative_scale)
 
 
+#: smallest finite-difference step, relative to the largest |coordinate|, that the kit
+#: accepts: positions +- step/2 then differ from positions by step/2 to ~2e-7 relative
+#: (eps / 1e-9), and the round-off term of kit_fd_atol stays below ~2e-4 of
+#: value_scale / |coordinate|.  Smaller steps raise ValueError naming ``step``.
+KIT_FD_MIN_RELATIVE_STEP = 1e-9
+
+#: largest finite-difference step, relative to the configuration's size (largest
+#: |position| or |lattice vector|): a step moving atoms by more than 10% of it measures a
+#: secant, not a derivative (and can step over a cutoff).  Larger steps raise ValueError.
+KIT_FD_MAX_RELATIVE_STEP = 0.1
+
+#: when no perturbation of size step/2 changes the function beyond round-off
+#: (KIT_ROUNDOFF_ULPS eps of its scale), the kit retries at KIT_FD_PROBE_FACTOR * step
+#: (capped by KIT_FD_MAX_RELATIVE_STEP): a function that changes there was not resolved at
+#: the given step, and the check is reported vacuous instead of passing
+KIT_FD_PROBE_FACTOR = 256
+
+
+#: a derivative check is vacuous (reported failed) unless its tolerance is below
+#: 1 / KIT_FD_RESOLUTION_FACTOR of the largest finite-difference derivative or rate of
+#: change max|f(x +- h/2 e) - f(x)| / (h/2) of the function: with a tolerance of half the
+#: derivative's size, a zero (or halved) derivative would already pass.  Functions whose
+#: round-off swamps the differences (a large constant offset, a tiny step) trip this.
+KIT_FD_RESOLUTION_FACTOR = 2.0
+
+
 #: identities that hold to round-off: Hessian symmetry H[i,a,j,b] = H[j,b,i,a]
 def kit_symmetry_atol(scale, n_outputs):
     """Max abs asymmetry allowed in an analytic Hessian of largest entry ``scale``."""
@@ -103,6 +129,23 @@ def kit_symmetry_atol(scale, n_outputs):
 #: default largest step of the cutoff-smoothness check, as a fraction of r_cut; the check
 #: uses h, h/2 and h/4 so its smallest step is KIT_SMOOTHNESS_STEP / 4 * r_cut
 KIT_SMOOTHNESS_STEP = 4e-3
+
+
+#: highest continuity order the cutoff-smoothness check accepts: it uses order + 3
+#: one-sided samples, and the round-off floor of the order-d estimate relative to
+#: value_scale / r_cut^d at the default step is ~8e-13, 3e-9, 8e-6, 2e-2 for d = 0..3
+#: but ~55 for d = 4 (no usable step resolves a fourth-derivative jump)
+KIT_SMOOTHNESS_MAX_ORDER = 3
+
+#: largest reach (order + 3) * step of the smoothness samples, relative to r_cut (or the
+#: configuration size): the strategies keep 0.05 r_cut of the path clear of other events,
+#: and the default step reaches (order + 3) * KIT_SMOOTHNESS_STEP <= 0.024 r_cut
+KIT_SMOOTHNESS_MAX_REACH = 0.1
+
+#: the smoothness check is vacuous (reported failed) when the round-off floor of the
+#: claimed order's estimate exceeds this fraction of value_scale / length^order: a jump of
+#: the derivative's natural size would then be hidden under round-off
+KIT_SMOOTHNESS_MAX_FLOOR = 0.1
 
 
 def kit_smoothness_noise(value_scale, weight_sum):

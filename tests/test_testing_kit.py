@@ -25,6 +25,7 @@ from rstref.testing import (
     assert_rotation_invariant,
     assert_smooth_at_cutoff,
     assert_translation_invariant,
+    block_diagonal_representation,
     check_cutoff_smoothness,
     check_equivariance,
     check_gradient,
@@ -451,7 +452,7 @@ def test_kit_catches_a_c1_cutoff_claimed_c2_and_measures_the_curvature_jump():
 
 
 def test_kit_catches_a_divergence_at_the_cutoff():
-    # what a kernel-normalised projection does (DESIGN 2.5): blows up inside, 0 outside
+    # what a kernel-normalised projection does (docs/testing-kit.md): blows up inside, 0 outside
     report = check_cutoff_smoothness(make_rdf(cutoff_blowup)[0], crossing(np.random.default_rng(18)), order=0)
     assert not report.passed
 
@@ -526,3 +527,323 @@ def test_wrong_representation_shape_is_named():
     x = random_environment(np.random.default_rng(23), n=2)
     with pytest.raises(ValueError, match=r"representation\(R\) must have shape \(3, 3\)"):
         check_equivariance(dipole, x, np.eye(3), lambda R: np.eye(2))
+
+
+# ---------------------------------------------------------------------------------------
+# no false passes: every argument validated, vacuous checks reported (one test per class)
+# ---------------------------------------------------------------------------------------
+
+X3 = random_environment(np.random.default_rng(30), n=3)
+R3 = random_rotation(np.random.default_rng(31))
+PATH = crossing(np.random.default_rng(32))
+
+
+def per_atom_radii(x):
+    return np.linalg.norm(x, axis=1)[:, None] * np.array([1.0, 2.0])
+
+
+def good_arguments():
+    """checker -> keyword arguments of a valid, informative call."""
+    return {
+        check_rotation_invariance: dict(func=rdf, positions=X3, rotations=R3),
+        check_equivariance: dict(func=dipole, positions=X3, rotations=R3, representation=lambda R: R),
+        check_permutation_invariance: dict(func=rdf, positions=X3, permutations=np.array([2, 0, 1])),
+        check_permutation_equivariance: dict(func=per_atom_radii, positions=X3, permutations=np.array([1, 2, 0])),
+        check_translation_invariance: dict(func=sorted_distances, positions=X3, translations=np.array([0.3, 0, 1])),
+        check_cutoff_smoothness: dict(func=rdf, path=PATH, order=2),
+        check_gradient: dict(func_with_gradients=rdf_with_gradients, positions=X3),
+        check_hessian: dict(func_with_hessians=rdf_with_hessians, positions=X3, layout="blockdiag"),
+    }
+
+
+CHECKERS = list(good_arguments())
+WITH_ATOL = [c for c in CHECKERS if c is not check_cutoff_smoothness]
+WITH_POSITIONS = [c for c in CHECKERS if c is not check_cutoff_smoothness]
+SYMMETRY = [check_rotation_invariance, check_equivariance, check_permutation_invariance,
+            check_permutation_equivariance, check_translation_invariance]
+DERIVATIVES = [check_gradient, check_hessian]
+
+
+def call(checker, **overrides):
+    return checker(**{**good_arguments()[checker], **overrides})
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
+def test_every_checker_passes_its_valid_informative_call(checker):
+    # the control for the classes below: the good arguments are accepted and informative
+    report = call(checker)
+    assert report.passed and not report.vacuous, str(report)
+
+
+def not_orthogonal():
+    """3x3 matrices at least 1e-8 away from O(3): scaled, sheared, singular or random."""
+    def distorted(case):
+        R, kind, size = case
+        if kind == "scale":
+            return (1 + size) * R
+        if kind == "shear":
+            return R + size * np.triu(np.ones((3, 3)), 1)
+        return R * np.array([1.0, 1.0, 0.0])  # singular
+    return st.one_of(
+        st.tuples(kst.rotations(kind="any"), st.sampled_from(["scale", "shear", "singular"]),
+                  st.floats(1e-8, 10.0) | st.floats(-0.999, -1e-8)).map(distorted),
+        st.lists(st.floats(-2, 2), min_size=9, max_size=9).map(lambda v: np.reshape(v, (3, 3))).filter(
+            lambda M: np.max(np.abs(M.T @ M - np.eye(3))) > 1e-8),
+        st.sampled_from([np.zeros((3, 3)), 2 * np.eye(3), np.full((3, 3), np.nan), np.diag([1.0, np.inf, 1.0])]))
+
+
+@pytest.mark.parametrize("checker", [check_rotation_invariance, check_equivariance], ids=lambda c: c.__name__)
+@given(M=not_orthogonal())
+def test_a_matrix_that_is_not_orthogonal_is_refused_as_a_rotation(checker, M):
+    # check_rotation_invariance(const, P, np.zeros((3, 3))) used to pass
+    const = {"func": lambda x: np.ones(3)}  # invariant under anything: only the check can refuse
+    if checker is check_equivariance:
+        const["representation"] = lambda R: np.eye(3)
+    with pytest.raises(ValueError, match="rotations"):
+        call(checker, rotations=M, **const)
+    with pytest.raises(ValueError, match=r"rotations\[1\]"):
+        call(checker, rotations=[np.eye(3), M], **const)
+
+
+@pytest.mark.parametrize("checker", SYMMETRY, ids=lambda c: c.__name__)
+def test_an_empty_or_malformed_set_of_transformations_is_refused(checker):
+    name = {check_rotation_invariance: "rotations", check_equivariance: "rotations",
+            check_translation_invariance: "translations"}.get(checker, "permutations")
+    empty = {"rotations": np.zeros((0, 3, 3)), "translations": np.zeros((0, 3)), "permutations": []}[name]
+    with pytest.raises(ValueError, match=f"{name} must contain at least one"):
+        call(checker, **{name: empty})
+    malformed = {"rotations": [np.eye(3), np.eye(2)], "translations": [[0.0, 1.0, 0.0], [1.0, 2.0]],
+                 "permutations": [np.array([0, 1, 2]), np.array([0, 1])]}[name]
+    with pytest.raises(ValueError, match=name):
+        call(checker, **{name: malformed})
+    if name == "permutations":
+        with pytest.raises(TypeError, match="permutations must be integer"):
+            call(checker, permutations=np.array([0.0, 1.0, 2.0]))
+        with pytest.raises(ValueError, match="species must have one entry per atom"):
+            call(checker, func=lambda x, s: rdf(x), species=np.array([1, 6]))
+
+
+BAD_TOLERANCES = st.one_of(st.floats(max_value=-1e-300), st.sampled_from([np.nan, np.inf, -np.inf]))
+NOT_REAL = st.sampled_from([True, np.bool_(False), "1e-3", 1e-3 + 0j, None.__class__, [1e-3]])
+
+
+@pytest.mark.parametrize("checker", WITH_ATOL, ids=lambda c: c.__name__)
+@given(bad=BAD_TOLERANCES | NOT_REAL)
+def test_a_tolerance_that_is_negative_not_finite_or_not_a_number_is_refused(checker, bad):
+    error = ValueError if isinstance(bad, float) else TypeError
+    with pytest.raises(error, match="atol"):
+        call(checker, atol=bad)
+    if checker in SYMMETRY:
+        with pytest.raises(error, match="scale"):
+            call(checker, scale=bad)
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
+@given(atol=st.floats(1e3, 1e300))
+def test_a_tolerance_larger_than_everything_compared_makes_the_check_vacuous(checker, atol):
+    # an atol above every output (symmetries) or every derivative and rate of change
+    # (derivatives) would pass anything: reported as a vacuous failure
+    if checker is check_cutoff_smoothness:
+        return  # no atol: its vacuity is the round-off floor (next tests)
+    report = call(checker, atol=atol)
+    assert not report.passed and report.vacuous and "vacuous" in report.details["problem"]
+    with pytest.raises(AssertionError, match="FAIL \\(vacuous\\)"):
+        report.assert_passed()
+    assert call(checker, atol=1e-6).passed  # a sane override is informative
+
+
+def zero_gradient(x):
+    return rdf(x), np.zeros((len(x), 3, len(MU)))
+
+
+@pytest.mark.parametrize("checker", DERIVATIVES, ids=lambda c: c.__name__)
+@given(case=st.one_of(
+    st.tuples(st.just("tiny"), st.floats(1e-3, 0.999)),   # fraction of the smallest step
+    st.tuples(st.just("huge"), st.floats(1.001, 1e6)),    # multiple of the largest step
+    st.tuples(st.just("bad"), st.sampled_from([0.0, -1e-3, np.nan, np.inf, -np.inf, 5e-324, 1e-300]))))
+def test_a_finite_difference_step_outside_the_sane_range_is_refused(checker, case):
+    # check_gradient(f_with_zero_gradient, P, step=1e-300) used to pass
+    kind, value = case
+    smallest = 2 * tol.KIT_FD_MIN_RELATIVE_STEP * np.max(np.abs(X3))
+    largest = tol.KIT_FD_MAX_RELATIVE_STEP * np.max(np.linalg.norm(X3, axis=1))
+    step = {"tiny": value * smallest, "huge": value * largest, "bad": value}[kind]
+    func = zero_gradient if checker is check_gradient else (lambda x: zero_gradient(x) + (np.zeros((3, 3, 3, 9)),))
+    with pytest.raises(ValueError, match="step"):
+        call(checker, **{"func_with_gradients" if checker is check_gradient else "func_with_hessians": func},
+             step=step)
+    for step in (smallest, largest):  # the bounds themselves are accepted
+        assert isinstance(call(checker, step=step), CheckReport)
+
+
+@given(offset=st.floats(1e6, 1e10), factor=st.floats(30.0, 300.0), slope=st.floats(0.5, 2.0))
+def test_a_legal_step_below_the_functions_resolution_is_reported_vacuous(offset, factor, slope):
+    # f = offset + slope * sum(x): a step of ~100 eps * offset is legal for |x| ~ 1 but
+    # moves f by less than its round-off, so the differences vanish: neither the zero
+    # nor the correct gradient may pass
+    step = factor * tol.EPS * offset
+    value = lambda x: np.array([offset + slope * x.sum()])  # noqa: E731
+    for gradient in (0.0, slope):
+        report = check_gradient(lambda x, g=gradient: (value(x), np.full((len(x), 3, 1), g)), X3, step=step)
+        assert not report.passed and report.vacuous and "step" in report.details["problem"], str(report)
+    # the Hessian of a function whose gradient is resolved only above the step
+    report = check_hessian(lambda x: (value(x), offset + 0 * x[..., None], np.zeros((3, 3, 3, 3, 1))), X3,
+                           step=step)
+    assert report.passed and not report.vacuous  # a constant gradient: flat at every step, zero Hessian
+    # at the default step the differences are resolved but their round-off grows with the
+    # offset: for offsets above ~1e9 it swamps the slope, and the check must say so
+    report = check_gradient(lambda x: (value(x), np.zeros((len(x), 3, 1))), X3)
+    assert not report.passed
+    # controls: at the largest legal step the correct gradient passes, the zero one fails
+    step = tol.KIT_FD_MAX_RELATIVE_STEP * np.max(np.linalg.norm(X3, axis=1))
+    assert check_gradient(lambda x: (value(x), np.full((len(x), 3, 1), slope)), X3, step=step).passed
+    report = check_gradient(lambda x: (value(x), np.zeros((len(x), 3, 1))), X3, step=step)
+    assert not report.passed and not report.vacuous
+
+
+def test_a_constant_function_passes_with_a_zero_gradient_at_any_legal_step():
+    # flat at the step and at the probe step: its derivative really is zero (not vacuous)
+    const = lambda x: (np.full(4, 3.0), np.zeros((len(x), 3, 4)))  # noqa: E731
+    for step in (2e-9 * np.max(np.abs(X3)) * 1.01, 1e-6, 1e-3):
+        report = check_gradient(const, X3, step=step)
+        assert report.passed and not report.vacuous
+
+
+@given(order=st.floats(0.01, 3.99).filter(lambda v: v != int(v)) | st.sampled_from(
+    [True, "2", None, np.float64(2.0), 2.0]) | st.integers(-10, -1) | st.integers(4, 100))
+def test_a_smoothness_order_that_is_not_a_supported_integer_is_refused(order):
+    # order=2.5 used to be silently truncated to 2
+    error = ValueError if isinstance(order, int) and not isinstance(order, bool) else TypeError
+    with pytest.raises(error, match="order"):
+        check_cutoff_smoothness(rdf, PATH, order)
+
+
+@given(case=st.one_of(
+    st.tuples(st.just("still"), st.floats(5e-324, 1e-12)),   # the path does not move resolvably
+    st.tuples(st.just("far"), st.floats(1.001, 1e6)),        # the samples reach beyond 0.1 r_cut
+    st.tuples(st.just("bad"), st.sampled_from([0.0, -1e-3, np.nan, np.inf]))))
+def test_a_smoothness_step_outside_the_sane_range_is_refused(case):
+    kind, value = case
+    step = {"still": value * R_CUT, "far": value * tol.KIT_SMOOTHNESS_MAX_REACH * R_CUT / 3,
+            "bad": value}[kind]
+    # a hard cutoff: the step 1e-300 used to sample t = 0 on both sides and pass it as C^0
+    with pytest.raises(ValueError, match="step"):
+        check_cutoff_smoothness(make_rdf(cutoff_hard)[0], PATH, 0, step=step)
+    with pytest.raises(ValueError, match="step"):  # a path that does not move
+        check_cutoff_smoothness(rdf, lambda t: PATH.positions, 0, step=1e-3)
+
+
+@given(step=st.floats(1e-8, 2e-3))
+def test_a_smoothness_step_too_small_for_the_claimed_order_is_reported_vacuous(step):
+    # a C^2 cutoff claimed C^3: at these steps the third-derivative jump lies under the
+    # round-off floor of the one-sided estimates, so the check cannot fail; same for C^2
+    # claims at steps below ~3e-5 r_cut
+    report = check_cutoff_smoothness(rdf, PATH, 3, step=step * R_CUT)
+    assert not report.passed and report.vacuous and "round-off floor" in report.details["problem"]
+    if step < 1e-5:
+        assert check_cutoff_smoothness(rdf, PATH, 2, step=step * R_CUT).vacuous
+    assert assert_smooth_at_cutoff(rdf, PATH, 2).passed  # control: the default step
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
+def test_a_callable_argument_that_is_not_callable_is_refused(checker):
+    name = next(k for k in ("func", "func_with_gradients", "func_with_hessians") if k in good_arguments()[checker])
+    with pytest.raises(TypeError, match=f"{name} must be callable"):
+        call(checker, **{name: np.ones(3)})
+    helper = {check_equivariance: "representation", check_gradient: "value_func",
+              check_hessian: "gradient_func", check_cutoff_smoothness: "path"}.get(checker)
+    if helper:
+        with pytest.raises(TypeError, match=f"{helper} must be callable"):
+            call(checker, **{helper: "not a function"})
+
+
+BAD_ARRAYS = st.sampled_from([("shape", np.zeros((3, 2))), ("shape", np.zeros(3)), ("nan", np.full((2, 3), np.nan)),
+                              ("inf", np.full((2, 3), np.inf)), ("type", np.ones((2, 3), dtype=complex)),
+                              ("type", np.ones((2, 3), dtype=bool)), ("type", np.array([["a", "b", "c"]]))])
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
+@given(case=BAD_ARRAYS)
+def test_positions_and_cells_that_are_not_finite_real_arrays_of_the_right_shape_are_refused(checker, case):
+    kind, bad = case
+    error = TypeError if kind == "type" else ValueError
+    if checker is check_cutoff_smoothness:
+        with pytest.raises(error, match=r"path\(0\)"):
+            call(checker, path=lambda t: bad, step=1e-3)
+    else:
+        with pytest.raises(error, match="positions"):
+            call(checker, positions=bad)
+    cell = bad if bad.shape != (2, 3) else np.vstack([bad, bad[:1]])
+    with pytest.raises(error, match="cell"):
+        call(checker, cell=cell)
+
+
+def test_layout_wrap_and_return_forms_are_checked():
+    with pytest.raises(ValueError, match="layout"):
+        check_gradient(rdf_with_gradients, X3, layout="blockdiag")  # blockdiag is for Hessians only
+    with pytest.raises(ValueError, match="layout"):
+        check_hessian(rdf_with_hessians, X3, layout="dense")
+    with pytest.raises(TypeError, match="wrap"):
+        check_translation_invariance(sorted_distances, X3, np.ones(3), cell=np.eye(3) * 3, wrap="yes")
+    with pytest.raises(ValueError, match="wrap=True needs a cell whose rows span space"):
+        check_translation_invariance(sorted_distances, X3, np.ones(3), cell=np.zeros((3, 3)), wrap=True)
+    with pytest.raises(TypeError, match=r"func_with_gradients must return a tuple \(value, gradient\)"):
+        check_gradient(rdf, X3)
+    with pytest.raises(TypeError, match=r"multiplicity of block 0"):
+        block_diagonal_representation((lambda R: R, 1.5))
+
+
+def test_the_split_modules_and_the_old_import_paths_agree():
+    import rstref.testing as kit
+    import rstref.testing.checks as checks
+    from rstref.testing import derivatives, report, smoothness, symmetry
+
+    for name in checks.__all__:
+        assert getattr(checks, name) is getattr(kit, name)
+    rooms = {**vars(report), **vars(symmetry), **vars(smoothness), **vars(derivatives)}
+    assert all(rooms[name] is getattr(checks, name) for name in checks.__all__)
+    assert kit.assert_gradient_matches.__name__ == "assert_gradient_matches"
+
+
+def test_the_guide_example_runs_and_passes():
+    # docs/testing-kit.md's example is real code: run its tests
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "testing-kit.md").read_text()
+    code = guide.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace = {}
+    exec(compile(code, "docs/testing-kit.md", "exec"), namespace)
+    tests = [v for k, v in namespace.items() if k.startswith("test_")]
+    assert len(tests) == 2
+    for test in tests:
+        test()
+
+
+@given(n=st.integers(1, 5), kind=st.sampled_from(["rotation", "permutation", "translation"]))
+def test_identity_transformations_pass_but_the_report_says_nothing_was_tested(n, kind):
+    # a valid group element, drawn often by shrinking: its trial passes (f(x) == f(x)), and
+    # the report says so; any non-identity trial removes the note
+    x = random_environment(np.random.default_rng(n), n=n)
+    identity = {"rotation": (check_rotation_invariance, np.eye(3), R3),
+                "permutation": (check_permutation_invariance, np.arange(n), np.roll(np.arange(n), 1)),
+                "translation": (check_translation_invariance, np.zeros(3), np.ones(3))}
+    checker, trivial, other = identity[kind]
+    func = sorted_distances if kind == "translation" else rdf
+    report = checker(func, x, trivial)
+    assert report.passed and "nothing tested" in report.details["note"]
+    assert "note" not in checker(func, x, [trivial, other]).details or (kind == "permutation" and n == 1)
+
+
+def neighbours_inside(x):
+    """A per-neighbour output: one entry per atom inside R_CUT, so its size changes at the cutoff."""
+    r = np.linalg.norm(x, axis=1)
+    return r[r < R_CUT]
+
+
+def test_an_output_that_changes_shape_fails_instead_of_crashing():
+    # the differenced output changes size when an atom crosses the cutoff: a failed report
+    report = check_cutoff_smoothness(neighbours_inside, PATH, 0)
+    assert not report.passed and "shape" in report.details["problem"]
+    x = PATH.positions_at(-1e-4)  # the moving atom just inside: x + step leaves the sphere
+    report = check_gradient(lambda xx: (neighbours_inside(xx), np.zeros((len(xx), 3, len(neighbours_inside(x))))),
+                            x, step=1e-3)
+    assert not report.passed and "shape" in report.details["problem"]

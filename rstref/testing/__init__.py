@@ -3,20 +3,26 @@
 ``rstref.testing`` checks the properties every descriptor of atoms should have, for **any**
 featurizer callable (yours, rstref's, a peer's):
 
-* :mod:`rstref.testing.checks` -- checkers that take a callable and concrete inputs and
-  return a :class:`CheckReport` (passed, max deviation, tolerance, worst input), each with
-  an ``assert_...`` form raising ``AssertionError`` with a readable message:
-  rotation invariance, equivariance under a given representation, permutation invariance
-  and equivariance, translation invariance, smoothness across the cutoff to a stated
-  order, and gradient / Hessian agreement with finite differences.
+* checkers that take a callable and concrete inputs and return a :class:`CheckReport`
+  (passed, max deviation, tolerance, worst input, vacuous), each with an ``assert_...``
+  form raising ``AssertionError`` with a readable message, in rooms of one job:
+  :mod:`~rstref.testing.symmetry` (rotation invariance, equivariance under a given
+  representation, permutation invariance and equivariance, translation invariance),
+  :mod:`~rstref.testing.smoothness` (smoothness across the cutoff to a stated order),
+  :mod:`~rstref.testing.derivatives` (gradient / Hessian agreement with finite
+  differences) and :mod:`~rstref.testing.report` (the report); all re-exported by
+  :mod:`rstref.testing.checks` and here.  Every argument is validated (a bad one raises
+  ``TypeError``/``ValueError`` naming it) and a check that could not have failed is
+  reported *vacuous* and fails.
 * :mod:`rstref.testing.strategies` -- hypothesis strategies for the inputs: uniform random
   rotations (proper and improper), environments with a minimum separation inside r_cut,
   species, permutations, translations, paths on which one atom crosses the cutoff,
   near-pole and tiny vectors, periodic cells (small and skewed) with atoms in them.
 
-The checkers need only NumPy; the strategies need ``hypothesis`` (``pip install hypothesis``)
-and are imported on first use.  Tolerances are in :mod:`rstref.tolerances` (testing-kit
-section); every checker takes ``atol=`` to override them.
+The checkers need only NumPy and rstref; the strategies need ``hypothesis``
+(``pip install hypothesis``) and are imported on first use.  Tolerances are in
+:mod:`rstref.tolerances` (``kit_*`` and ``KIT_*``); every checker takes ``atol=`` to
+override them.  The user's guide is ``docs/testing-kit.md``.
 
 Example: testing your own featurizer
 ------------------------------------
@@ -59,26 +65,27 @@ the *smallest* such input, let hypothesis shrink it (``hypothesis.find``, or a f
 Derivatives: ``assert_gradient_matches(f_with_grad, positions)`` and
 ``assert_hessian_matches(f_with_hess, positions, layout=...)`` compare with central
 differences (Richardson-extrapolated; the Hessian against differences of the analytic
-gradient); see :mod:`rstref.testing.checks` for the accepted layouts.
+gradient); the accepted layouts are in ``docs/testing-kit.md``.
 """
 
 from importlib import import_module
 
-from rstref.testing.checks import (  # noqa: F401  (re-exported)
-    CheckReport,
-    assert_equivariant,
+from rstref.testing.derivatives import (  # noqa: F401  (re-exported)
     assert_gradient_matches,
     assert_hessian_matches,
+    check_gradient,
+    check_hessian,
+)
+from rstref.testing.report import CheckReport  # noqa: F401  (re-exported)
+from rstref.testing.smoothness import assert_smooth_at_cutoff, check_cutoff_smoothness  # noqa: F401
+from rstref.testing.symmetry import (  # noqa: F401  (re-exported)
+    assert_equivariant,
     assert_permutation_equivariant,
     assert_permutation_invariant,
     assert_rotation_invariant,
-    assert_smooth_at_cutoff,
     assert_translation_invariant,
     block_diagonal_representation,
-    check_cutoff_smoothness,
     check_equivariance,
-    check_gradient,
-    check_hessian,
     check_permutation_equivariance,
     check_permutation_invariance,
     check_rotation_invariance,
