@@ -20,7 +20,12 @@ from rstref._checks import (
     check_positive_float,
 )
 from rstref.analysis._evaluation import CheckedDescriptor, check_descriptor_kwargs
-from rstref.analysis._symmetry import _orthonormal_columns, _symmetry_forced_subspace, check_symmetry_tol
+from rstref.analysis._symmetry import (
+    _orthonormal_columns,
+    _symmetry_forced_subspace,
+    check_symmetry_tol,
+    rotation_generators,
+)
 
 
 @dataclass
@@ -57,14 +62,16 @@ class DegeneracyResult:
     rotation_directions : ndarray (3N, n_rotations)
     forced_directions : ndarray (3N, n_rotations + n_symmetry_forced)
     operations : list
-        Symmetry operations found (see :func:`symmetry_operations`).
+        Symmetry operations found (see :func:`symmetry_operations`), of the atoms the
+        invariants see (unseen atoms are ignored and left in place by ``perm``).
     unseen_atoms : ndarray of int
         Atoms the invariants do not see: moving one of them alone changes the loss by
         less than the threshold in every direction (e.g. atoms at or beyond r_cut).
     n_unseen : int
         Null directions that move unseen atoms, beyond the forced subspace: the loss
         is flat along them because nothing depends on those atoms.
-    unseen_directions : ndarray (3N, n_unseen)
+    unseen_directions : ndarray (3N, 3 len(unseen_atoms))
+        The displacements of each unseen atom along x, y, z (the loss is flat along them).
     """
 
     hessian: np.ndarray
@@ -138,12 +145,11 @@ def degeneracy(positions, values, descriptor, rtol=1e-6, include_improper=False,
     threshold = rtol * max(float(eigenvalues[0]), 0.0) if eigenvalues.size else 0.0
     null_mask = eigenvalues <= threshold
     null_space = vectors[:, null_mask]
-    rotations, forced, ops = _symmetry_forced_subspace(positions, values, include_improper,
-                                                       symmetry_tol)
     unseen_atoms = _unseen_atoms(hessian, threshold)
-    explained = _orthonormal_columns(np.concatenate([forced, _atom_displacements(
-        unseen_atoms, len(positions))], axis=1))
-    unseen = _subspace_excess(explained, forced)
+    rotations, forced, ops = _forced_on_seen_atoms(positions, values, unseen_atoms,
+                                                   include_improper, symmetry_tol)
+    unseen = _atom_displacements(unseen_atoms, len(positions))
+    explained = _orthonormal_columns(np.concatenate([forced, unseen], axis=1))
     genuine = _subspace_excess(null_space, explained)
     return DegeneracyResult(
         hessian=hessian,
@@ -161,9 +167,35 @@ def degeneracy(positions, values, descriptor, rtol=1e-6, include_improper=False,
         forced_directions=forced,
         operations=ops,
         unseen_atoms=unseen_atoms,
-        n_unseen=unseen.shape[1],
+        n_unseen=explained.shape[1] - forced.shape[1],
         unseen_directions=unseen,
     )
+
+
+def _forced_on_seen_atoms(positions, values, unseen_atoms, include_improper, tol):
+    """Rotations, forced subspace and symmetry operations, ignoring the unseen atoms.
+
+    The point group is that of the atoms the invariants see; the forced subspace is the
+    rotations of all atoms plus the symmetry-forced directions of the seen atoms (zero on
+    the unseen ones).  Operations permute the seen atoms and leave the unseen in place.
+    """
+    if len(unseen_atoms) == 0:
+        return _symmetry_forced_subspace(positions, values, include_improper, tol)
+    n = len(positions)
+    seen = np.setdiff1d(np.arange(n), unseen_atoms)
+    rotations = rotation_generators(positions)
+    rot_seen, forced_seen, ops_seen = _symmetry_forced_subspace(
+        positions[seen], values[seen], include_improper, tol)
+    symmetric_part = _subspace_excess(forced_seen, rot_seen)
+    embedded = np.zeros((3 * n, symmetric_part.shape[1]))
+    embedded.reshape(n, 3, -1)[seen] = symmetric_part.reshape(len(seen), 3, -1)
+    forced = _orthonormal_columns(np.concatenate([rotations, embedded], axis=1))
+    ops = []
+    for g, perm_seen in ops_seen:
+        perm = np.arange(n)
+        perm[seen] = seen[perm_seen]
+        ops.append((g, perm))
+    return rotations, forced, ops
 
 
 def _unseen_atoms(hessian, threshold):
