@@ -92,10 +92,12 @@ def reconstruction_summary_lines(result):
     n_zero = sum(r["reached_zero_loss"] for r in runs)
     n_diff = sum(r["different_configuration"] for r in runs)
     radii0 = " ".join(f"{r:.2f}" for r in np.linalg.norm(result["positions"], axis=1))
+    seen_only = (" (judged on the atoms inside r_cut: nothing depends on the others)"
+                 if result["environment"]["outside"] else "")
     return [f"  reference radii (A): {radii0}",
-            f"  reached zero loss (< {result['settings']['zero_loss']:g}) after the Newton refinement: {n_zero} of "
-            f"{len(runs)}; of those, different from the reference by more than a "
-            f"rotation/mirror/permutation: {n_diff}",
+            f"  reached zero loss (< {result['settings']['zero_loss']:g}) after the Newton "
+            f"refinement: {n_zero} of {len(runs)}; of those, different from the reference by "
+            f"more than a rotation/mirror/permutation{seen_only}: {n_diff}",
             "  (rmsd after Kabsch registration about the centre, best of proper and improper,"
             " equal-valued atoms may be exchanged)",
             ""]

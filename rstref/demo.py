@@ -46,7 +46,8 @@ format_report = text.format_report
 def load_structure(molecule=None, structure=None):
     """Positions (N, 3), peak values (N,) and chemical symbols of the environment.
 
-    Either an ``ase.build.molecule`` name or a path read by ``ase.io.read``.  Values are
+    Either an ``ase.build.molecule`` name or a path read by ``ase.io.read`` (its last
+    frame, as ``ase.io.read`` does by default).  Values are
     +1 on heavy atoms and -1 on hydrogens (the seed's choice).  Positions are used as
     given: the environment's centre is the origin of the file's coordinates.  Periodic
     input is refused (``ValueError``): the demo expands one open environment, without
@@ -75,9 +76,6 @@ def _read_structure(path):
         atoms = ase.io.read(path)
     except Exception as err:  # ase raises many types (OSError, StopIteration, ...)
         raise ValueError(f"cannot read structure {path!r}: {type(err).__name__}: {err}") from err
-    if not hasattr(atoms, "get_positions"):
-        raise ValueError(f"structure {path!r} holds several frames' worth of data; pass one "
-                         "structure")
     if np.any(atoms.pbc):
         raise ValueError(
             f"structure {path!r} is periodic (pbc={atoms.pbc.tolist()}): the demo expands the "
@@ -139,7 +137,12 @@ def _registration_summary(positions, reference, values):
     }
 
 
-def _reconstruction_run(target, reference, values, descriptor, start):
+def _reconstruction_run(target, reference, values, descriptor, start, seen):
+    """Reconstruct from ``start``; ``seen``: the reference's atoms inside r_cut.
+
+    Whether a zero-loss end point is a *different configuration* is decided on the seen
+    atoms only: nothing depends on the others, so where they end up says nothing.
+    """
     from rstref.analysis import reconstruct
 
     first = reconstruct(target, start, values, descriptor, method="first-order")
@@ -154,8 +157,13 @@ def _reconstruction_run(target, reference, values, descriptor, start):
         out[key]["radii"] = np.linalg.norm(res.positions, axis=1)
     out["history"] = first.history + refined.history
     out["reached_zero_loss"] = bool(refined.loss < ZERO_LOSS)
+    rmsd_seen = out["newton"]["rmsd"]
+    if len(seen) < len(values):
+        rmsd_seen = _registration_summary(refined.positions[seen], reference[seen],
+                                          values[seen])["rmsd"]
+    out["newton"]["rmsd_seen_atoms"] = rmsd_seen
     out["different_configuration"] = bool(
-        out["reached_zero_loss"] and out["newton"]["rmsd"] > DIFFERENT_CONFIGURATION_RMSD
+        out["reached_zero_loss"] and rmsd_seen > DIFFERENT_CONFIGURATION_RMSD
     )
     return out
 
@@ -333,7 +341,8 @@ def _run_reconstructions(result, power, rng, emit):
     emit("\n".join(text.reconstruction_header_lines(result)))
     for i in range(s["n_starts"]):
         start = positions + rng.uniform(-s["perturbation"], s["perturbation"], positions.shape)
-        run = _reconstruction_run(result["power_spectrum"], positions, values, power, start)
+        run = _reconstruction_run(result["power_spectrum"], positions, values, power, start,
+                                  result["environment"]["inside"])
         result["reconstructions"].append(run)
         emit(text.reconstruction_row(i, run))
     emit("\n".join(text.reconstruction_summary_lines(result)))

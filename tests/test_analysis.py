@@ -137,7 +137,7 @@ def test_n2h4_has_exactly_the_c2_rotation():
 
 
 def test_symmetry_forced_subspace_of_n2h4_has_dimension_ten():
-    # DESIGN section 1: the C2-antisymmetric displacements (3 swapped pairs x 3 = 9)
+    # README, "The seed experiment": the C2-antisymmetric displacements (3 swapped pairs x 3 = 9)
     # contain the rotations about x and y; adding the rotation about z gives 10.
     pos, val = n2h4()
     rotations, forced, _ = symmetry_forced_subspace(pos, val)
