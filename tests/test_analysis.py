@@ -429,3 +429,26 @@ def test_atoms_beyond_r_cut_are_unseen_not_a_genuine_degeneracy():
                                    deg.unseen_directions[:, k])
         assert np.all(losses == 0.0) and order == float("inf")
     assert degeneracy(pos, val, desc).n_unseen == 0
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e-3, 1e3, 1e200])
+def test_symmetry_and_registration_do_not_depend_on_the_length_unit(scale):
+    pos, val = n2h4()
+    assert len(symmetry_operations(pos * scale, val)) == 2
+    _, forced, _ = symmetry_forced_subspace(pos * scale, val)
+    assert forced.shape == (18, 10)
+    rng = np.random.default_rng(9)
+    moved = (pos * scale) @ random_rotation_matrix(rng).T
+    with np.errstate(all="raise"):
+        reg = register(moved, pos * scale, val)
+    assert reg.rmsd <= 1e-12 * scale
+
+
+def test_degeneracy_of_empty_and_unseen_environments():
+    desc = power_spectrum_descriptor()
+    empty = degeneracy(np.zeros((0, 3)), None, desc)
+    assert empty.nullity == 0 and empty.eigenvalues.shape == (0,)
+    pos, val = n2h4()
+    far = degeneracy(pos * 10.0, val, desc)  # every atom beyond r_cut: nothing is seen
+    assert far.nullity == 18 == far.n_rotations_in_null + far.n_unseen
+    assert far.n_genuine == 0 and len(far.unseen_atoms) == 6

@@ -137,9 +137,9 @@ def degeneracy(positions, values, descriptor, rtol=1e-6, include_improper=False,
     include_improper = check_bool(include_improper, "include_improper")
     symmetry_tol = check_symmetry_tol(symmetry_tol, "symmetry_tol")
     evaluate = CheckedDescriptor(descriptor, values, check_descriptor_kwargs(descriptor_kwargs), 1)
-    _, dp, _ = evaluate(positions, 1)
-    jac = dp.reshape(positions.size, -1)
-    hessian = (2.0 / jac.shape[1]) * (jac @ jac.T)
+    p, dp, _ = evaluate(positions, 1)
+    jac = dp.reshape(positions.size, p.size)
+    hessian = (2.0 / p.size) * (jac @ jac.T)
     eigenvalues, vectors = np.linalg.eigh(hessian)
     eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]
     threshold = rtol * max(float(eigenvalues[0]), 0.0) if eigenvalues.size else 0.0
@@ -184,11 +184,14 @@ def _forced_on_seen_atoms(positions, values, unseen_atoms, include_improper, tol
     n = len(positions)
     seen = np.setdiff1d(np.arange(n), unseen_atoms)
     rotations = rotation_generators(positions)
+    if len(seen) == 0:
+        return rotations, rotations, [(np.eye(3), np.arange(n))]
     rot_seen, forced_seen, ops_seen = _symmetry_forced_subspace(
         positions[seen], values[seen], include_improper, tol)
     symmetric_part = _subspace_excess(forced_seen, rot_seen)
-    embedded = np.zeros((3 * n, symmetric_part.shape[1]))
-    embedded.reshape(n, 3, -1)[seen] = symmetric_part.reshape(len(seen), 3, -1)
+    k = symmetric_part.shape[1]
+    embedded = np.zeros((3 * n, k))
+    embedded.reshape(n, 3, k)[seen] = symmetric_part.reshape(len(seen), 3, k)
     forced = _orthonormal_columns(np.concatenate([rotations, embedded], axis=1))
     ops = []
     for g, perm_seen in ops_seen:

@@ -145,6 +145,11 @@ def register(positions, reference, values=None):
         )
     if values is not None:
         _, values = as_positions_and_values(positions, values)
+    # in units of the larger extent: Kabsch's products cannot overflow for huge coordinates
+    scale = max(float(np.max(np.abs(positions), initial=0.0)),
+                float(np.max(np.abs(reference), initial=0.0))) or 1.0
+    positions, reference = positions / scale, reference / scale
     proper = _register_one(positions, reference, values, True)
     improper = _register_one(positions, reference, values, False)
-    return RegistrationResult(*proper[:3], proper[3], *improper[:3], improper[3])
+    return RegistrationResult(proper[0], proper[1] * scale, proper[2] * scale, proper[3],
+                              improper[0], improper[1] * scale, improper[2] * scale, improper[3])

@@ -108,8 +108,13 @@ def _symmetry_operations(positions, values, include_improper, tol):
     identity = [(np.eye(3), np.arange(n))]
     if n == 0:
         return identity
-    scale = max(1.0, float(np.max(np.linalg.norm(positions, axis=1))))
-    atol = tol * scale
+    # work in units of the environment's size: no overflow (or underflow) for huge (or
+    # tiny) coordinates in the products below, and tolerances relative to the size
+    size = float(np.max(np.abs(positions)))
+    if size == 0.0:
+        return identity
+    positions = positions / size
+    atol = tol
     radii = np.linalg.norm(positions, axis=1)
     nonzero = np.flatnonzero(radii > atol)
     if len(nonzero) == 0:
@@ -128,7 +133,7 @@ def _symmetry_operations(positions, values, include_improper, tol):
     signs = (1.0, -1.0) if include_improper else (1.0,)
     for a2 in np.flatnonzero((values == values[a]) & (np.abs(radii - radii[a]) < atol)):
         for b2 in np.flatnonzero((values == values[b]) & (np.abs(radii - radii[b]) < atol)):
-            if a2 == b2 or abs(positions[a2] @ positions[b2] - dot_ab) > atol * scale:
+            if a2 == b2 or abs(positions[a2] @ positions[b2] - dot_ab) > atol:
                 continue
             for sign in signs:
                 frame2 = np.column_stack(
