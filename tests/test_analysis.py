@@ -5,6 +5,8 @@ derivatives (pair Gaussians including the centre): rotation and permutation inva
 so every statement about forced null directions applies to it too.
 """
 
+import warnings
+
 import ase.build
 import numpy as np
 import pytest
@@ -452,3 +454,13 @@ def test_degeneracy_of_empty_and_unseen_environments():
     far = degeneracy(pos * 10.0, val, desc)  # every atom beyond r_cut: nothing is seen
     assert far.nullity == 18 == far.n_rotations_in_null + far.n_unseen
     assert far.n_genuine == 0 and len(far.unseen_atoms) == 6
+
+
+def test_final_positions_with_coincident_atoms_are_reported_by_a_warning():
+    from rstref.analysis._reconstruction import _warn_if_coincident
+
+    with pytest.warns(RuntimeWarning, match="atoms 0 and 2 coincide"):
+        _warn_if_coincident(np.array([0.1, 0.2, 0.3, 1.0, 0.0, 0.0, 0.1, 0.2, 0.3]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_if_coincident(np.array([0.1, 0.2, 0.3, 1.0, 0.0, 0.0]))
