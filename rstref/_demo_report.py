@@ -115,7 +115,7 @@ def _growth_line(kind, growth):
     return f"    loss along {article} {label} direction at eps={_EPS_TEXT}: {losses}  ({shape})"
 
 
-def _degeneracy_block(name, deg, symbols):
+def _degeneracy_block(name, deg, symbols, near_cutoff=()):
     unseen = deg.get("n_unseen", 0)
     lines = [
         f"  {name}: nullity {deg['nullity']} = {deg['n_rotations_in_null']} rotations"
@@ -130,6 +130,14 @@ def _degeneracy_block(name, deg, symbols):
         lines.append(f"    the {unseen} unseen directions move atoms {atoms}, which the invariants "
                      "do not see: the loss is flat along them because nothing depends on those "
                      "atoms (not a degeneracy of the descriptor)")
+    atoms = deg.get("genuine_atoms", [])
+    if deg["n_genuine"] and len(atoms) < len(symbols):  # said only when it singles atoms out
+        near = [i for i in atoms if i in near_cutoff]
+        lines.append("    the genuine directions move mostly atoms "
+                     + ", ".join(f"{i} ({symbols[i]})" for i in atoms)
+                     + (f"; of those, {', '.join(str(i) for i in near)} lie near r_cut, where "
+                        "their contribution fades: the loss barely depends on them there"
+                        if near else ""))
     lines.extend(_growth_line(kind, g) for kind, g in deg["growth"].items())
     return lines
 
@@ -143,7 +151,8 @@ def degeneracy_lines(result):
            f"  symmetry operations of the environment (value-preserving): {len(ops)}: "
            + "; ".join(ops)]
     for name, key in (("power spectrum", "power_spectrum"), ("bispectrum", "bispectrum")):
-        out.extend(_degeneracy_block(name, result["degeneracy"][key], symbols))
+        out.extend(_degeneracy_block(name, result["degeneracy"][key], symbols,
+                                     result["environment"]["near_cutoff"]))
     return out
 
 
@@ -151,7 +160,8 @@ def generic_lines(result):
     """The same at a generic (symmetry-broken) environment."""
     out = ["generic environment (reference + uniform noise, no symmetry):"]
     for name, key in (("power spectrum", "power_spectrum"), ("bispectrum", "bispectrum")):
-        out.extend(_degeneracy_block(name, result["generic"][key], result["symbols"]))
+        out.extend(_degeneracy_block(name, result["generic"][key], result["symbols"],
+                                     result["environment"]["near_cutoff"]))
     return out
 
 

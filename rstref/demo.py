@@ -188,6 +188,16 @@ def _example_directions(deg):
     return {name: canonical_direction(basis) for name, basis in examples.items() if basis.shape[1]}
 
 
+def _carrying_atoms(basis, share=0.9):
+    """The fewest atoms that carry ``share`` of the squared weight of ``span(basis)``."""
+    if basis.shape[1] == 0:
+        return []
+    weight = np.sum(basis.reshape(-1, 3, basis.shape[1]) ** 2, axis=(1, 2)) / basis.shape[1]
+    order = np.argsort(-weight, kind="stable")
+    count = int(np.searchsorted(np.cumsum(weight[order]), share - 1e-12)) + 1
+    return sorted(order[:count].tolist())
+
+
 def _degeneracy_summary(positions, values, descriptor, rtol, include_improper):
     from rstref.analysis import degeneracy, loss_along
 
@@ -205,6 +215,7 @@ def _degeneracy_summary(positions, values, descriptor, rtol, include_improper):
         "n_unseen": deg.n_unseen,
         "unseen_atoms": deg.unseen_atoms.tolist(),
         "n_genuine": deg.n_genuine,
+        "genuine_atoms": _carrying_atoms(deg.genuine_directions),
         "n_symmetry_operations": len(deg.operations),
         "operations": [describe_operation(g) for g, _ in deg.operations],
         "eigenvalues": deg.eigenvalues.tolist(),
