@@ -255,10 +255,23 @@ def describe_operation(g):
     return f"inversion x rotation {angle:.1f} deg about {axis_text}"
 
 
-def check_settings(r_cut, l_max, n_max, seed, perturbation, n_starts, rtol, generic_displacement):
-    """The experiment's settings, checked before any work (``TypeError``/``ValueError``)."""
+def check_settings(r_cut, l_max, n_max, seed, perturbation, n_starts, rtol, generic_displacement,
+                   n_atoms=None):
+    """The experiment's settings, checked before any work (``TypeError``/``ValueError``).
+
+    With ``n_atoms``, ``rtol`` is also checked against the round-off floor of
+    :func:`rstref.analysis.degeneracy` for that many atoms.
+    """
     from rstref._checks import check_float, check_int, check_positive_float  # numba: load late
 
+    if n_atoms is not None:
+        from rstref.analysis._degeneracy import RTOL_MIN_PER_DIMENSION
+
+        floor = 3 * n_atoms * RTOL_MIN_PER_DIMENSION
+        if check_float(rtol, "rtol") < floor:
+            raise ValueError(f"rtol must be >= {floor:.1e} for {n_atoms} atoms (below it the "
+                             f"threshold is smaller than the round-off of the Hessian's "
+                             f"eigenvalues), got {rtol}")
     return {
         "r_cut": check_positive_float(r_cut, "r_cut"),
         "l_max": check_int(l_max, "l_max", 0),
@@ -307,6 +320,8 @@ def seed_experiment(molecule="N2H4", structure=None, r_cut=2.0, l_max=4, n_max=5
                        generic_displacement)
     emit = report if report is not None else (lambda _: None)
     positions, values, symbols = load_structure(molecule, structure)
+    check_settings(r_cut, l_max, n_max, seed, perturbation, n_starts, rtol, generic_displacement,
+                   n_atoms=len(positions))
     radial, rst, power, bispectrum = build_descriptors(s["r_cut"], s["l_max"], s["n_max"])
     c = rst.with_peaks_at(positions, values)
     result = {

@@ -299,7 +299,7 @@ def test_a_trial_point_with_coincident_atoms_is_evaluated_not_refused():
         loss_along(np.vstack([pos, pos[:1]]), None, desc, np.ones((4, 3)))
 
 
-BAD_FRACTIONS = [float("nan"), float("inf"), -1.0, 0.0, 1.0, 2.0]
+BAD_FRACTIONS = [float("nan"), float("inf"), -1.0, 0.0, 1e-300, 1e-15, 1.0, 2.0]
 
 
 @pytest.mark.parametrize("rtol", BAD_FRACTIONS)
@@ -464,3 +464,32 @@ def test_final_positions_with_coincident_atoms_are_reported_by_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _warn_if_coincident(np.array([0.1, 0.2, 0.3, 1.0, 0.0, 0.0]))
+
+
+@given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(1e-13, 1e-11)),
+       st.floats(allow_nan=True, allow_infinity=True))
+def test_any_float_rtol_or_symmetry_tol_gives_a_result_or_a_clear_error(rtol, tol):
+    from rstref.analysis._degeneracy import RTOL_MIN_PER_DIMENSION
+
+    pos, val = n2h4()
+    try:
+        deg = degeneracy(pos, val, PairGaussians(), rtol=rtol, symmetry_tol=tol)
+    except ValueError as err:
+        assert "rtol" in str(err) or "symmetry_tol" in str(err)
+        assert not (18 * RTOL_MIN_PER_DIMENSION <= rtol < 1 and 0 < tol <= 0.1)
+        return
+    assert 18 * RTOL_MIN_PER_DIMENSION <= rtol < 1 and 0 < tol <= 0.1
+    assert np.isfinite(deg.threshold) and 0 <= deg.nullity <= 18
+    assert deg.nullity >= deg.n_rotations_in_null == 3
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=5))
+def test_any_steps_give_finite_losses_or_a_clear_error(steps):
+    pos, val = n2h4()
+    direction = np.arange(18.0)
+    try:
+        losses, order = loss_along(pos, val, PairGaussians(), direction, steps=steps)
+    except ValueError as err:
+        assert "steps" in str(err)
+        return
+    assert np.all(np.isfinite(losses)) and not np.isnan(order)

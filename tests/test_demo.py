@@ -197,6 +197,7 @@ def test_unknown_molecule_is_a_clear_error(capsys):
 
 @pytest.mark.parametrize("option, value, argument", [
     ("--starts", "0", "n_starts"), ("--rtol", "nan", "rtol"), ("--rtol", "1", "rtol"),
+    ("--rtol", "1e-15", "rtol"),
     ("--r-cut", "-1", "r_cut"), ("--l-max", "-1", "l_max"), ("--n-max", "0", "n_max"),
     ("--perturbation", "inf", "perturbation"), ("--seed", "-3", "seed"),
 ])

@@ -53,9 +53,10 @@ def run(args):
     from rstref.demo import check_settings, load_structure, seed_experiment, to_json_ready
 
     try:  # every argument is checked before any work
-        check_settings(args.r_cut, args.l_max, args.n_max, args.seed, args.perturbation,
-                       args.starts, args.rtol, DEFAULTS["generic_displacement"])
-        load_structure(args.molecule, args.structure)
+        settings = (args.r_cut, args.l_max, args.n_max, args.seed, args.perturbation,
+                    args.starts, args.rtol, DEFAULTS["generic_displacement"])
+        check_settings(*settings)
+        check_settings(*settings, n_atoms=len(load_structure(args.molecule, args.structure)[0]))
     except (TypeError, ValueError) as err:
         print(f"rstref demo: error: {err}", file=sys.stderr)
         return 2

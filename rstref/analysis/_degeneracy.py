@@ -27,6 +27,12 @@ from rstref.analysis._symmetry import (
     rotation_generators,
 )
 
+#: smallest accepted ``rtol`` of :func:`degeneracy`, per Hessian dimension 3N, in units of
+#: the float64 epsilon: eigenvalues of the symmetric (3N, 3N) Hessian are computed with an
+#: absolute error of order 3N * eps * (largest eigenvalue), so a smaller relative threshold
+#: would count rounding noise as stiffness (100x margin)
+RTOL_MIN_PER_DIMENSION = 100 * float(np.finfo(np.float64).eps)
+
 
 @dataclass
 class DegeneracyResult:
@@ -118,7 +124,8 @@ def degeneracy(positions, values, descriptor, rtol=1e-6, include_improper=False,
     descriptor : object
         See :mod:`rstref.analysis`.
     rtol : float
-        Relative eigenvalue threshold for the nullity, in ``(0, 1)``.
+        Relative eigenvalue threshold for the nullity, in ``[3N * RTOL_MIN_PER_DIMENSION, 1)``
+        (a smaller one is below the round-off of the eigenvalues).
     include_improper : bool
         Count improper symmetry operations too (only valid for descriptors invariant
         under inversion, such as the power spectrum).
@@ -134,6 +141,10 @@ def degeneracy(positions, values, descriptor, rtol=1e-6, include_improper=False,
     positions, values = as_positions_and_values(positions, values)
     check_no_coincident_atoms(positions)
     rtol = check_float(rtol, "rtol", 0.0, 1.0, low_open=True, high_open=True)
+    if rtol < positions.size * RTOL_MIN_PER_DIMENSION:
+        raise ValueError(f"rtol must be >= {positions.size * RTOL_MIN_PER_DIMENSION:.1e} for "
+                         f"{len(positions)} atoms (below it the threshold is smaller than the "
+                         f"round-off of the Hessian's eigenvalues), got {rtol}")
     include_improper = check_bool(include_improper, "include_improper")
     symmetry_tol = check_symmetry_tol(symmetry_tol, "symmetry_tol")
     evaluate = CheckedDescriptor(descriptor, values, check_descriptor_kwargs(descriptor_kwargs), 1)
