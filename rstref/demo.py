@@ -255,23 +255,10 @@ def describe_operation(g):
     return f"inversion x rotation {angle:.1f} deg about {axis_text}"
 
 
-def check_settings(r_cut, l_max, n_max, seed, perturbation, n_starts, rtol, generic_displacement,
-                   n_atoms=None):
-    """The experiment's settings, checked before any work (``TypeError``/``ValueError``).
-
-    With ``n_atoms``, ``rtol`` is also checked against the round-off floor of
-    :func:`rstref.analysis.degeneracy` for that many atoms.
-    """
+def check_settings(r_cut, l_max, n_max, seed, perturbation, n_starts, rtol, generic_displacement):
+    """The experiment's settings, checked before any work (``TypeError``/``ValueError``)."""
     from rstref._checks import check_float, check_int, check_positive_float  # numba: load late
 
-    if n_atoms is not None:
-        from rstref.analysis._degeneracy import RTOL_MIN_PER_DIMENSION
-
-        floor = 3 * n_atoms * RTOL_MIN_PER_DIMENSION
-        if check_float(rtol, "rtol") < floor:
-            raise ValueError(f"rtol must be >= {floor:.1e} for {n_atoms} atoms (below it the "
-                             f"threshold is smaller than the round-off of the Hessian's "
-                             f"eigenvalues), got {rtol}")
     return {
         "r_cut": check_positive_float(r_cut, "r_cut"),
         "l_max": check_int(l_max, "l_max", 0),
@@ -283,6 +270,18 @@ def check_settings(r_cut, l_max, n_max, seed, perturbation, n_starts, rtol, gene
         "generic_displacement": check_positive_float(generic_displacement,
                                                      "generic_displacement"),
     }
+
+
+def check_rtol_for(rtol, n_atoms):
+    """Raise ``ValueError`` if ``rtol`` is below the round-off floor of
+    :func:`rstref.analysis.degeneracy` for ``n_atoms`` atoms."""
+    from rstref.analysis._degeneracy import RTOL_MIN_PER_DIMENSION
+
+    floor = 3 * n_atoms * RTOL_MIN_PER_DIMENSION
+    if rtol < floor:
+        raise ValueError(f"rtol must be >= {floor:.1e} for {n_atoms} atoms (below it the "
+                         f"threshold is smaller than the round-off of the Hessian's "
+                         f"eigenvalues), got {rtol}")
 
 
 def seed_experiment(molecule="N2H4", structure=None, r_cut=2.0, l_max=4, n_max=5, seed=0,
@@ -306,7 +305,8 @@ def seed_experiment(molecule="N2H4", structure=None, r_cut=2.0, l_max=4, n_max=5
     n_starts : int
         Number of reconstructions (at least 1).
     rtol : float
-        Relative eigenvalue threshold of the Hessian nullity, in ``(0, 1)``.
+        Relative eigenvalue threshold of the Hessian nullity, in ``(0, 1)`` and above the
+        round-off floor of :func:`rstref.analysis.degeneracy`.
     generic_displacement : float
         The "generic" environment is the reference plus uniform noise of this size,
         which breaks every symmetry.
@@ -320,8 +320,7 @@ def seed_experiment(molecule="N2H4", structure=None, r_cut=2.0, l_max=4, n_max=5
                        generic_displacement)
     emit = report if report is not None else (lambda _: None)
     positions, values, symbols = load_structure(molecule, structure)
-    check_settings(r_cut, l_max, n_max, seed, perturbation, n_starts, rtol, generic_displacement,
-                   n_atoms=len(positions))
+    check_rtol_for(s["rtol"], len(positions))
     radial, rst, power, bispectrum = build_descriptors(s["r_cut"], s["l_max"], s["n_max"])
     c = rst.with_peaks_at(positions, values)
     result = {

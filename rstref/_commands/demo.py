@@ -50,13 +50,19 @@ def run(args):
     from rstref._demo_report import COMPILE_NOTE
 
     _say(COMPILE_NOTE, sys.stderr if args.json else None)
-    from rstref.demo import check_settings, load_structure, seed_experiment, to_json_ready
+    from rstref.demo import (
+        check_rtol_for,
+        check_settings,
+        load_structure,
+        seed_experiment,
+        to_json_ready,
+    )
 
     try:  # every argument is checked before any work
-        settings = (args.r_cut, args.l_max, args.n_max, args.seed, args.perturbation,
-                    args.starts, args.rtol, DEFAULTS["generic_displacement"])
-        check_settings(*settings)
-        check_settings(*settings, n_atoms=len(load_structure(args.molecule, args.structure)[0]))
+        settings = check_settings(args.r_cut, args.l_max, args.n_max, args.seed,
+                                  args.perturbation, args.starts, args.rtol,
+                                  DEFAULTS["generic_displacement"])
+        check_rtol_for(settings["rtol"], len(load_structure(args.molecule, args.structure)[0]))
     except (TypeError, ValueError) as err:
         print(f"rstref demo: error: {err}", file=sys.stderr)
         return 2
