@@ -180,3 +180,22 @@ def check_callable(value, name):
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {type(value).__name__}")
     return value
+
+
+def check_float(value, name, low=None, high=None, low_open=False, high_open=False):
+    """Return ``value`` as a finite Python float inside ``[low, high]``.
+
+    ``low_open`` / ``high_open`` exclude the end points.  Booleans, complex numbers and
+    non-numbers raise ``TypeError``; NaN, infinities and values outside the interval
+    raise ``ValueError`` naming the argument and the interval.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if not np.isfinite(value) or below or above:
+        interval = (("(" if low_open else "[") + ("-inf" if low is None else f"{low:g}") + ", "
+                    + ("inf" if high is None else f"{high:g}") + (")" if high_open else "]"))
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value}")
+    return value
