@@ -163,3 +163,20 @@ def _closest_pairs_ragged(positions, offsets, tolerance, pairs):
         i, j = closest_pair_below(positions[offsets[e]:offsets[e + 1]], tolerance)
         pairs[e, 0] = i
         pairs[e, 1] = j
+
+
+def check_allocation(n_bytes, what, remedy):
+    """Raise ``ValueError`` if ``n_bytes`` exceeds ``limits.MAX_ALLOCATION_BYTES``.
+
+    ``what`` names the array(s) to be allocated, ``remedy`` says which argument shrinks
+    them; both go into the message with the size.  The limit is read at call time, so a
+    user may raise ``rstref.limits.MAX_ALLOCATION_BYTES``.  Returns ``n_bytes`` as a float.
+    """
+    from rstref import limits
+
+    n_bytes = float(n_bytes)
+    if not n_bytes <= limits.MAX_ALLOCATION_BYTES:
+        raise ValueError(
+            f"{what} would need {n_bytes / 2**30:.3g} GiB, more than "
+            f"rstref.limits.MAX_ALLOCATION_BYTES = {limits.MAX_ALLOCATION_BYTES / 2**30:.3g} GiB; {remedy}")
+    return n_bytes
