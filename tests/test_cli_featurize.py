@@ -300,6 +300,31 @@ def test_concurrent_runs_to_one_output_give_one_complete_file(tmp_path, warm):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.xyz", "b.xyz", "o.npz"]
 
 
+@POSIX_ONLY
+def test_ctrl_c_during_the_final_write_leaves_the_old_file_or_a_complete_one(tmp_path, warm):
+    out = tmp_path / "o.npz"
+    old = _old_file(out)
+    source = _write_molecules(tmp_path / "a.xyz", 80)
+    p = _cli(source, "-o", out, "--r-cut", "2.0", "--n-max", "6", "--l-max", "4", "--no-progress")
+    deadline = time.monotonic() + 120
+    while not _parts(tmp_path):
+        if p.poll() is not None or time.monotonic() > deadline:
+            p.kill()
+            pytest.fail(f"the run ended before it was caught writing: {p.communicate()[1]}")
+        time.sleep(0.0005)
+    p.send_signal(signal.SIGSTOP)  # frozen mid-write: the SIGINT arrives there
+    p.send_signal(signal.SIGINT)
+    p.send_signal(signal.SIGCONT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    if "nothing written" in err:
+        assert out.read_bytes() == old
+    else:  # the signal came after the rename: the new file, complete
+        assert "was written" in err and _assert_complete(out) == 240
+    assert _stages(tmp_path) == [] and _parts(tmp_path) == []
+
+
 def test_interleaved_writers_of_one_output_never_mix(tmp_path):
     from rstref._commands._staging import StagedNpz
 
