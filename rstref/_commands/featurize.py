@@ -53,7 +53,11 @@ import os
 import re
 import sys
 
-from rstref.features import DEFAULT_BATCH_ATOMS, DEFAULT_L_MAX, DEFAULT_N_MAX, DEFAULT_R_CUT, INVARIANTS, SPECIES_MODES
+from rstref.features import DEFAULT_BATCH_ATOMS, DEFAULT_L_MAX, DEFAULT_N_MAX, DEFAULT_R_CUT
+
+#: the choices offered on the command line (Featurizer checks them again)
+SPECIES_MODES = ("channels", "values")
+INVARIANTS = ("power_spectrum", "bispectrum")
 
 
 def add_arguments(parser):
@@ -89,8 +93,6 @@ def add_arguments(parser):
     progress.add_argument("--progress", dest="progress", action="store_true", default=None,
                           help="progress on stderr (default: when stderr is a terminal)")
     progress.add_argument("--no-progress", dest="progress", action="store_false")
-
-
 
 
 #: exit statuses
