@@ -182,26 +182,35 @@ def _failure(failures, path, frame, error):
 
 
 class _Frames:
-    """The frames of all inputs in order, as one iterable of ``ase.Atoms``.
+    """The frames of all inputs in order, as one iterator of ``ase.Atoms``.
 
     A read error ends that file (the frames before it are kept) and is reported.  Every
     frame handed out is remembered in :attr:`pending` as ``(file_index, frame, atoms)``
     until the caller takes it: the structures of a batch that failed are exactly those
-    still pending.
+    still pending.  A plain iterator (not a generator): a consumer that stops early cannot
+    close it, so the next consumer goes on with the following frames.
     """
 
     def __init__(self, inputs, index, fmt, failures):
-        self.inputs, self.index, self.fmt, self.failures = inputs, index, fmt, failures
         self.pending = collections.deque()
+        self._frames = self._all(inputs, index, fmt, failures)
 
     def take(self, n):
         return [self.pending.popleft() for _ in range(n)]
 
     def __iter__(self):
-        for file_index, path in enumerate(self.inputs):
-            for frame, atoms in _frames_of(path, self.index, self.fmt, self.failures):
-                self.pending.append((file_index, frame, atoms))
-                yield atoms
+        return self
+
+    def __next__(self):
+        entry = next(self._frames)
+        self.pending.append(entry)
+        return entry[2]
+
+    @staticmethod
+    def _all(inputs, index, fmt, failures):
+        for file_index, path in enumerate(inputs):
+            for frame, atoms in _frames_of(path, index, fmt, failures):
+                yield file_index, frame, atoms
 
 
 def _frames_of(path, index, fmt, failures=None):
@@ -273,8 +282,7 @@ class _Run:
     def featurize(self, frames, failures):
         """Featurize every frame with ``Featurizer.iter_batches``; a batch that fails is
         retried structure by structure and its bad structures are reported and skipped."""
-        source = iter(frames)
-        batches = self._batches(source)
+        batches = self._batches(frames)
         while True:
             try:
                 result = next(batches)
@@ -283,7 +291,7 @@ class _Run:
             except (TypeError, ValueError):  # a bad structure in the batch: find it
                 for entry in frames.take(len(frames.pending)):
                     self.featurize_one(entry, failures)
-                batches = self._batches(source)  # go on with the frames after the batch
+                batches = self._batches(frames)  # go on with the frames after the batch
                 continue
             self.write(frames.take(result.n_structures), result)
 
@@ -398,7 +406,9 @@ def _prepare(args):
     try:
         writer = StagedNpz(output)
     except OSError as exc:
-        raise _UsageError(f"cannot write to the directory of -o {output!r}: {exc.strerror or exc}") from None
+        directory = os.path.dirname(os.path.abspath(output))
+        raise _UsageError(f"cannot write to {directory!r} (the directory of -o {output!r}): "
+                          f"{exc.strerror or exc}") from None
     return species, species_values, output, featurizer, writer
 
 
