@@ -199,3 +199,20 @@ def check_float(value, name, low=None, high=None, low_open=False, high_open=Fals
                     + ("inf" if high is None else f"{high:g}") + (")" if high_open else "]"))
         raise ValueError(f"{name} must be a finite number in {interval}, got {value}")
     return value
+
+
+def check_allocation(n_bytes, what, remedy):
+    """Raise ``ValueError`` if ``n_bytes`` exceeds ``limits.MAX_ALLOCATION_BYTES``.
+
+    ``what`` names the array(s) to be allocated, ``remedy`` says which argument shrinks
+    them; both go into the message with the size.  The limit is read at call time, so a
+    user may raise ``rstref.limits.MAX_ALLOCATION_BYTES``.  Returns ``n_bytes`` as a float.
+    """
+    from rstref import limits
+
+    n_bytes = float(n_bytes)
+    if not n_bytes <= limits.MAX_ALLOCATION_BYTES:
+        raise ValueError(
+            f"{what} would need {n_bytes / 2**30:.3g} GiB, more than "
+            f"rstref.limits.MAX_ALLOCATION_BYTES = {limits.MAX_ALLOCATION_BYTES / 2**30:.3g} GiB; {remedy}")
+    return n_bytes

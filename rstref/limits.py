@@ -28,3 +28,17 @@ COINCIDENT_ATOMS_ATOL = 1e-8
 #: this small inside the ball for bases in float64).  Chosen so that 1/||phi|| <= 1e75 and
 #: the first/second derivatives (~1/||phi||^2, ~1/||phi||^3 times bounded factors) stay finite.
 KERNEL_NORM_FLOOR = 1e-150
+
+#: largest single allocation (bytes) a request may need before it is refused with
+#: ValueError stating the size and what shrinks it (checked by ``_checks.check_allocation``).
+#: 16 GiB: more than any one call of a featurization needs on a workstation; a request
+#: beyond it is almost always a unit or argument mistake.  Raise it at run time with
+#: ``rstref.limits.MAX_ALLOCATION_BYTES = ...`` when the machine has the memory.
+MAX_ALLOCATION_BYTES = 16 * 2**30
+
+#: neighbour list: largest number of candidate pairs (bin visits times atoms per bin) the
+#: cell-list search may test before it is refused with ValueError (a cell far smaller than
+#: r_cut, e.g. r_cut=1 in a 1e-3 cell, needs ~8e9 and ~4e9 pairs).  2e9 is a few seconds of
+#: the search: a million atoms at liquid density and r_cut=6 need ~3e8.  Raise it at run time
+#: with ``rstref.limits.NEIGHBOR_MAX_CANDIDATES = ...``.
+NEIGHBOR_MAX_CANDIDATES = 2e9

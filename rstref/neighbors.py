@@ -20,7 +20,12 @@ than ``r_cut`` differ by at most ``reach[k] = ceil(r_cut / bin thickness)`` bins
 axis ``k``, because ``|Delta s_k| <= |Delta r| / d_k`` for the plane spacing ``d_k``.
 For a periodic axis thinner than ``r_cut`` the reach exceeds the number of bins, and
 wrapping the bin index yields every needed image shift.  The number of bins is
-capped at about twice the number of atoms, so sparse open systems stay O(N).  Open
+capped at about twice the number of atoms, so sparse open systems stay O(N); bin counts
+and extents are formed without integer or floating-point overflow (an atom 1e300 away
+gives coarse bins, not a wrong or failed search).  Before the search, the number of
+candidate pairs it would test is estimated and a request beyond
+``rstref.limits.NEIGHBOR_MAX_CANDIDATES`` is refused; after the counting pass, the pair
+arrays are checked against ``rstref.limits.MAX_ALLOCATION_BYTES`` before allocation.  Open
 systems of at most 64 atoms use a direct all-pairs loop instead (same output).
 """
 
@@ -31,7 +36,8 @@ import numpy as np
 
 from rstref._numba import njit
 
-from ._checks import as_float_array, check_positive_float
+from . import limits
+from ._checks import as_float_array, check_allocation, check_bool, check_positive_float
 from ._kernels.neighbors import atom_pairs, open_atom_pairs
 
 #: relative size below which periodic lattice vectors count as linearly dependent
@@ -78,7 +84,7 @@ def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False
     pbc : bool or (3,) sequence of bool
         Periodicity per axis, as in ase.
     self_interaction : bool
-        Include the pairs ``(i, i, S = 0)`` (vector 0, distance 0).
+        Include the pairs ``(i, i, S = 0)`` (vector 0, distance 0).  Must be a bool.
 
     Returns
     -------
@@ -91,10 +97,16 @@ def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False
     ------
     ValueError
         ``r_cut <= 0``, NaN/inf positions or cell, a periodic cell whose periodic
-        lattice vectors are linearly dependent (zero volume), wrong shapes.
+        lattice vectors are linearly dependent (zero volume), wrong shapes, an atom more
+        than 2**52 cells away along a periodic axis; a search that would test more than
+        ``rstref.limits.NEIGHBOR_MAX_CANDIDATES`` candidate pairs (r_cut far larger than
+        the cell) or whose pairs would need more than ``rstref.limits.MAX_ALLOCATION_BYTES``
+        (the message gives the number and what shrinks it).
+    TypeError
+        ``self_interaction`` not a bool, ``pbc`` not bools.
     """
     positions, r_cut, cell, periodic = _checked_input(positions, r_cut, cell, pbc)
-    self_interaction = bool(self_interaction)
+    self_interaction = check_bool(self_interaction, "self_interaction")
     n_atoms = positions.shape[0]
     if n_atoms == 0:
         return _empty_list()
@@ -112,10 +124,22 @@ def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False
     starts = np.zeros(n_atoms, dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
     total = int(counts.sum())
+    _check_pair_memory(total, r_cut)
     out = (np.empty(total, np.int64), np.empty(total, np.int64), np.empty((total, 3), np.int64),
            np.empty((total, 3), np.float64), np.empty(total, np.float64))
     _write_pairs(args, starts, out)
     return _sorted(NeighborList(*out))
+
+
+#: bytes per pair: i, j (int64), shift (3 int64), vector (3 float64), distance (float64),
+#: twice (the arrays and their sorted copies)
+_PAIR_BYTES = 2 * (8 + 8 + 24 + 24 + 8)
+
+
+def _check_pair_memory(n_pairs, r_cut, approximate=False):
+    about = "~" if approximate else ""
+    check_allocation(n_pairs * _PAIR_BYTES, f"neighbor_list: {about}{n_pairs:.4g} pairs within r_cut={r_cut}",
+                     "use a smaller r_cut (or fewer atoms, or a larger cell)")
 
 
 def neighbor_list_brute_force(positions, r_cut, cell=None, pbc=False, self_interaction=False):
@@ -130,6 +154,7 @@ def neighbor_list_brute_force(positions, r_cut, cell=None, pbc=False, self_inter
     ``round(-(r_j - r_i) . b_k)``; every candidate is then tested directly.
     """
     positions, r_cut, cell, periodic = _checked_input(positions, r_cut, cell, pbc)
+    self_interaction = check_bool(self_interaction, "self_interaction")
     n_atoms = positions.shape[0]
     if n_atoms == 0:
         return _empty_list()
@@ -193,6 +218,8 @@ def _as_pbc(pbc):
         arr = np.repeat(arr, 3)
     if arr.shape != (3,):
         raise ValueError(f"pbc must be a bool or have shape (3,), got shape {arr.shape}")
+    if arr.dtype.kind == "i" and not np.all((arr == 0) | (arr == 1)):
+        raise ValueError(f"pbc must hold bools (or 0/1), got {arr.tolist()}")
     return arr.astype(bool)
 
 
@@ -228,30 +255,34 @@ def _completed_basis(cell, periodic):
 
 
 def _bins(positions, r_cut, cell, periodic):
-    """Bin of each atom, fractional offsets, bins per axis and search reach per axis."""
+    """Bin of each atom, fractional offsets, bins per axis and search reach per axis.
+
+    Every quantity is formed so that it cannot overflow: the extent of an open axis is
+    taken on halved coordinates (``max/2 - min/2`` is finite for any finite positions),
+    the bins per axis are capped in floating point before the cast to int64, and their
+    product is reduced with Python integers.
+    """
     basis = _completed_basis(cell, periodic)
     inverse = np.linalg.inv(basis)
-    frac = positions @ inverse
+    with np.errstate(over="ignore", invalid="ignore"):
+        frac = positions @ inverse
     spacing = 1.0 / np.linalg.norm(inverse, axis=0)  # distance between lattice planes
+    _check_fractional(frac, periodic)
     offsets = np.zeros(frac.shape, dtype=np.int64)
     offsets[:, periodic] = np.floor(frac[:, periodic]).astype(np.int64)
-    frac = frac - offsets
-    low = np.where(periodic, 0.0, frac.min(axis=0))
-    extent = np.where(periodic, 1.0, frac.max(axis=0) - low)
-    # bins of about r_cut / 2 (reach 2): a search volume ~(2.5 r_cut)^3 instead of (3 r_cut)^3
-    n_bins = np.maximum(1, np.floor(extent * spacing / (0.5 * r_cut))).astype(np.int64)
-    cap = max(64, 2 * positions.shape[0])
-    while np.prod(n_bins) > cap:
-        k = int(np.argmax(n_bins))
-        n_bins[k] = max(1, n_bins[k] // 2)
-    width = np.where(extent > 0.0, extent / n_bins, 1.0)
-    atom_bin = np.floor((frac - low) / width).astype(np.int64)
+    half = 0.5 * (frac - offsets)  # halved: open extents of +-1e308 stay finite
+    low = np.where(periodic, 0.0, half.min(axis=0))
+    extent = np.where(periodic, 0.5, half.max(axis=0) - low)  # halved extent
+    n_bins = _bin_counts(extent, spacing, r_cut, positions.shape[0])
+    width = np.where(extent > 0.0, extent / n_bins, 1.0)  # halved bin width
+    atom_bin = np.floor((half - low) / width).astype(np.int64)
     atom_bin = np.clip(atom_bin, 0, n_bins - 1)
-    thickness = width * spacing
     # the 1e-9 margin keeps pairs at exactly r_cut / thickness bins from rounding away;
-    # clipped in floating point (a thin open extent gives a huge ratio: no int overflow)
-    with np.errstate(divide="ignore", over="ignore"):
-        reach = np.ceil(r_cut / thickness * (1.0 + 1e-9))
+    # in floating point (a thin open extent gives a huge ratio, a huge one underflows to 0:
+    # at least one bin of reach is always searched)
+    with np.errstate(divide="ignore", over="ignore", under="ignore"):
+        thickness = (2.0 * width) * spacing
+        reach = np.maximum(np.ceil(r_cut / thickness * (1.0 + 1e-9)), 1.0)
     reach = np.where(periodic, reach, np.minimum(reach, n_bins - 1))
     reach = np.where(~periodic & (extent == 0.0), 0.0, reach)
     if np.any(reach > _MAX_REACH):
@@ -259,7 +290,66 @@ def _bins(positions, r_cut, cell, periodic):
         raise ValueError(
             f"cell: lattice planes {spacing[k]:.3g} apart along periodic axis {k} need more than "
             f"{_MAX_REACH} periodic images per direction for r_cut={r_cut}")
-    return atom_bin, offsets, n_bins, reach.astype(np.int64)
+    reach = reach.astype(np.int64)
+    _check_search_size(positions.shape[0], n_bins, reach, r_cut, spacing, periodic, cell)
+    return atom_bin, offsets, n_bins, reach
+
+
+#: a periodic fractional coordinate beyond this is refused: its integer cell shift would not
+#: be exact in float64 (and wrapping it would keep no digit of its position within the cell)
+_MAX_CELL_OFFSET = 2.0**52
+
+
+def _check_fractional(frac, periodic):
+    if not np.all(np.isfinite(frac)):
+        raise ValueError("positions: coordinates too large to express in the cell's basis "
+                         "(overflow to inf); bring the atoms closer to the cell")
+    far = np.abs(frac[:, periodic]) >= _MAX_CELL_OFFSET
+    if np.any(far):
+        atom, axis = np.argwhere(far)[0]
+        axis = int(np.flatnonzero(periodic)[axis])
+        raise ValueError(
+            f"positions: atom {atom} lies {abs(frac[atom, axis]):.3g} cells away along periodic axis "
+            f"{axis} (more than {_MAX_CELL_OFFSET:.3g}); wrap the positions into the cell first")
+
+
+def _bin_counts(extent, spacing, r_cut, n_atoms):
+    """Bins per axis of about ``r_cut / 2``, at most ``max(64, 2 n_atoms)`` in all."""
+    cap = max(64, 2 * n_atoms)
+    # bins of about r_cut / 2 (reach 2): a search volume ~(2.5 r_cut)^3 instead of (3 r_cut)^3;
+    # (extent / r_cut) may be inf or 0, never NaN (extent finite >= 0, r_cut > 0)
+    with np.errstate(over="ignore", under="ignore"):
+        ratio = (extent / r_cut) * (4.0 * spacing)
+    counts = [int(c) for c in np.clip(np.floor(ratio), 1.0, float(cap))]
+    while counts[0] * counts[1] * counts[2] > cap:
+        k = counts.index(max(counts))
+        counts[k] = max(1, counts[k] // 2)
+    return np.array(counts, dtype=np.int64)
+
+
+def _check_search_size(n_atoms, n_bins, reach, r_cut, spacing, periodic, cell):
+    """Refuse, before the search, one that would test more than ``NEIGHBOR_MAX_CANDIDATES``
+    candidate pairs or (for a fully periodic cell) whose estimated pairs would need more
+    than ``MAX_ALLOCATION_BYTES``."""
+    visits = 1.0
+    for k in range(3):
+        span = 2.0 * float(reach[k]) + 1.0
+        visits *= span if periodic[k] else min(span, float(n_bins[k]))
+    candidates = float(n_atoms) * visits * (n_atoms / float(np.prod(n_bins.astype(np.float64))))
+    estimate = ""
+    if periodic.all():
+        with np.errstate(over="ignore"):
+            pairs = n_atoms * n_atoms * (4.0 / 3.0 * np.pi * r_cut**3) / abs(np.linalg.det(cell))
+        estimate = f"~{pairs:.3g} pairs (~{pairs * _PAIR_BYTES / 2**30:.3g} GiB) and "
+        _check_pair_memory(pairs, r_cut, approximate=True)
+    if candidates > limits.NEIGHBOR_MAX_CANDIDATES:
+        k = int(np.argmax(np.where(periodic, reach, 0)))
+        thin = (f"; the lattice planes along periodic axis {k} are {spacing[k]:.3g} apart"
+                if periodic.any() else "")
+        raise ValueError(
+            f"neighbor_list: r_cut={r_cut} would give {estimate}test ~{candidates:.3g} candidate pairs "
+            f"(more than rstref.limits.NEIGHBOR_MAX_CANDIDATES = {limits.NEIGHBOR_MAX_CANDIDATES:.3g})"
+            f"{thin}; use a smaller r_cut or a larger cell (or raise the limit)")
 
 
 #: below this many atoms the pair search runs serially (thread start-up costs more)

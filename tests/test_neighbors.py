@@ -1,8 +1,10 @@
 """Neighbour list (rstref.neighbors): cell list against brute force and ase."""
 
+import time
+
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from rstref.neighbors import neighbor_list, neighbor_list_brute_force
@@ -211,3 +213,106 @@ def test_bad_positions_and_cells():
         neighbor_list(np.zeros((2, 3)), 1.0, np.eye(3), (True, False))
     # a degenerate cell is fine when no axis is periodic
     assert neighbor_list(np.zeros((2, 3)), 1.0, np.zeros((3, 3)), False).i.tolist() == [0, 1]
+
+
+# ----------------------------------------------------------------------------- extreme inputs
+# One test per class: tiny cutoffs (bin counts once overflowed int64: segfault / "negative
+# dimensions"), runaway pair counts (refused before the work, with the number), open systems
+# with one atom very far away (bins from an overflowing extent: 0 pairs), bool arguments.
+
+@given(st.integers(-323, -8), st.floats(1.0, 9.99), st.sampled_from([(True,) * 3, (True, False, True),
+                                                                      (False,) * 3]),
+       st.sampled_from([2, 9, 66]))
+@settings(max_examples=12)
+def test_tiny_cutoffs_bin_safely_and_equal_brute_force(exponent, mantissa, pbc, n_atoms):
+    r_cut = mantissa * 10.0**exponent
+    assume(r_cut > 0.0)
+    rng = np.random.default_rng(n_atoms)
+    positions = rng.uniform(0.0, 3.0, (n_atoms, 3))
+    positions[0] = 0.0
+    positions[1] = [0.4 * r_cut, 0.0, 0.0]  # one pair inside the cutoff
+    fast = neighbor_list(positions, r_cut, 3.0 * np.eye(3), pbc)
+    assert_lists_equal(fast, neighbor_list_brute_force(positions, r_cut, 3.0 * np.eye(3), pbc))
+    if r_cut > 1e-150:  # below, |vector|^2 < r_cut^2 underflows to 0 < 0 (for any pair)
+        assert {(0, 1), (1, 0)} <= set(zip(fast.i.tolist(), fast.j.tolist()))
+
+
+def test_issue_examples_of_tiny_cutoffs():
+    for r_cut in (1e-19, 1e-18, 5e-324):
+        nl = neighbor_list([[0, 0, 0], [1, 0, 0]], r_cut, cell=3 * np.eye(3), pbc=True)
+        assert nl.i.size == 0
+
+
+def test_runaway_pair_count_is_refused_before_the_work_with_the_number():
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"~4\.189e\+09 pairs within r_cut=1\.0 would need 562 GiB.*smaller r_cut"):
+        neighbor_list([[0, 0, 0]], 1.0, cell=1e-3 * np.eye(3), pbc=True)
+    assert time.perf_counter() - start < 5.0
+    # a smaller request of the same kind is computed (and agrees with the density estimate)
+    nl = neighbor_list([[0, 0, 0]], 1.0, cell=0.1 * np.eye(3), pbc=True)
+    assert abs(nl.i.size - 4 / 3 * np.pi * 1e3) < 0.02 * 4 / 3 * np.pi * 1e3
+
+
+def test_candidate_and_memory_limits_are_read_at_call_time(monkeypatch):
+    from rstref import limits
+
+    positions = np.random.default_rng(0).uniform(0, 6, (100, 3))
+    assert neighbor_list(positions, 2.0, 6 * np.eye(3), (True, True, False)).i.size > 0
+    monkeypatch.setattr(limits, "NEIGHBOR_MAX_CANDIDATES", 1000.0)
+    with pytest.raises(ValueError, match=r"candidate pairs.*NEIGHBOR_MAX_CANDIDATES"):
+        neighbor_list(positions, 2.0, 6 * np.eye(3), (True, True, False))
+    monkeypatch.undo()
+    monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", 1000)
+    with pytest.raises(ValueError, match=r"pairs within r_cut=2\.0 would need .* GiB.*MAX_ALLOCATION_BYTES"):
+        neighbor_list(positions, 2.0, 6 * np.eye(3), (True, True, False))
+
+
+@given(st.integers(3, 300), st.floats(1.0, 9.99), st.sampled_from([1.0, -1.0]), st.integers(0, 2),
+       st.integers(65, 80))
+@settings(max_examples=12)
+def test_far_atom_in_a_large_open_system(exponent, mantissa, sign, axis, n_atoms):
+    positions = np.random.default_rng(n_atoms).uniform(0.0, 5.0, (n_atoms, 3))
+    positions[0, axis] = sign * mantissa * 10.0**exponent
+    fast = neighbor_list(positions, 2.0)
+    assert_lists_equal(fast, neighbor_list_brute_force(positions, 2.0))
+    near = neighbor_list(positions[1:], 2.0)  # the far atom has no neighbours
+    assert fast.i.size == near.i.size > 0
+
+
+def test_far_atom_pair_set_equals_ase():
+    from ase.neighborlist import primitive_neighbor_list
+
+    positions = np.random.default_rng(0).uniform(0.0, 5.0, (80, 3))
+    for far in (1e18, 1e100, 1e300):
+        positions[0] = far
+        nl = neighbor_list(positions, 2.0)
+        with np.errstate(all="ignore"):
+            i, j = primitive_neighbor_list("ij", [False] * 3, np.zeros((3, 3)), positions, 2.0)
+        assert set(zip(nl.i.tolist(), nl.j.tolist())) == set(zip(i.tolist(), j.tolist()))
+        assert nl.i.size > 0
+
+
+def test_positions_far_outside_a_periodic_cell_are_refused():
+    with pytest.raises(ValueError, match="cells away along periodic axis 0"):
+        neighbor_list([[1e300, 0, 0], [0, 0, 0]], 1.0, np.eye(3), True)
+    # far along an open axis is fine
+    positions = np.array([[0, 0, 1e300], [0.5, 0, 0]])
+    nl = neighbor_list(positions, 1.2, np.eye(3), (True, True, False))
+    assert nl.i.size == 8  # each atom sees its own 4 images at distance 1
+    assert_lists_equal(nl, neighbor_list_brute_force(positions, 1.2, np.eye(3), (True, True, False)))
+
+
+@pytest.mark.parametrize("value", ["no", 1, 0, None, 1.0])
+def test_self_interaction_must_be_a_bool(value):
+    for function in (neighbor_list, neighbor_list_brute_force):
+        with pytest.raises(TypeError, match="self_interaction must be a bool"):
+            function(np.zeros((2, 3)), 1.0, self_interaction=value)
+    assert neighbor_list(np.zeros((1, 3)), 1.0, self_interaction=np.True_).i.tolist() == [0]
+
+
+def test_pbc_must_be_bools():
+    with pytest.raises(ValueError, match="pbc must hold bools"):
+        neighbor_list(np.zeros((2, 3)), 1.0, np.eye(3), 2)
+    with pytest.raises(TypeError, match="pbc"):
+        neighbor_list(np.zeros((2, 3)), 1.0, np.eye(3), "yes")
+    assert neighbor_list(np.zeros((1, 3)), 0.6, np.eye(3), (1, 0, 0)).i.size == 0

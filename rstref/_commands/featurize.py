@@ -25,18 +25,39 @@ failures                 JSON list of {"file", "frame", "error"} (empty if none)
 =======================  =====================================================
 
 A file that cannot be read, or a structure that cannot be featurized, is reported on
-stderr with the file name (and frame) and skipped; everything else is still written,
-and the exit status is 1.  The output is written also when the run is interrupted
-(Ctrl-C), with what was done so far.
+stderr with the file name (and frame) and skipped; everything else is still written
+(the frames of a file before a read error included), and the exit status is 1.
+
+The arguments and the output path are checked before any work: a bad value, ``-o`` naming
+an input file or a directory, or an output directory that is missing or not writable,
+ends the run at once with a one-line message and exit status 2.  ``-o out`` without the
+``.npz`` suffix writes ``out.npz`` (and says so).
+
+The output is written atomically (see :mod:`rstref._commands._staging`): ``OUT.npz`` is at
+every moment absent, the previous file, or one complete run's file, even with several
+runs writing the same ``OUT.npz``; temporaries live in ``.rstref-featurize-*`` next to it
+and are removed at the end, on Ctrl-C and on SIGTERM (those of a SIGKILLed run by the next
+run).  Interruptions:
+
+* Ctrl-C while featurizing: the structures done so far are written (a complete, valid
+  file; ``failures`` ends with an entry saying where the run was interrupted); exit 130.
+* Ctrl-C before the first structure is done, a second Ctrl-C, Ctrl-C during the final
+  write, or SIGTERM at any time: nothing is written (an existing ``OUT.npz`` is left as
+  it was), temporaries are removed; exit 130 (SIGINT) or 143 (SIGTERM).
 """
 
+import collections
 import json
+import math
 import os
-import shutil
+import re
 import sys
-import tempfile
 
-from rstref.features import DEFAULT_BATCH_ATOMS, DEFAULT_L_MAX, DEFAULT_N_MAX, DEFAULT_R_CUT, INVARIANTS, SPECIES_MODES
+from rstref.features import DEFAULT_BATCH_ATOMS, DEFAULT_L_MAX, DEFAULT_N_MAX, DEFAULT_R_CUT
+
+#: the choices offered on the command line (Featurizer checks them again)
+SPECIES_MODES = ("channels", "values")
+INVARIANTS = ("power_spectrum", "bispectrum")
 
 
 def add_arguments(parser):
@@ -74,260 +95,364 @@ def add_arguments(parser):
     progress.add_argument("--no-progress", dest="progress", action="store_false")
 
 
+#: exit statuses
+OK, FAILURES, USAGE = 0, 1, 2
+
+
+class _UsageError(Exception):
+    """A bad argument or output path: one line on stderr, exit status 2."""
+
+
 def _error(message):
     print(f"rstref featurize: {message}", file=sys.stderr)
 
 
+def _parse_species(text):
+    if text is None:
+        return None
+    species = [s.strip() for s in text.split(",") if s.strip()]
+    if not species:
+        raise _UsageError(f"--species: expected a comma-separated list such as H,C,O, got {text!r}")
+    return species
+
+
 def _parse_species_values(text):
+    if text is None:
+        return None
     out = {}
     for item in text.split(","):
-        if "=" not in item:
-            raise ValueError(f"--species-values: expected SYMBOL=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        out[key.strip()] = float(value)
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            raise _UsageError(f"--species-values: expected SYMBOL=VALUE items such as H=-1,C=1, got {item!r}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise _UsageError(f"--species-values: the value of {key!r} must be a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise _UsageError(f"--species-values: the value of {key!r} must be finite, got {value!r}")
+        out[key] = number
     return out
 
 
-class _ArrayStream:
-    """Rows of one array appended batch by batch to a raw temporary file."""
-
-    def __init__(self, directory, name):
-        self.path = os.path.join(directory, name + ".raw")
-        self.file = open(self.path, "wb")
-        self.dtype = None
-        self.trailing = None
-        self.rows = 0
-
-    def append(self, array):
-        import numpy as np
-
-        array = np.ascontiguousarray(array)
-        if self.dtype is None:
-            self.dtype, self.trailing = array.dtype, array.shape[1:]
-        elif array.dtype != self.dtype or array.shape[1:] != self.trailing:
-            raise ValueError(f"inconsistent rows for {self.path}")
-        self.file.write(array.tobytes())
-        self.rows += array.shape[0]
-
-    def close(self):
-        self.file.close()
+def _output_path(output, inputs):
+    """The checked output path (``.npz`` added if missing) and a note when it was added."""
+    if not output or output.endswith(os.sep):
+        raise _UsageError(f"-o {output!r}: expected a file name such as out.npz")
+    path, note = output, None
+    if not output.lower().endswith(".npz") and not os.path.isdir(output):
+        path = output + ".npz"
+        note = f"-o {output!r} has no .npz suffix: writing {path!r}"
+    for candidate in {output, path}:
+        if os.path.isdir(candidate):
+            raise _UsageError(f"-o {candidate!r} is a directory; give a file name such as "
+                              f"{os.path.join(candidate, 'out.npz')!r}")
+        for name in inputs:
+            if _same_file(name, candidate):
+                raise _UsageError(f"-o {candidate!r} is the input file {name!r}; it would be overwritten")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        what = "is not a directory" if os.path.exists(directory) else "does not exist"
+        raise _UsageError(f"-o {path!r}: {directory!r} {what}")
+    return path, note
 
 
-class NpzStreamWriter:
-    """Write a ``.npz`` whose arrays grow batch by batch, with memory bounded by one batch.
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return os.path.abspath(a) == os.path.abspath(b)
 
-    Rows go to raw temporary files next to the output; :meth:`finish` writes each as a
-    ``.npy`` member of the zip (header with the final shape, then the bytes copied in
-    chunks) and moves the result into place atomically.
+
+def _featurizer(args, species, species_values):
+    from rstref.features import Featurizer
+
+    try:
+        return Featurizer(r_cut=args.r_cut, n_max=args.n_max, l_max=args.l_max, species=species,
+                          species_mode=args.species_mode, species_values=species_values,
+                          invariant=args.invariant, radial=args.radial,
+                          envelope_power=args.envelope_power, normalize=args.normalize,
+                          include_center=args.include_center)
+    except (TypeError, ValueError) as exc:
+        raise _UsageError(str(exc)) from None
+
+
+def _failure(failures, path, frame, error):
+    failures.append({"file": path, "frame": frame, "error": error})
+
+
+class _Frames:
+    """The frames of all inputs in order, as one iterator of ``ase.Atoms``.
+
+    A read error ends that file (the frames before it are kept) and is reported.  Every
+    frame handed out is remembered in :attr:`pending` as ``(file_index, frame, atoms)``
+    until the caller takes it: the structures of a batch that failed are exactly those
+    still pending.  A plain iterator (not a generator): a consumer that stops early cannot
+    close it, so the next consumer goes on with the following frames.
     """
 
-    def __init__(self, path):
-        self.path = path
-        directory = os.path.dirname(os.path.abspath(path))
-        self.tmp = tempfile.mkdtemp(prefix=".rstref-featurize-", dir=directory)
-        self.streams = {}
-        self.empty = {}
+    def __init__(self, inputs, index, fmt, failures):
+        self.pending = collections.deque()
+        self._frames = self._all(inputs, index, fmt, failures)
 
-    def declare(self, name, dtype, trailing):
-        """Shape and dtype of an array that may receive no rows at all."""
-        self.empty[name] = (dtype, tuple(trailing))
+    def take(self, n):
+        return [self.pending.popleft() for _ in range(n)]
 
-    def append(self, name, array):
-        if name not in self.streams:
-            self.streams[name] = _ArrayStream(self.tmp, name)
-        self.streams[name].append(array)
+    def __iter__(self):
+        return self
 
-    def finish(self, extra):
-        import zipfile
+    def __next__(self):
+        entry = next(self._frames)
+        self.pending.append(entry)
+        return entry[2]
 
-        import numpy as np
-
-        target = self.path + ".part"
-        try:
-            with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                for name, stream in self.streams.items():
-                    stream.close()
-                    header = {"descr": np.lib.format.dtype_to_descr(stream.dtype), "fortran_order": False,
-                              "shape": (stream.rows,) + tuple(stream.trailing)}
-                    with zf.open(name + ".npy", "w", force_zip64=True) as out, open(stream.path, "rb") as src:
-                        np.lib.format.write_array_header_2_0(out, header)
-                        shutil.copyfileobj(src, out, 1 << 22)
-                for name, (dtype, trailing) in self.empty.items():
-                    if name not in self.streams:
-                        with zf.open(name + ".npy", "w", force_zip64=True) as out:
-                            np.lib.format.write_array(out, np.zeros((0,) + trailing, dtype=dtype),
-                                                      allow_pickle=False)
-                for name, value in extra.items():
-                    with zf.open(name + ".npy", "w", force_zip64=True) as out:
-                        np.lib.format.write_array(out, np.asarray(value), allow_pickle=False)
-            os.replace(target, self.path)
-        finally:
-            self.cleanup()
-            if os.path.exists(target):
-                os.remove(target)
-
-    def cleanup(self):
-        for stream in self.streams.values():
-            if not stream.file.closed:
-                stream.file.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    @staticmethod
+    def _all(inputs, index, fmt, failures):
+        for file_index, path in enumerate(inputs):
+            for frame, atoms in _frames_of(path, index, fmt, failures):
+                yield file_index, frame, atoms
 
 
-def _read_frames(path, index, fmt):
+def _frames_of(path, index, fmt, failures=None):
+    """``(frame, atoms)`` of one file; a read error ends it (reported if ``failures`` is a list)."""
     import ase.io
 
-    return ase.io.iread(path, index=index, format=fmt)
+    frame = -1
+    try:
+        reader = iter(ase.io.iread(path, index=index, format=fmt))
+    except Exception as exc:  # any reader error: reported with the file name
+        _report_read_error(path, frame, exc, failures)
+        return
+    while True:
+        try:
+            atoms = next(reader)
+        except StopIteration:
+            return
+        except Exception as exc:  # a reader error: keep what was read before it
+            _report_read_error(path, frame, exc, failures)
+            return
+        frame += 1
+        yield frame, atoms
 
 
-def _species_of_inputs(inputs, index, fmt, failures):
+def _report_read_error(path, frame, exc, failures):
+    if failures is None:
+        return
+    where = f"after frame {frame}" if frame >= 0 else "at the start"
+    _failure(failures, path, None, f"{type(exc).__name__}: {exc}")
+    kept = " (frames before the error are kept)" if frame >= 0 else " (skipped)"
+    _error(f"cannot read {path} ({where}): {type(exc).__name__}: {exc}{kept}")
+
+
+def _species_of_inputs(inputs, index, fmt):
+    """Sorted atomic numbers in the readable frames of ``inputs`` (read errors are reported
+    by the featurizing pass, which reads the same frames)."""
     found = set()
     for path in inputs:
-        try:
-            for atoms in _read_frames(path, index, fmt):
-                found.update(int(z) for z in atoms.get_atomic_numbers())
-        except Exception as exc:  # any reader error: reported with the file name
-            failures.append({"file": path, "frame": None, "error": f"{type(exc).__name__}: {exc}"})
-            _error(f"cannot read {path}: {type(exc).__name__}: {exc} (skipped)")
+        for _, atoms in _frames_of(path, index, fmt):
+            found.update(int(z) for z in atoms.get_atomic_numbers())
     return sorted(found)
 
 
 class _Run:
-    """State of one CLI run: the featurizer, the writer and the bookkeeping."""
+    """The featurizer, the staged output and the bookkeeping of one run."""
 
-    def __init__(self, featurizer, writer, gradients, stress):
-        self.featurizer = featurizer
-        self.writer = writer
-        self.gradients = gradients
-        self.stress = stress
+    def __init__(self, featurizer, writer, signals, args, inputs):
+        import numpy as np
+
+        self.featurizer, self.writer, self.signals, self.inputs = featurizer, writer, signals, inputs
+        self.gradients, self.stress = args.gradients, args.stress
+        self.batch_atoms, self.progress = args.batch_atoms, args.progress
         self.n_atoms = 0
         self.n_structures = 0
         self.atom_offsets = [0]  # small: one integer per structure
         F = featurizer.n_features
-        import numpy as np
-
-        writer.declare("features", np.float64, (F,))
-        writer.declare("atomic_numbers", np.int64, ())
-        writer.declare("positions", np.float64, (3,))
-        writer.declare("cells", np.float64, (3, 3))
-        writer.declare("pbc", np.bool_, (3,))
-        writer.declare("structure_file", np.int64, ())
-        writer.declare("structure_frame", np.int64, ())
-        if gradients:
+        for name, dtype, trailing in (("features", np.float64, (F,)), ("atomic_numbers", np.int64, ()),
+                                      ("positions", np.float64, (3,)), ("cells", np.float64, (3, 3)),
+                                      ("pbc", np.bool_, (3,)), ("structure_file", np.int64, ()),
+                                      ("structure_frame", np.int64, ())):
+            writer.declare(name, dtype, trailing)
+        if self.gradients:
             writer.declare("gradient_centers", np.int64, ())
             writer.declare("gradient_neighbors", np.int64, ())
             writer.declare("gradient_values", np.float64, (3, F))
-        if stress:
+        if self.stress:
             writer.declare("strain_derivatives", np.float64, (3, 3, F))
 
-    def write(self, structures, result, file_index, frames):
+    def featurize(self, frames, failures):
+        """Featurize every frame with ``Featurizer.iter_batches``; a batch that fails is
+        retried structure by structure and its bad structures are reported and skipped."""
+        batches = self._batches(frames)
+        while True:
+            try:
+                result = next(batches)
+            except StopIteration:
+                return
+            except (TypeError, ValueError):  # a bad structure in the batch: find it
+                for entry in frames.take(len(frames.pending)):
+                    self.featurize_one(entry, failures)
+                batches = self._batches(frames)  # go on with the frames after the batch
+                continue
+            self.write(frames.take(result.n_structures), result)
+
+    def _batches(self, source):
+        return self.featurizer.iter_batches(source, self.gradients, self.stress, self.batch_atoms, self.progress)
+
+    def featurize_one(self, entry, failures):
+        file_index, frame, atoms = entry
+        path = self.inputs[file_index]
+        try:
+            result = self.featurizer.compute(atoms, self.gradients, self.stress)
+        except (TypeError, ValueError) as exc:
+            # the featurizer numbers structures within its call: name the frame instead
+            message = re.sub(r"^structure 0: ", "", str(exc))
+            message = re.sub(r"\bstructure 0\b", f"frame {frame}", message)
+            _failure(failures, path, int(frame), message)
+            _error(f"{path}: frame {frame}: {message} (skipped)")
+            return
+        self.write([entry], result)
+
+    def write(self, entries, result):
+        """Append one batch's rows (all arrays, or none: signals wait until it is done)."""
         import numpy as np
 
-        w = self.writer
-        w.append("features", result.features)
-        w.append("atomic_numbers", result.atomic_numbers)
-        w.append("positions", np.concatenate([a.get_positions() for a in structures]).reshape(-1, 3))
-        w.append("cells", np.array([np.asarray(a.get_cell()) for a in structures]).reshape(-1, 3, 3))
-        w.append("pbc", np.array([a.get_pbc() for a in structures], dtype=bool).reshape(-1, 3))
-        w.append("structure_file", np.full(len(structures), file_index, dtype=np.int64))
-        w.append("structure_frame", np.asarray(frames, dtype=np.int64))
-        self.atom_offsets.extend((result.atom_offsets[1:] + self.n_atoms).tolist())
+        structures = [atoms for _, _, atoms in entries]
+        rows = {
+            "features": result.features,
+            "atomic_numbers": result.atomic_numbers,
+            "positions": np.concatenate([a.get_positions() for a in structures]).reshape(-1, 3),
+            "cells": np.array([np.asarray(a.get_cell()) for a in structures]).reshape(-1, 3, 3),
+            "pbc": np.array([a.get_pbc() for a in structures], dtype=bool).reshape(-1, 3),
+            "structure_file": np.array([f for f, _, _ in entries], dtype=np.int64),
+            "structure_frame": np.array([k for _, k, _ in entries], dtype=np.int64),
+        }
         if self.gradients:
-            w.append("gradient_centers", result.gradient_centers + self.n_atoms)
-            w.append("gradient_neighbors", result.gradient_neighbors + self.n_atoms)
-            w.append("gradient_values", result.gradient_values)
+            rows["gradient_centers"] = result.gradient_centers + self.n_atoms
+            rows["gradient_neighbors"] = result.gradient_neighbors + self.n_atoms
+            rows["gradient_values"] = result.gradient_values
         if self.stress:
-            w.append("strain_derivatives", result.strain_derivatives)
-        self.n_atoms += result.n_atoms
-        self.n_structures += len(structures)
+            rows["strain_derivatives"] = result.strain_derivatives
+        with self.signals.critical():
+            for name, value in rows.items():
+                self.writer.append(name, value)
+            self.atom_offsets.extend((result.atom_offsets[1:] + self.n_atoms).tolist())
+            self.n_atoms += result.n_atoms
+            self.n_structures += len(entries)
 
-    def featurize(self, structures, file_index, frames, path, failures):
-        """Featurize one batch; on failure retry structure by structure and skip the bad ones."""
-        try:
-            # frames of one batch are consecutive: messages name the frame number
-            result = self.featurizer._compute_batch(structures, self.gradients, self.stress, int(frames[0]))
-        except (TypeError, ValueError) as exc:
-            if len(structures) == 1:
-                failures.append({"file": path, "frame": int(frames[0]), "error": str(exc)})
-                _error(f"{path}: {exc} (skipped)")
-                return
-            for atoms, frame in zip(structures, frames):
-                self.featurize([atoms], file_index, [frame], path, failures)
-            return
-        self.write(structures, result, file_index, frames)
+    def extra(self, inputs, failures):
+        import numpy as np
 
+        import rstref
 
-def run(args):
-    import numpy as np
-
-    import rstref
-    from rstref.features import Featurizer, _Progress, _progress_enabled
-
-    failures = []
-    try:
-        species = None if args.species is None else [s.strip() for s in args.species.split(",") if s.strip()]
-        species_values = None if args.species_values is None else _parse_species_values(args.species_values)
-        inputs = list(args.inputs)
-        if species is None and args.species_mode == "channels":
-            species = _species_of_inputs(inputs, args.index, args.format, failures)
-            bad = {f["file"] for f in failures}
-            inputs_to_read = [p for p in inputs if p not in bad]
-            if not species:
-                _error("no atoms found in the inputs; pass --species to write an empty output")
-                return 1
-        else:
-            inputs_to_read = inputs
-        featurizer = Featurizer(r_cut=args.r_cut, n_max=args.n_max, l_max=args.l_max, species=species,
-                                species_mode=args.species_mode, species_values=species_values,
-                                invariant=args.invariant, radial=args.radial,
-                                envelope_power=args.envelope_power, normalize=args.normalize,
-                                include_center=args.include_center)
-    except (TypeError, ValueError) as exc:
-        _error(f"error: {exc}")
-        return 2
-
-    writer = NpzStreamWriter(args.output)
-    state = _Run(featurizer, writer, args.gradients, args.stress)
-    bar = _Progress(None, _progress_enabled(args.progress, None))
-    interrupted = False
-    try:
-        for file_index, path in enumerate(inputs):
-            if path not in inputs_to_read:
-                continue
-            batch, frames, atoms_in_batch, frame = [], [], 0, -1
-            try:
-                for frame, atoms in enumerate(_read_frames(path, args.index, args.format)):
-                    batch.append(atoms)
-                    frames.append(frame)
-                    atoms_in_batch += len(atoms)
-                    if atoms_in_batch >= args.batch_atoms:
-                        state.featurize(batch, file_index, frames, path, failures)
-                        bar.update(len(batch))
-                        batch, frames, atoms_in_batch = [], [], 0
-            except Exception as exc:  # a reader error: keep what was read before it
-                where = f"after frame {frame}" if frame >= 0 else "at the start"
-                failures.append({"file": path, "frame": None, "error": f"{type(exc).__name__}: {exc}"})
-                _error(f"cannot read {path} ({where}): {type(exc).__name__}: {exc} "
-                       "(frames before the error are kept)")
-            if batch:
-                state.featurize(batch, file_index, frames, path, failures)
-                bar.update(len(batch))
-    except KeyboardInterrupt:
-        interrupted = True
-        _error("interrupted; writing the structures done so far")
-    finally:
-        bar.close()
-        names, labels = featurizer.feature_labels()
-        extra = {
-            "atom_offsets": np.array(state.atom_offsets, dtype=np.int64),
+        names, labels = self.featurizer.feature_labels()
+        return {
+            "atom_offsets": np.array(self.atom_offsets, dtype=np.int64),
             "feature_labels": labels,
             "feature_label_names": json.dumps(list(names)),
-            "hyperparameters": json.dumps(featurizer.hyperparameters(), sort_keys=True),
+            "hyperparameters": json.dumps(self.featurizer.hyperparameters(), sort_keys=True),
             "rstref_version": rstref.__version__,
             "input_files": json.dumps(inputs),
             "failures": json.dumps(failures),
         }
-        writer.finish(extra)
-    print(f"rstref featurize: {state.n_structures} structures, {state.n_atoms} atoms, "
-          f"{featurizer.n_features} features per atom -> {args.output}", file=sys.stderr)
-    return 1 if failures or interrupted else 0
 
+
+def _checked_arguments(args):
+    """Everything that can be checked before the work; raises :class:`_UsageError`."""
+    if isinstance(args.batch_atoms, bool) or args.batch_atoms < 1:
+        raise _UsageError(f"--batch-atoms must be a positive integer, got {args.batch_atoms}")
+    species = _parse_species(args.species)
+    species_values = _parse_species_values(args.species_values)
+    output, note = _output_path(args.output, args.inputs)
+    infer = species is None and args.species_mode == "channels"
+    # the hyper-parameters are checked now, also when the species are inferred later
+    featurizer = _featurizer(args, ["H"] if infer else species, species_values)
+    return species, species_values, output, note, (None if infer else featurizer)
+
+
+def run(args):
+    from rstref._commands._staging import Signals, Stop
+
+    writer = None
+    try:
+        with Signals() as signals:
+            try:
+                species, species_values, output, featurizer, writer = _prepare(args)
+                return _work(args, output, species, species_values, featurizer, writer, signals)
+            finally:
+                if writer is not None:
+                    with signals.critical():
+                        writer.cleanup()
+    except _UsageError as exc:
+        _error(f"error: {exc}")
+        return USAGE
+    except Stop as stop:
+        _error(_stopped_message(stop.signum, writer))
+        return 128 + int(stop.signum)
+    except OSError as exc:
+        _error(f"error: cannot write {args.output}: {exc}")
+        return USAGE
+    except MemoryError:
+        _error(f"error: out of memory (--batch-atoms {args.batch_atoms}); try a smaller --batch-atoms")
+        return USAGE
+
+
+def _prepare(args):
+    """Check the arguments and open the staged output, before any work."""
+    from rstref._commands._staging import StagedNpz
+
+    species, species_values, output, note, featurizer = _checked_arguments(args)
+    if note:
+        _error(note)
+    try:
+        writer = StagedNpz(output)
+    except OSError as exc:
+        directory = os.path.dirname(os.path.abspath(output))
+        raise _UsageError(f"cannot write to {directory!r} (the directory of -o {output!r}): "
+                          f"{exc.strerror or exc}") from None
+    return species, species_values, output, featurizer, writer
+
+
+def _stopped_message(signum, writer):
+    import signal
+
+    name = "SIGTERM" if signum == signal.SIGTERM else "interrupted (SIGINT)"
+    if writer is not None and writer.committed:
+        return f"{name} after {writer.path} was written"
+    if writer is not None and os.path.exists(writer.path):
+        return f"{name}: nothing written ({writer.path} was left as it was); temporary files removed"
+    return f"{name}: nothing written; temporary files removed"
+
+
+def _work(args, output, species, species_values, featurizer, writer, signals):
+    from rstref._commands._staging import Interrupted
+
+    inputs, failures = list(args.inputs), []
+    if featurizer is None:
+        species = _species_of_inputs(inputs, args.index, args.format)
+        if not species:
+            for path in inputs:  # say why nothing was found
+                for _ in _frames_of(path, args.index, args.format, failures):
+                    pass
+            _error("no atoms found in the inputs; pass --species to write an empty output")
+            return FAILURES
+        featurizer = _featurizer(args, species, species_values)
+    state = _Run(featurizer, writer, signals, args, inputs)
+    interrupted = False
+    try:
+        state.featurize(_Frames(inputs, args.index, args.format, failures), failures)
+    except Interrupted:
+        if state.n_structures == 0:
+            raise
+        interrupted = True
+        _failure(failures, None, None, f"interrupted (SIGINT) after {state.n_structures} structures; "
+                                       "the remaining structures were not featurized")
+        _error(f"interrupted; writing the {state.n_structures} structures done so far (Ctrl-C again to abort)")
+    signals.phase = "write"
+    staged = writer.write_zip(state.extra(inputs, failures))
+    with signals.critical():
+        writer.commit(staged)
+    _error(f"{state.n_structures} structures, {state.n_atoms} atoms, "
+           f"{featurizer.n_features} features per atom -> {output}")
+    if interrupted:
+        return 130
+    return FAILURES if failures else OK
