@@ -163,3 +163,37 @@ def _closest_pairs_ragged(positions, offsets, tolerance, pairs):
         i, j = closest_pair_below(positions[offsets[e]:offsets[e + 1]], tolerance)
         pairs[e, 0] = i
         pairs[e, 1] = j
+
+
+def _bytes_text(n_bytes):
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.3g} {unit}"
+    return f"{n_bytes} bytes"
+
+
+def check_allocation(n_bytes, what, remedy):
+    """Refuse a request that would allocate more than ``limits.MAX_ALLOCATION_BYTES``.
+
+    Parameters
+    ----------
+    n_bytes : int or float
+        Estimated bytes of the output (or of the largest temporary) of the request.
+    what : str
+        The request, with the arguments that set its size (e.g. ``"random_rotation(n=...)"``).
+    remedy : str
+        What the caller can change to make it fit (e.g. ``"draw in batches of ..."``).
+
+    Raises
+    ------
+    ValueError
+        ``"<what> needs about <size>, more than rstref.limits.MAX_ALLOCATION_BYTES =
+        <limit>; <remedy>"``.  The limit is read at call time, so a user on a larger
+        machine may raise it.
+    """
+    import rstref.limits as _limits
+
+    limit = _limits.MAX_ALLOCATION_BYTES
+    if n_bytes > limit:
+        raise ValueError(f"{what} needs about {_bytes_text(n_bytes)}, more than "
+                         f"rstref.limits.MAX_ALLOCATION_BYTES = {_bytes_text(limit)}; {remedy}")

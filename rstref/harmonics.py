@@ -1,4 +1,4 @@
-"""Real spherical harmonics with explicit Cartesian gradients and Hessians (DESIGN 2.1).
+"""Real spherical harmonics with explicit Cartesian gradients and Hessians (docs/conventions.md).
 
 Convention
 ----------
@@ -52,6 +52,7 @@ from rstref._kernels.sph import (
     sph_values_points,
 )
 from rstref._numba import njit
+from rstref.layouts import lm_block, lm_index, lm_range, lm_size  # noqa: F401 (re-exported)
 
 #: smallest normal float64; derivatives are refused below it (see module docstring)
 _SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
@@ -69,29 +70,6 @@ _AXES = {
 _CHUNK = 512
 #: below this many points the serial loop is used (threads do not pay)
 _PARALLEL_MIN_POINTS = 2048
-
-
-# ----------------------------------------------------------------------------- index trio
-def lm_size(l_max):
-    """Number of (l, m) pairs for ``l = 0..l_max``: ``(l_max + 1)**2``."""
-    l_max = check_int(l_max, "l_max", low=0)
-    return (l_max + 1) ** 2
-
-
-def lm_index(l, m):
-    """Flat index of (l, m): ``l*l + l + m``.
-
-    The flat order is ``[(l, m) for l in range(l_max + 1) for m in range(-l, l + 1)]``.
-    """
-    l = check_int(l, "l", low=0)
-    m = check_int(m, "m", low=-l, high=l)
-    return l * l + l + m
-
-
-def lm_range(l):
-    """``slice`` of the flat indices of degree l: ``[lm_index(l, m) for m in range(-l, l + 1)]``."""
-    l = check_int(l, "l", low=0)
-    return slice(l * l, (l + 1) * (l + 1))
 
 
 # ----------------------------------------------------------------------------- loops
@@ -191,8 +169,8 @@ class SphericalHarmonics:
 
     @property
     def size(self):
-        """Number of functions ``L = (l_max + 1)**2``."""
-        return (self.l_max + 1) ** 2
+        """Number of functions ``L = (l_max + 1)**2`` (:func:`rstref.layouts.lm_size`)."""
+        return lm_size(self.l_max)
 
     def __repr__(self):
         return (

@@ -28,3 +28,15 @@ COINCIDENT_ATOMS_ATOL = 1e-8
 #: this small inside the ball for bases in float64).  Chosen so that 1/||phi|| <= 1e75 and
 #: the first/second derivatives (~1/||phi||^2, ~1/||phi||^3 times bounded factors) stay finite.
 KERNEL_NORM_FLOOR = 1e-150
+
+#: largest number of bytes one request may allocate (its output, or the largest temporary
+#: it needs) before rstref refuses it with ValueError (:func:`rstref._checks.check_allocation`),
+#: instead of starting work that would exhaust memory or run for hours.  4 GiB: a few
+#: times the largest arrays the test suite and the benchmarks use.  It is read at call
+#: time: set ``rstref.limits.MAX_ALLOCATION_BYTES`` to a larger value on a bigger machine.
+MAX_ALLOCATION_BYTES = 4 * 2**30
+
+#: largest l_max the bispectrum layout functions (:mod:`rstref.layouts`) accept.  Far
+#: above any Clebsch-Gordan table rstref loads (l <= 200), and low enough that counting
+#: the layout block by block (O(l_max^2) closed-form terms) stays below a second.
+BISPECTRUM_L_MAX = 1000

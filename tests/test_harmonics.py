@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 import rstref
 from rstref.harmonics import (
     SphericalHarmonics,
+    lm_block,
     lm_index,
-    lm_range,
     lm_size,
     spherical_harmonics,
     spherical_harmonics_with_gradients,
@@ -130,7 +130,7 @@ def _scale_to(Y_norm, l_max, normalization):
     """'norm' -> other normalisations: Y_int = sqrt((2l+1)/4pi) Y_norm, Y_comp = sqrt(2l+1) Y_norm."""
     f = np.empty(lm_size(l_max))
     for l in range(l_max + 1):
-        f[lm_range(l)] = {
+        f[lm_block(l)] = {
             "norm": 1.0,
             "integral": math.sqrt((2 * l + 1) / (4 * math.pi)),
             "component": math.sqrt(2 * l + 1),
@@ -139,7 +139,7 @@ def _scale_to(Y_norm, l_max, normalization):
 
 
 def _max_err_per_l(a, b, l_max):
-    return [np.abs(a[..., lm_range(l)] - b[..., lm_range(l)]).max() for l in range(l_max + 1)]
+    return [np.abs(a[..., lm_block(l)] - b[..., lm_block(l)]).max() for l in range(l_max + 1)]
 
 
 # ----------------------------------------------------------------------------- values
@@ -206,8 +206,8 @@ def _fd_gradient(func, xyz):
 
 def _check_blocks(got, want, l_max, scale_axes):
     for l in range(l_max + 1):
-        g = got[..., lm_range(l)]
-        w = want[..., lm_range(l)]
+        g = got[..., lm_block(l)]
+        w = want[..., lm_block(l)]
         scale = np.abs(g).max(axis=scale_axes, keepdims=True)
         assert np.all(np.abs(g - w) <= sh_fd_atol(scale, l)), (l, np.abs(g - w).max())
 
@@ -260,7 +260,7 @@ def test_radial_derivative_vanishes(pts):
     radial = np.einsum("na,nak->nk", u, dY) * r[:, None]  # dimensionless
     hx = np.einsum("na,nabk->nbk", u, d2Y) * r[:, None, None]  # = -grad Y (Euler, degree 0)
     for l in range(l_max + 1):
-        sl = lm_range(l)
+        sl = lm_block(l)
         scale = np.abs(dY[..., sl]).max() * r.max()
         assert np.abs(radial[:, sl]).max() <= identity_atol(scale + 1, l)
         gscale = np.abs(dY[..., sl]).max(axis=(1, 2))
@@ -277,7 +277,7 @@ def test_solid_euler_relation_and_laplacian(xyz, normalization):
     euler = np.einsum("na,nak->nk", xyz, dZ)
     lap = np.einsum("naak->nk", d2Z)
     for l in range(l_max + 1):
-        sl = lm_range(l)
+        sl = lm_block(l)
         scale = np.abs(np.einsum("na,nak->nk", np.abs(xyz), np.abs(dZ[..., sl]))).max()
         assert np.abs(euler[:, sl] - l * Z[:, sl]).max() <= identity_atol(scale, l)
         hscale = np.abs(d2Z[..., sl]).max()
@@ -295,7 +295,7 @@ def test_addition_theorem(pts, normalization, total):
     l_max = 64
     Y = spherical_harmonics(np.array(pts), l_max, normalization)
     for l in range(l_max + 1):
-        s = (Y[:, lm_range(l)] ** 2).sum(axis=1)
+        s = (Y[:, lm_block(l)] ** 2).sum(axis=1)
         assert np.abs(s - total(l)).max() <= identity_atol(total(l), l), l
 
 
@@ -323,7 +323,7 @@ def test_parity(pts, convention):
     Y = spherical_harmonics(xyz, l_max, convention=convention)
     Ym = spherical_harmonics(-xyz, l_max, convention=convention)
     for l in range(l_max + 1):
-        np.testing.assert_allclose(Ym[:, lm_range(l)], (-1) ** l * Y[:, lm_range(l)],
+        np.testing.assert_allclose(Ym[:, lm_block(l)], (-1) ** l * Y[:, lm_block(l)],
                                    rtol=0, atol=identity_atol(1.0, l))
 
 
@@ -387,14 +387,14 @@ def test_solid_harmonics_at_origin_are_the_polynomial():
     Z, dZ, d2Z = spherical_harmonics_with_hessians(np.zeros((1, 3)), 4, solid=True)
     c1 = math.sqrt(3 / (4 * math.pi))
     assert np.all(Z[0, 1:] == 0)
-    np.testing.assert_allclose(dZ[0][:, lm_range(1)], c1 * np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]]),
+    np.testing.assert_allclose(dZ[0][:, lm_block(1)], c1 * np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]]),
                                rtol=0, atol=4 * EPS)
-    assert np.all(dZ[0][:, lm_range(2)] == 0) and np.all(d2Z[0][..., lm_range(1)] == 0)
+    assert np.all(dZ[0][:, lm_block(2)] == 0) and np.all(d2Z[0][..., lm_block(1)] == 0)
     # Hessian of Z_20 = sqrt(5/16pi) (2 z^2 - x^2 - y^2)
     c = math.sqrt(5 / (16 * math.pi))
     np.testing.assert_allclose(d2Z[0][..., lm_index(2, 0)], c * np.diag([-2.0, -2.0, 4.0]),
                                rtol=0, atol=8 * EPS)
-    assert np.all(d2Z[0][..., lm_range(3).start:] == 0)
+    assert np.all(d2Z[0][..., lm_block(3).start:] == 0)
 
 
 # ----------------------------------------------------------------------------- drivers
@@ -478,7 +478,7 @@ def test_index_trio_follows_the_documented_comprehension(l_max):
     assert lm_size(l_max) == len(order)
     assert [lm_index(l, m) for l, m in order] == list(range(len(order)))
     for l in range(l_max + 1):
-        assert list(range(lm_size(l_max))[lm_range(l)]) == [lm_index(l, m) for m in range(-l, l + 1)]
+        assert list(range(lm_size(l_max))[lm_block(l)]) == [lm_index(l, m) for m in range(-l, l + 1)]
     with pytest.raises(ValueError, match="m"):
         lm_index(2, 3)
 
