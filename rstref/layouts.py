@@ -172,6 +172,10 @@ def nlm_range(n_max, l_max):
     ----------
     n_max, l_max : int
         Number of radial functions and largest degree, both ``>= 0``.
+
+    Returns
+    -------
+    list of tuple (n, l, m)
     """
     size = nlm_size(n_max, l_max)
     _labels_fit(size, 3, "nlm_range", n_max=n_max, l_max=l_max)
@@ -227,6 +231,15 @@ def power_spectrum_range(n_max, l_max):
     """Labels ``(l, n, n2)`` of the power spectrum, in flat order::
 
         [(l, n, n2) for l in range(l_max + 1) for n in range(n_max) for n2 in range(n, n_max)]
+
+    Parameters
+    ----------
+    n_max, l_max : int
+        Number of radial functions and largest degree, both ``>= 0``.
+
+    Returns
+    -------
+    list of tuple (l, n, n2)
     """
     size = power_spectrum_size(n_max, l_max)
     _labels_fit(size, 3, "power_spectrum_range", n_max=n_max, l_max=l_max)
@@ -256,6 +269,15 @@ def power_spectrum_cross_range(n_max, l_max):
     """Labels ``(l, n, n2)`` of the cross power spectrum, in flat order::
 
         [(l, n, n2) for l in range(l_max + 1) for n in range(n_max) for n2 in range(n_max)]
+
+    Parameters
+    ----------
+    n_max, l_max : int
+        Number of radial functions and largest degree, both ``>= 0``.
+
+    Returns
+    -------
+    list of tuple (l, n, n2)
     """
     size = power_spectrum_cross_size(n_max, l_max)
     _labels_fit(size, 3, "power_spectrum_cross_range", n_max=n_max, l_max=l_max)
@@ -429,6 +451,15 @@ def coupling_block_range(l_max):
     """Labels ``(l1, l2, L)`` of the table blocks, in flat order::
 
         [(l1, l2, L) for l1 in range(l_max + 1) for l2 in range(l_max + 1) for L in range(l_max + 1)]
+
+    Parameters
+    ----------
+    l_max : int
+        Largest degree of the table, ``>= 0``.
+
+    Returns
+    -------
+    list of tuple (l1, l2, L)
     """
     size = coupling_block_size(l_max)
     _labels_fit(size, 3, "coupling_block_range", l_max=l_max)
