@@ -703,3 +703,15 @@ def test_cli_sph_never_prints_nan():
         out = buf.getvalue().lower()
         assert rc == 0 and "nan" not in out
         assert must is None or must in out
+
+
+def test_outputs_beyond_the_memory_limit_are_refused_before_allocating(monkeypatch):
+    from rstref import limits
+
+    monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", 10**6)
+    xyz = np.ones((1000, 3))
+    assert spherical_harmonics(xyz, 10).shape == (1000, 121)  # 0.97 MB
+    with pytest.raises(ValueError, match=r"1000 points to l_max=10 needs about 3\.87 MB"):
+        spherical_harmonics_with_gradients(xyz, 10)
+    with pytest.raises(ValueError, match="MAX_ALLOCATION_BYTES"):
+        spherical_harmonics_with_hessians(xyz[:100], 10)

@@ -43,7 +43,12 @@ Conventions of the kernels
 * ``solid`` True: the polynomials ``Z_lm(r)`` themselves (derivatives of the polynomial,
   also at the origin).  ``solid`` False: ``Y_lm(r/|r|)``; at the zero vector
   ``Y_00`` keeps its value and every other value and derivative is exactly 0 (``1/|r|``
-  is replaced by 0 there, which makes every l >= 1 term vanish).
+  is replaced by 0 there, which makes every l >= 1 term vanish).  Derivatives of
+  ``Y(r/|r|)`` are formed on the unit sphere and multiplied by ``s = 1/|r|`` last, so an
+  entry that is 0 there stays 0 however large ``s`` is (never ``inf * 0``).
+* Huge solid input (``max |r_k| > 2^(900/l_max)``) is evaluated at ``r/p``, ``p`` a power
+  of two, and degree block l is multiplied back by ``p^l`` (gradients ``p^(l-1)``,
+  Hessians ``p^(l-2)``): exact, and what overflows becomes ``±inf``, never NaN.
 
 No function here allocates, raises or prints, so numba-cuda kernels may call them.
 """
