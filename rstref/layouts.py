@@ -406,6 +406,15 @@ def bispectrum_range(n_max, l_max, parity="all"):
     return out
 
 
+def _check_sorted(name, value, before, low, equal_degrees, strict):
+    """Inside equal degrees the radial indices grow (strictly for an odd degree sum)."""
+    if equal_degrees and value < low + strict:
+        relation = ">" if strict else ">="
+        why = " and l1 + l2 + l3 is odd (equal blocks would vanish)" if strict else ""
+        raise ValueError(f"{name} = {value} must be {relation} {before} = {low} when their "
+                         f"degrees are equal{why}: not a label of bispectrum_range")
+
+
 def bispectrum_index(n1, l1, n2, l2, n3, l3, n_max, l_max, parity="all"):
     """Flat index of ``(n1, l1, n2, l2, n3, l3)`` in :func:`bispectrum_range`.
 
@@ -424,8 +433,10 @@ def bispectrum_index(n1, l1, n2, l2, n3, l3, n_max, l_max, parity="all"):
     s = int(odd)
     e12, e23 = l1 == l2, l2 == l3
     n1 = check_int(n1, "n1", low=0, high=n_max - 1)
-    n2 = check_int(n2, "n2", low=n1 + s if e12 else 0, high=n_max - 1)
-    n3 = check_int(n3, "n3", low=n2 + s if e23 else 0, high=n_max - 1)
+    n2 = check_int(n2, "n2", low=0, high=n_max - 1)
+    n3 = check_int(n3, "n3", low=0, high=n_max - 1)
+    _check_sorted("n2", n2, "n1", n1, e12, s)
+    _check_sorted("n3", n3, "n2", n2, e23, s)
     N = n_max
     index = _l1l2_blocks_before(l1, l2, l_max, N, parity) + _l3_blocks(l1, l2, l3, N, parity)
     index += _n_prefix(n1, N, e12, e23, s)
