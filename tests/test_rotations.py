@@ -1,6 +1,7 @@
 """Rotations and real Wigner D matrices (issue 2)."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -206,3 +207,11 @@ def test_public_names():
     assert rstref.wigner_D_blocks is wigner_D_blocks
     assert rstref.random_rotation is random_rotation
     assert rstref.check_rotation is check_rotation
+
+
+def test_random_rotation_refuses_huge_stacks_before_drawing():
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"random_rotation\(n=10000000000\).*TB.*rotations per call"):
+        rstref.random_rotation(0, 10**10)
+    assert time.perf_counter() - t0 < 1.0
+    assert rstref.random_rotation(0, 4).shape == (4, 3, 3)
