@@ -35,6 +35,24 @@ The unchecked twins for numba kernels are in :mod:`rstref._kernels.layout`.
 
 from rstref import limits
 from rstref._checks import check_allocation, check_choice, check_int
+from rstref._layout_counts import (
+    check_sorted as _check_sorted,
+)
+from rstref._layout_counts import (
+    kept as _kept,
+)
+from rstref._layout_counts import (
+    l1l2_blocks_before as _l1l2_blocks_before,
+)
+from rstref._layout_counts import (
+    l3_blocks as _l3_blocks,
+)
+from rstref._layout_counts import (
+    n_prefix as _n_prefix,
+)
+from rstref._layout_counts import (
+    tri as _tri,
+)
 from rstref.tables._format import block_index as _coupling_block_number
 
 __all__ = [
@@ -300,67 +318,6 @@ def _bispectrum_arguments(n_max, l_max, parity):
     return n_max, l_max, check_choice(parity, "parity", BISPECTRUM_PARITIES)
 
 
-def _kept(parity, odd):
-    return parity == "all" or (parity == "odd") == odd
-
-
-def _tri(a):
-    """``a (a+1) / 2`` for ``a > 0``, else 0."""
-    return a * (a + 1) // 2 if a > 0 else 0
-
-
-def _tet(a):
-    """``a (a+1) (a+2) / 6`` (``sum_{j<=a} _tri(j)``) for ``a > 0``, else 0."""
-    return a * (a + 1) * (a + 2) // 6 if a > 0 else 0
-
-
-def _n_prefix(n1, N, e12, e23, s):
-    """Number of radial triples of one (l1, l2, l3) block whose first index is below ``n1``.
-
-    ``e12``/``e23``: l1 == l2 / l2 == l3 (then n2 >= n1 / n3 >= n2, strictly when
-    ``s`` = 1, i.e. for an odd l1 + l2 + l3).  ``_n_prefix(N, ...)`` is the block size.
-    """
-    if not e12:
-        return n1 * (_tri(N - s) if e23 else N * N)
-    if not e23:
-        return N * (_tri(N - s) - _tri(N - s - n1))
-    return _tet(N - 2 * s) - _tet(N - 2 * s - n1)
-
-
-def _block_size(l1, l2, l3, N):
-    s = (l1 + l2 + l3) % 2
-    return _n_prefix(N, N, l1 == l2, l2 == l3, s)
-
-
-def _parity_count(a, b, r):
-    """How many integers ``x`` in ``[a, b)`` have ``x % 2 == r``."""
-    return max(0, (b + 1 - r) // 2 - (a + 1 - r) // 2) if b > a else 0
-
-
-def _l3_blocks(l1, l2, stop, N, parity):
-    """Total size of the blocks (l1, l2, l3) for ``l2 <= l3 < stop``."""
-    if stop <= l2:
-        return 0
-    total = _block_size(l1, l2, l2, N) if _kept(parity, (l1 + 2 * l2) % 2 == 1) else 0
-    e12 = l1 == l2
-    for odd in (False, True):
-        if _kept(parity, odd):
-            # l3 > l2 with l1 + l2 + l3 odd / even
-            count = _parity_count(l2 + 1, stop, (l1 + l2 + odd) % 2)
-            total += count * _n_prefix(N, N, e12, False, int(odd))
-    return total
-
-
-def _l1l2_blocks_before(l1_stop, l2_stop_last, l_max, N, parity):
-    """Size of all blocks with (l1', l2') before (l1_stop, l2_stop_last) in layout order."""
-    total = 0
-    for l1 in range(l1_stop + 1):
-        last = l2_stop_last if l1 == l1_stop else l_max + 1
-        for l2 in range(l1, last):
-            total += _l3_blocks(l1, l2, min(l1 + l2, l_max) + 1, N, parity)
-    return total
-
-
 def bispectrum_size(n_max, l_max, parity="all"):
     """Number of bispectrum invariants, ``len(bispectrum_range(n_max, l_max, parity))``.
 
@@ -404,15 +361,6 @@ def bispectrum_range(n_max, l_max, parity="all"):
                                 continue
                             out.append((n1, l1, n2, l2, n3, l3))
     return out
-
-
-def _check_sorted(name, value, before, low, equal_degrees, strict):
-    """Inside equal degrees the radial indices grow (strictly for an odd degree sum)."""
-    if equal_degrees and value < low + strict:
-        relation = ">" if strict else ">="
-        why = " and l1 + l2 + l3 is odd (equal blocks would vanish)" if strict else ""
-        raise ValueError(f"{name} = {value} must be {relation} {before} = {low} when their "
-                         f"degrees are equal{why}: not a label of bispectrum_range")
 
 
 def bispectrum_index(n1, l1, n2, l2, n3, l3, n_max, l_max, parity="all"):
