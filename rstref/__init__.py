@@ -19,6 +19,7 @@ _PUBLIC = {
     "lm_index": "rstref.harmonics",
     "lm_size": "rstref.harmonics",
     "lm_range": "rstref.harmonics",
+    "lm_block": "rstref.layouts",
     # rotations (DESIGN 2.2)
     "wigner_D": "rstref.rotations",
     "wigner_D_blocks": "rstref.rotations",
@@ -35,6 +36,7 @@ _PUBLIC = {
     "nlm_index": "rstref.tensor",
     "nlm_size": "rstref.tensor",
     "nlm_range": "rstref.tensor",
+    "nlm_block": "rstref.layouts",
     # invariants (DESIGN 2.6)
     "power_spectrum": "rstref.invariants",
     "power_spectrum_with_gradients": "rstref.invariants",
@@ -46,6 +48,7 @@ _PUBLIC = {
     "power_spectrum_cross_with_gradients": "rstref.invariants",
     "bispectrum_range": "rstref.invariants",
     "bispectrum_size": "rstref.invariants",
+    "bispectrum_index": "rstref.layouts",
     "Invariants": "rstref.invariants",
     "PowerSpectrum": "rstref.invariants",
     "Bispectrum": "rstref.invariants",

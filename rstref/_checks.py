@@ -201,18 +201,35 @@ def check_float(value, name, low=None, high=None, low_open=False, high_open=Fals
     return value
 
 
+def _bytes_text(n_bytes):
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.3g} {unit}"
+    return f"{n_bytes} bytes"
+
+
 def check_allocation(n_bytes, what, remedy):
-    """Raise ``ValueError`` if ``n_bytes`` exceeds ``limits.MAX_ALLOCATION_BYTES``.
+    """Refuse a request that would allocate more than ``limits.MAX_ALLOCATION_BYTES``.
 
-    ``what`` names the array(s) to be allocated, ``remedy`` says which argument shrinks
-    them; both go into the message with the size.  The limit is read at call time, so a
-    user may raise ``rstref.limits.MAX_ALLOCATION_BYTES``.  Returns ``n_bytes`` as a float.
+    Parameters
+    ----------
+    n_bytes : int or float
+        Estimated bytes of the output (or of the largest temporary) of the request.
+    what : str
+        The request, with the arguments that set its size (e.g. ``"random_rotation(n=...)"``).
+    remedy : str
+        What the caller can change to make it fit (e.g. ``"draw in batches of ..."``).
+
+    Raises
+    ------
+    ValueError
+        ``"<what> needs about <size>, more than rstref.limits.MAX_ALLOCATION_BYTES =
+        <limit>; <remedy>"``.  The limit is read at call time, so a user on a larger
+        machine may raise it.
     """
-    from rstref import limits
+    import rstref.limits as _limits
 
-    n_bytes = float(n_bytes)
-    if not n_bytes <= limits.MAX_ALLOCATION_BYTES:
-        raise ValueError(
-            f"{what} would need {n_bytes / 2**30:.3g} GiB, more than "
-            f"rstref.limits.MAX_ALLOCATION_BYTES = {limits.MAX_ALLOCATION_BYTES / 2**30:.3g} GiB; {remedy}")
-    return n_bytes
+    limit = _limits.MAX_ALLOCATION_BYTES
+    if n_bytes > limit:
+        raise ValueError(f"{what} needs about {_bytes_text(n_bytes)}, more than "
+                         f"rstref.limits.MAX_ALLOCATION_BYTES = {_bytes_text(limit)}; {remedy}")

@@ -34,12 +34,12 @@ import threading
 import numpy as np
 
 from rstref._checks import check_int
+from rstref.layouts import coupling_block_index
 from rstref.tables import CLEBSCH_GORDAN_FILE
 from rstref.tables._format import (
     ALL_KEYS,
     DATA_KEYS,
     FORMAT_VERSION,
-    block_index,
     content_digest,
     triangle,
 )
@@ -122,13 +122,18 @@ class CouplingTable:
         return int(self.values.size)
 
     def block_index(self, l1, l2, L):
-        """Flat block number ``(l1*(l_max+1) + l2)*(l_max+1) + L``."""
-        return block_index(l1, l2, L, self.l_max)
+        """Flat block number ``(l1*(l_max+1) + l2)*(l_max+1) + L`` (:func:`rstref.layouts.coupling_block_index`)."""
+        return coupling_block_index(l1, l2, L, self.l_max)
+
+    def block_slice(self, l1, l2, L):
+        """``slice`` of block (l1, l2, L) in the entry arrays (empty if not a triangle)."""
+        b = self.block_index(l1, l2, L)
+        return slice(int(self.block_offsets[b]), int(self.block_offsets[b + 1]))
 
     def block_range(self, l1, l2, L):
-        """``(start, stop)`` of block (l1, l2, L) in the entry arrays (empty if not a triangle)."""
-        b = self.block_index(l1, l2, L)
-        return int(self.block_offsets[b]), int(self.block_offsets[b + 1])
+        """``(start, stop)`` of :meth:`block_slice` (kept for existing callers; prefer block_slice)."""
+        block = self.block_slice(l1, l2, L)
+        return block.start, block.stop
 
     def kernel_arrays(self):
         """``(block_offsets, m1_index, m2_index, M_index, values, l_max)`` for :mod:`rstref._kernels.coupling`."""
@@ -136,9 +141,9 @@ class CouplingTable:
 
     def dense(self, l1, l2, L):
         """Dense copy of C^{l1 l2 L}, shape (2*l1+1, 2*l2+1, 2*L+1) (no argument checks)."""
-        start, stop = self.block_range(l1, l2, L)
+        block = self.block_slice(l1, l2, L)
         out = np.zeros((2 * l1 + 1, 2 * l2 + 1, 2 * L + 1))
-        out[self.m1_index[start:stop], self.m2_index[start:stop], self.M_index[start:stop]] = self.values[start:stop]
+        out[self.m1_index[block], self.m2_index[block], self.M_index[block]] = self.values[block]
         return out
 
 

@@ -29,7 +29,9 @@ direction is computed with scaling when x^2+y^2+z^2 would under- or overflow, so
 Derivatives scale like ``|r|^-1`` (gradients) and ``|r|^-2`` (Hessians) and become
 ``±inf`` only where the true value is outside the float64 range (e.g. Hessians for
 ``|r| < 1e-154``; entries that are exactly 0 stay 0, never NaN); solid harmonics likewise
-overflow where ``|r|^l`` does.  Derivatives of ``Y(r/|r|)`` at a non-zero vector whose
+overflow where ``|r|^l Y_lm`` does, to ``±inf`` with the sign of the true value (exact zeros
+stay 0, never NaN: inputs that large are evaluated at ``r/2^k`` and scaled back exactly).
+Derivatives of ``Y(r/|r|)`` at a non-zero vector whose
 components are all subnormal (``|r| < 2.2e-308``, where ``1/|r|`` overflows) raise
 ValueError; values are returned for every finite input.
 
@@ -42,7 +44,7 @@ import functools
 import numba
 import numpy as np
 
-from rstref._checks import as_float_array, check_choice, check_int
+from rstref._checks import as_float_array, check_allocation, check_choice, check_int
 from rstref._dispatch import wants_gpu
 from rstref._kernels.sph import (
     L_MAX_SUPPORTED,
@@ -52,6 +54,7 @@ from rstref._kernels.sph import (
 )
 from rstref._numba import njit
 from rstref._sph_tables import sph_tables
+from rstref.layouts import lm_block, lm_index, lm_range, lm_size  # noqa: F401 (re-exported)
 
 #: smallest normal float64; derivatives are refused below it (see module docstring)
 _SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
@@ -69,29 +72,6 @@ _AXES = {
 _CHUNK = 512
 #: below this many points the serial loop is used (threads do not pay)
 _PARALLEL_MIN_POINTS = 2048
-
-
-# ----------------------------------------------------------------------------- index trio
-def lm_size(l_max):
-    """Number of (l, m) pairs for ``l = 0..l_max``: ``(l_max + 1)**2``."""
-    l_max = check_int(l_max, "l_max", low=0)
-    return (l_max + 1) ** 2
-
-
-def lm_index(l, m):
-    """Flat index of (l, m): ``l*l + l + m``.
-
-    The flat order is ``[(l, m) for l in range(l_max + 1) for m in range(-l, l + 1)]``.
-    """
-    l = check_int(l, "l", low=0)
-    m = check_int(m, "m", low=-l, high=l)
-    return l * l + l + m
-
-
-def lm_range(l):
-    """``slice`` of the flat indices of degree l: ``[lm_index(l, m) for m in range(-l, l + 1)]``."""
-    l = check_int(l, "l", low=0)
-    return slice(l * l, (l + 1) * (l + 1))
 
 
 # ----------------------------------------------------------------------------- loops
@@ -191,8 +171,8 @@ class SphericalHarmonics:
 
     @property
     def size(self):
-        """Number of functions ``L = (l_max + 1)**2``."""
-        return (self.l_max + 1) ** 2
+        """Number of functions ``L = (l_max + 1)**2`` (:func:`rstref.layouts.lm_size`)."""
+        return lm_size(self.l_max)
 
     def kernel_arguments(self):
         """What the per-point kernels of :mod:`rstref._kernels.sph` take besides the points.
@@ -227,8 +207,13 @@ class SphericalHarmonics:
             f"convention={self.convention!r}, solid={self.solid})"
         )
 
-    def _points(self, xyz):
-        return as_float_array(xyz, "xyz", trailing_shape=(3,))
+    def _points(self, xyz, arrays=1):
+        """Checked points; ``arrays``: output floats per (point, function), 1, 4 or 13."""
+        xyz = as_float_array(xyz, "xyz", trailing_shape=(3,))
+        check_allocation(8 * arrays * xyz.shape[0] * self.size,
+                         f"spherical harmonics of {xyz.shape[0]} points to l_max={self.l_max}",
+                         "pass fewer points per call (or a smaller l_max)")
+        return xyz
 
     def compute(self, xyz):
         """Values, shape ``(n, L)``, for points ``xyz`` of shape ``(n, 3)``."""
@@ -242,8 +227,8 @@ class SphericalHarmonics:
             _values_range(xyz, 0, n, *args)
         return out
 
-    def _points_for_derivatives(self, xyz):
-        xyz = self._points(xyz)
+    def _points_for_derivatives(self, xyz, arrays):
+        xyz = self._points(xyz, arrays)
         if not self.solid and xyz.size:
             big = np.max(np.abs(xyz), axis=1)
             bad = np.flatnonzero((big > 0.0) & (big < _SMALLEST_NORMAL))
@@ -256,7 +241,7 @@ class SphericalHarmonics:
 
     def compute_with_gradients(self, xyz):
         """Values ``(n, L)`` and gradients ``(n, 3, L)`` for ``xyz`` of shape ``(n, 3)``."""
-        xyz = self._points_for_derivatives(xyz)
+        xyz = self._points_for_derivatives(xyz, 4)
         n = xyz.shape[0]
         out = np.empty((n, self.size))
         dout = np.empty((n, 3, self.size))
@@ -269,7 +254,7 @@ class SphericalHarmonics:
 
     def compute_with_hessians(self, xyz):
         """Values ``(n, L)``, gradients ``(n, 3, L)``, Hessians ``(n, 3, 3, L)``."""
-        xyz = self._points_for_derivatives(xyz)
+        xyz = self._points_for_derivatives(xyz, 13)
         n = xyz.shape[0]
         out = np.empty((n, self.size))
         dout = np.empty((n, 3, self.size))

@@ -38,7 +38,20 @@ import numpy as np
 
 from rstref._checks import as_float_array, check_choice, check_int
 from rstref._kernels import invariants as _k
-from rstref.tensor import RadialSphericalTensor, nlm_size
+from rstref.layouts import (  # noqa: F401 (re-exported)
+    BISPECTRUM_PARITIES,
+    bispectrum_index,
+    bispectrum_range,
+    bispectrum_size,
+    nlm_size,
+    power_spectrum_cross_index,
+    power_spectrum_cross_range,
+    power_spectrum_cross_size,
+    power_spectrum_index,
+    power_spectrum_range,
+    power_spectrum_size,
+)
+from rstref.tensor import RadialSphericalTensor
 
 __all__ = [
     "power_spectrum",
@@ -54,46 +67,11 @@ __all__ = [
     "power_spectrum_cross_range",
     "bispectrum_range",
     "bispectrum_size",
+    "bispectrum_index",
     "Invariants",
     "PowerSpectrum",
     "Bispectrum",
 ]
-
-
-# ----------------------------------------------------------------------------- layout
-
-def power_spectrum_size(n_max, l_max):
-    """Number of power-spectrum invariants, ``(l_max+1) * n_max*(n_max+1)/2``."""
-    return (l_max + 1) * n_max * (n_max + 1) // 2
-
-
-def power_spectrum_index(l, n, n2, n_max):
-    """Flat index of ``(l, n, n2)``, ``n <= n2`` (see :func:`power_spectrum_range`)."""
-    if not (0 <= n <= n2 < n_max and l >= 0):
-        raise ValueError(f"(l, n, n2) = ({l}, {n}, {n2}) needs l >= 0 and 0 <= n <= n2 < {n_max}")
-    return l * (n_max * (n_max + 1) // 2) + n * n_max - n * (n - 1) // 2 + (n2 - n)
-
-
-def power_spectrum_range(n_max, l_max):
-    """``[(l, n, n2) for l in range(l_max+1) for n in range(n_max) for n2 in range(n, n_max)]``."""
-    return [(l, n, n2) for l in range(l_max + 1) for n in range(n_max) for n2 in range(n, n_max)]
-
-
-def power_spectrum_cross_size(n_max, l_max):
-    """Number of cross power-spectrum invariants, ``(l_max+1) * n_max**2``."""
-    return (l_max + 1) * n_max * n_max
-
-
-def power_spectrum_cross_index(l, n, n2, n_max):
-    """Flat index ``l*n_max**2 + n*n_max + n2`` (see :func:`power_spectrum_cross_range`)."""
-    if not (0 <= n < n_max and 0 <= n2 < n_max and l >= 0):
-        raise ValueError(f"(l, n, n2) = ({l}, {n}, {n2}) out of range for n_max={n_max}")
-    return l * n_max * n_max + n * n_max + n2
-
-
-def power_spectrum_cross_range(n_max, l_max):
-    """``[(l, n, n2) for l in range(l_max+1) for n in range(n_max) for n2 in range(n_max)]``."""
-    return [(l, n, n2) for l in range(l_max + 1) for n in range(n_max) for n2 in range(n_max)]
 
 
 # ----------------------------------------------------------------------------- checks
@@ -383,48 +361,6 @@ class PowerSpectrum(Invariants):
 
 
 # ----------------------------------------------------------------------------- bispectrum
-
-BISPECTRUM_PARITIES = ("all", "even", "odd")
-
-
-def bispectrum_range(n_max, l_max, parity="all"):
-    """Labels ``(n1, l1, n2, l2, n3, l3)`` of the bispectrum invariants, in order::
-
-        [(n1, l1, n2, l2, n3, l3)
-         for l1 in range(l_max + 1)
-         for l2 in range(l1, l_max + 1)
-         for l3 in range(l2, min(l1 + l2, l_max) + 1)
-         for n1 in range(n_max)
-         for n2 in range(n1 if l2 == l1 else 0, n_max)
-         for n3 in range(n2 if l3 == l2 else 0, n_max)
-         if parity_ok(l1 + l2 + l3)
-         and not ((l1 + l2 + l3) % 2 == 1 and ((n1, l1) == (n2, l2) or (n2, l2) == (n3, l3)))]
-
-    i.e. the blocks ``(n, l)`` of one triple are sorted by ``(l, n)``; ``parity_ok`` keeps
-    every sum ('all'), only even sums ('even') or only odd sums ('odd').  See
-    :class:`Bispectrum` for why this set is free of trivial redundancy.
-    """
-    check_choice(parity, "parity", BISPECTRUM_PARITIES)
-    out = []
-    for l1 in range(l_max + 1):
-        for l2 in range(l1, l_max + 1):
-            for l3 in range(l2, min(l1 + l2, l_max) + 1):
-                odd = (l1 + l2 + l3) % 2 == 1
-                if (parity == "even" and odd) or (parity == "odd" and not odd):
-                    continue
-                for n1 in range(n_max):
-                    for n2 in range(n1 if l2 == l1 else 0, n_max):
-                        for n3 in range(n2 if l3 == l2 else 0, n_max):
-                            if odd and ((n1, l1) == (n2, l2) or (n2, l2) == (n3, l3)):
-                                continue
-                            out.append((n1, l1, n2, l2, n3, l3))
-    return out
-
-
-def bispectrum_size(n_max, l_max, parity="all"):
-    """Number of bispectrum invariants, ``len(bispectrum_range(n_max, l_max, parity))``."""
-    return len(bispectrum_range(n_max, l_max, parity))
-
 
 class Bispectrum(Invariants):
     """Bispectrum of a radial-spherical tensor from the real Clebsch-Gordan table.

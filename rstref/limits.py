@@ -4,6 +4,17 @@ These are not test tolerances (those live in :mod:`rstref.tolerances`); they dec
 a call accepts.  Each states its unit and why it has its value.
 """
 
+import os
+
+
+def _half_physical_memory():
+    """Half the physical memory in bytes, or 4 GiB where the platform does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")) // 2
+    except (AttributeError, ValueError, OSError):
+        return 4 * 2**30
+
+
 #: rejection tolerance for rotation matrices: ||R^T R - I||_max and |det R - 1|
 ROTATION_ATOL = 1e-10
 
@@ -29,12 +40,12 @@ COINCIDENT_ATOMS_ATOL = 1e-8
 #: the first/second derivatives (~1/||phi||^2, ~1/||phi||^3 times bounded factors) stay finite.
 KERNEL_NORM_FLOOR = 1e-150
 
-#: largest single allocation (bytes) a request may need before it is refused with
-#: ValueError stating the size and what shrinks it (checked by ``_checks.check_allocation``).
-#: 16 GiB: more than any one call of a featurization needs on a workstation; a request
-#: beyond it is almost always a unit or argument mistake.  Raise it at run time with
-#: ``rstref.limits.MAX_ALLOCATION_BYTES = ...`` when the machine has the memory.
-MAX_ALLOCATION_BYTES = 16 * 2**30
+#: largest number of bytes one request may allocate (its output, or the largest temporary
+#: it needs) before rstref refuses it with ValueError (:func:`rstref._checks.check_allocation`),
+#: instead of starting work that would exhaust memory or run for hours.  Default: half of
+#: the machine's physical memory (4 GiB where that cannot be read).  It is read at call
+#: time: set ``rstref.limits.MAX_ALLOCATION_BYTES`` to another value to change it.
+MAX_ALLOCATION_BYTES = _half_physical_memory()
 
 #: neighbour list: largest number of candidate pairs (bin visits times atoms per bin) the
 #: cell-list search may test before it is refused with ValueError (a cell far smaller than
@@ -42,3 +53,8 @@ MAX_ALLOCATION_BYTES = 16 * 2**30
 #: the search: a million atoms at liquid density and r_cut=6 need ~3e8.  Raise it at run time
 #: with ``rstref.limits.NEIGHBOR_MAX_CANDIDATES = ...``.
 NEIGHBOR_MAX_CANDIDATES = 2e9
+
+#: largest l_max the bispectrum layout functions (:mod:`rstref.layouts`) accept.  Far
+#: above any Clebsch-Gordan table rstref loads (l <= 200), and low enough that counting
+#: the layout block by block (O(l_max^2) closed-form terms) stays below a second.
+BISPECTRUM_L_MAX = 1000

@@ -1,4 +1,4 @@
-"""Rotations and real Wigner D matrices (DESIGN 2.2).
+"""Rotations and real Wigner D matrices (docs/conventions.md).
 
 A rotation is a 3x3 proper orthogonal float matrix ``R`` acting on column vectors,
 ``r' = R @ r``.  The real Wigner matrix of degree l satisfies, in the chosen convention,
@@ -24,9 +24,11 @@ import functools
 
 import numpy as np
 
-from rstref._checks import as_float_array, check_choice, check_int
+from rstref import limits
+from rstref._checks import as_float_array, check_allocation, check_choice, check_int
 from rstref._kernels.sph import L_MAX_SUPPORTED
 from rstref.harmonics import CONVENTIONS, SphericalHarmonics
+from rstref.layouts import lm_block
 from rstref.limits import ROTATION_ATOL
 
 
@@ -52,6 +54,10 @@ def check_rotation(R, name="R"):
     return R
 
 
+#: bytes per drawn rotation: quaternion (4), its norm, the matrix (9) and three temporaries
+_BYTES_PER_ROTATION = 17 * 8
+
+
 def random_rotation(rng_or_seed=None, n=None):
     """Rotation matrices drawn uniformly (Haar measure) on SO(3).
 
@@ -60,7 +66,9 @@ def random_rotation(rng_or_seed=None, n=None):
     rng_or_seed : numpy.random.Generator, int or None
         Source of randomness (an int or None seeds ``numpy.random.default_rng``).
     n : int or None
-        None returns one (3, 3) matrix; an int returns an ``(n, 3, 3)`` stack.
+        None returns one (3, 3) matrix; an int returns an ``(n, 3, 3)`` stack.  A stack
+        that needs more than ``rstref.limits.MAX_ALLOCATION_BYTES`` (about 136 bytes per
+        rotation) is refused with ValueError before anything is drawn.
 
     Notes
     -----
@@ -72,6 +80,9 @@ def random_rotation(rng_or_seed=None, n=None):
     else:
         rng = np.random.default_rng(rng_or_seed)
     count = 1 if n is None else check_int(n, "n", low=0)
+    check_allocation(count * _BYTES_PER_ROTATION, f"random_rotation(n={count})",
+                     f"draw at most {limits.MAX_ALLOCATION_BYTES // _BYTES_PER_ROTATION} "
+                     "rotations per call (several calls with one Generator give one stream)")
     quat = rng.standard_normal((count, 4))
     quat /= np.linalg.norm(quat, axis=1, keepdims=True)
     w, x, y, z = quat.T
@@ -125,7 +136,7 @@ def wigner_D_blocks(l_max, R, convention="standard"):
     Y_rot = sh.compute(nodes @ R.T)
     blocks = []
     for l in range(l_max + 1):
-        sl = slice(l * l, (l + 1) * (l + 1))
+        sl = lm_block(l)
         blocks.append((Y_rot[:, sl] * weights[:, None]).T @ Y[:, sl])
     return blocks
 
@@ -151,7 +162,7 @@ def wigner_D(l, R, convention="standard"):
     convention = check_choice(convention, "convention", CONVENTIONS)
     nodes, weights = _sphere_quadrature(l)
     sh = SphericalHarmonics(l, "integral", convention)
-    sl = slice(l * l, (l + 1) * (l + 1))
+    sl = lm_block(l)
     Y = sh.compute(nodes)[:, sl]
     Y_rot = sh.compute(nodes @ R.T)[:, sl]
     return (Y_rot * weights[:, None]).T @ Y

@@ -58,6 +58,7 @@ from rstref._checks import (
     check_no_coincident_atoms,
 )
 from rstref._kernels import tensor as _k
+from rstref.layouts import nlm_block, nlm_index, nlm_range, nlm_size  # noqa: F401 (re-exported)
 
 __all__ = [
     "RadialSphericalTensor",
@@ -72,26 +73,6 @@ L_MAX = 20
 
 #: points per chunk when evaluating signals on many points
 _CHUNK = 8192
-
-
-def nlm_size(n_max, l_max):
-    """Number of coefficients, ``n_max * (l_max+1)**2``."""
-    return n_max * (l_max + 1) ** 2
-
-
-def nlm_index(n, l, m, n_max):
-    """Flat index ``n_max*l*l + n*(2l+1) + (l+m)`` of ``(n, l, m)`` (e3nn irreps layout)."""
-    if not (0 <= n < n_max and l >= 0 and -l <= m <= l):
-        raise ValueError(f"(n, l, m) = ({n}, {l}, {m}) out of range for n_max={n_max}")
-    return n_max * l * l + n * (2 * l + 1) + l + m
-
-
-def nlm_range(n_max, l_max):
-    """All ``(n, l, m)`` in flat order::
-
-        [(n, l, m) for l in range(l_max + 1) for n in range(n_max) for m in range(-l, l + 1)]
-    """
-    return [(n, l, m) for l in range(l_max + 1) for n in range(n_max) for m in range(-l, l + 1)]
 
 
 def _harmonics(xyz, l_max, convention, order):

@@ -14,14 +14,14 @@ from contextlib import redirect_stdout
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import rstref
 from rstref.harmonics import (
     SphericalHarmonics,
+    lm_block,
     lm_index,
-    lm_range,
     lm_size,
     spherical_harmonics,
     spherical_harmonics_with_gradients,
@@ -130,7 +130,7 @@ def _scale_to(Y_norm, l_max, normalization):
     """'norm' -> other normalisations: Y_int = sqrt((2l+1)/4pi) Y_norm, Y_comp = sqrt(2l+1) Y_norm."""
     f = np.empty(lm_size(l_max))
     for l in range(l_max + 1):
-        f[lm_range(l)] = {
+        f[lm_block(l)] = {
             "norm": 1.0,
             "integral": math.sqrt((2 * l + 1) / (4 * math.pi)),
             "component": math.sqrt(2 * l + 1),
@@ -139,7 +139,7 @@ def _scale_to(Y_norm, l_max, normalization):
 
 
 def _max_err_per_l(a, b, l_max):
-    return [np.abs(a[..., lm_range(l)] - b[..., lm_range(l)]).max() for l in range(l_max + 1)]
+    return [np.abs(a[..., lm_block(l)] - b[..., lm_block(l)]).max() for l in range(l_max + 1)]
 
 
 # ----------------------------------------------------------------------------- values
@@ -206,8 +206,8 @@ def _fd_gradient(func, xyz):
 
 def _check_blocks(got, want, l_max, scale_axes):
     for l in range(l_max + 1):
-        g = got[..., lm_range(l)]
-        w = want[..., lm_range(l)]
+        g = got[..., lm_block(l)]
+        w = want[..., lm_block(l)]
         scale = np.abs(g).max(axis=scale_axes, keepdims=True)
         assert np.all(np.abs(g - w) <= sh_fd_atol(scale, l)), (l, np.abs(g - w).max())
 
@@ -260,7 +260,7 @@ def test_radial_derivative_vanishes(pts):
     radial = np.einsum("na,nak->nk", u, dY) * r[:, None]  # dimensionless
     hx = np.einsum("na,nabk->nbk", u, d2Y) * r[:, None, None]  # = -grad Y (Euler, degree 0)
     for l in range(l_max + 1):
-        sl = lm_range(l)
+        sl = lm_block(l)
         scale = np.abs(dY[..., sl]).max() * r.max()
         assert np.abs(radial[:, sl]).max() <= identity_atol(scale + 1, l)
         gscale = np.abs(dY[..., sl]).max(axis=(1, 2))
@@ -277,7 +277,7 @@ def test_solid_euler_relation_and_laplacian(xyz, normalization):
     euler = np.einsum("na,nak->nk", xyz, dZ)
     lap = np.einsum("naak->nk", d2Z)
     for l in range(l_max + 1):
-        sl = lm_range(l)
+        sl = lm_block(l)
         scale = np.abs(np.einsum("na,nak->nk", np.abs(xyz), np.abs(dZ[..., sl]))).max()
         assert np.abs(euler[:, sl] - l * Z[:, sl]).max() <= identity_atol(scale, l)
         hscale = np.abs(d2Z[..., sl]).max()
@@ -295,7 +295,7 @@ def test_addition_theorem(pts, normalization, total):
     l_max = 64
     Y = spherical_harmonics(np.array(pts), l_max, normalization)
     for l in range(l_max + 1):
-        s = (Y[:, lm_range(l)] ** 2).sum(axis=1)
+        s = (Y[:, lm_block(l)] ** 2).sum(axis=1)
         assert np.abs(s - total(l)).max() <= identity_atol(total(l), l), l
 
 
@@ -323,7 +323,7 @@ def test_parity(pts, convention):
     Y = spherical_harmonics(xyz, l_max, convention=convention)
     Ym = spherical_harmonics(-xyz, l_max, convention=convention)
     for l in range(l_max + 1):
-        np.testing.assert_allclose(Ym[:, lm_range(l)], (-1) ** l * Y[:, lm_range(l)],
+        np.testing.assert_allclose(Ym[:, lm_block(l)], (-1) ** l * Y[:, lm_block(l)],
                                    rtol=0, atol=identity_atol(1.0, l))
 
 
@@ -387,14 +387,14 @@ def test_solid_harmonics_at_origin_are_the_polynomial():
     Z, dZ, d2Z = spherical_harmonics_with_hessians(np.zeros((1, 3)), 4, solid=True)
     c1 = math.sqrt(3 / (4 * math.pi))
     assert np.all(Z[0, 1:] == 0)
-    np.testing.assert_allclose(dZ[0][:, lm_range(1)], c1 * np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]]),
+    np.testing.assert_allclose(dZ[0][:, lm_block(1)], c1 * np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]]),
                                rtol=0, atol=4 * EPS)
-    assert np.all(dZ[0][:, lm_range(2)] == 0) and np.all(d2Z[0][..., lm_range(1)] == 0)
+    assert np.all(dZ[0][:, lm_block(2)] == 0) and np.all(d2Z[0][..., lm_block(1)] == 0)
     # Hessian of Z_20 = sqrt(5/16pi) (2 z^2 - x^2 - y^2)
     c = math.sqrt(5 / (16 * math.pi))
     np.testing.assert_allclose(d2Z[0][..., lm_index(2, 0)], c * np.diag([-2.0, -2.0, 4.0]),
                                rtol=0, atol=8 * EPS)
-    assert np.all(d2Z[0][..., lm_range(3).start:] == 0)
+    assert np.all(d2Z[0][..., lm_block(3).start:] == 0)
 
 
 # ----------------------------------------------------------------------------- drivers
@@ -478,7 +478,7 @@ def test_index_trio_follows_the_documented_comprehension(l_max):
     assert lm_size(l_max) == len(order)
     assert [lm_index(l, m) for l, m in order] == list(range(len(order)))
     for l in range(l_max + 1):
-        assert list(range(lm_size(l_max))[lm_range(l)]) == [lm_index(l, m) for m in range(-l, l + 1)]
+        assert list(range(lm_size(l_max))[lm_block(l)]) == [lm_index(l, m) for m in range(-l, l + 1)]
     with pytest.raises(ValueError, match="m"):
         lm_index(2, 3)
 
@@ -586,3 +586,132 @@ def test_subnormal_vectors_are_refused_for_derivatives_only():
         rstref.spherical_harmonics_with_hessians(xyz, 3)
     # solid harmonics are polynomials: no division, no refusal
     assert np.isfinite(rstref.spherical_harmonics_with_hessians(xyz, 3, solid=True)[2]).all()
+
+
+# ----------------------------------------------------------------------------- never NaN
+_TINY = float(np.finfo(np.float64).tiny)
+_KINDS = ("values", "gradients", "hessians")
+
+
+def _evaluate(kind, xyz, l_max, solid, normalization="integral", convention="standard"):
+    f = {"values": spherical_harmonics, "gradients": spherical_harmonics_with_gradients,
+         "hessians": spherical_harmonics_with_hessians}[kind]
+    out = f(xyz, l_max, normalization=normalization, convention=convention, solid=solid)
+    return out if isinstance(out, tuple) else (out,)
+
+
+def test_gradients_near_the_smallest_normal_are_finite_not_nan():
+    """The README's promise at |r| = 1e-306: derivatives scale as 1/|r| (+-inf only if
+    beyond float64), never NaN; both derivative kernels agree."""
+    direction = np.array([[0.0, 0.0, 1.0], [0.3, -0.4, 0.0], [1.0, 1.0, 1.0]])
+    xyz = direction * 1e-306
+    _, d_ref = spherical_harmonics_with_gradients(direction / np.linalg.norm(direction, axis=1, keepdims=True), 8)
+    for kind in ("gradients", "hessians"):
+        _, d = _evaluate(kind, xyz, 8, False)[:2]
+        assert not np.isnan(d).any()
+        assert np.isfinite(d).all()  # |dY| <= ~10/|r| ~ 1e307 is representable
+        scaled = d * (1e-306 * np.linalg.norm(xyz * 1e306, axis=1))[:, None, None]
+        np.testing.assert_allclose(scaled, d_ref, rtol=1e-12, atol=1e-12 * np.abs(d_ref).max())
+        assert np.array_equal(d[d_ref == 0], d_ref[d_ref == 0])  # structural zeros stay 0
+
+
+def test_huge_solid_harmonics_overflow_to_signed_inf_never_nan():
+    """Solid harmonics are degree-l polynomials: where r^l Y overflows the value is +-inf
+    with the sign of the true value; exact zeros stay 0; the rest is unchanged."""
+    p = 2.0**332  # 8.7e99
+    r0 = np.array([[1.0, 0.5, 0.25], [1.0, 0.0, 0.0], [0.0, -1.0, 0.5]])
+    for kind, order in zip(_KINDS, range(3)):
+        ref = _evaluate(kind, r0, 6, True)
+        got = _evaluate(kind, r0 * p, 6, True)
+        for a, b, o in zip(got, ref, range(order + 1)):
+            assert not np.isnan(a).any()
+            for l in range(7):
+                with np.errstate(over="ignore"):
+                    want = np.ldexp(b[..., lm_block(l)], 332 * max(l - o, 0))
+                have = a[..., lm_block(l)]
+                fin = np.isfinite(want)
+                np.testing.assert_allclose(have[fin], want[fin], rtol=1e-13, atol=0)
+                assert np.array_equal(np.isinf(have), ~fin)
+                assert np.array_equal(np.sign(have[~fin]), np.sign(want[~fin]))
+
+
+def test_issue_example_solid_overflow():
+    Y = spherical_harmonics([[1e100, 5e99, 2.5e99]], 4, solid=True)
+    assert not np.isnan(Y).any() and np.isinf(Y[0, lm_block(4)]).all()
+    assert np.isfinite(Y[0, :lm_block(4).start]).all()
+
+
+def _power_of_two_point(u, k):
+    """``xyz = u 2^k`` (what is really passed) and ``xyz 2^-k`` exactly (the unit-scale twin)."""
+    xyz = np.ldexp(np.asarray([u], dtype=float), k)
+    return xyz, np.ldexp(xyz, -k)
+
+
+# axis-aligned and diagonal points (where cancellations give exact zeros) and any float
+_component = st.one_of(st.sampled_from([0.0, 1.0, -1.0, 0.5]), st.floats(-1.0, 1.0))
+
+
+@settings(max_examples=max(settings().max_examples, 150))
+@example((0.0, 0.0, 1.0), -1016, "gradients", False, "integral", "standard")  # 1.4e-306
+@example((1.0, 0.5, 0.25), 332, "values", True, "integral", "standard")  # 8.7e99
+@example((0.0, 1.0, 0.0), 1023, "hessians", True, "component", "e3nn")
+@example((0.5, 0.0, 0.0), -1074, "values", False, "norm", "standard")
+@given(st.tuples(_component, _component, _component), st.integers(-1074, 1023),
+       st.sampled_from(_KINDS), st.booleans(), st.sampled_from(NORMS), st.sampled_from(CONVS))
+def test_any_radius_never_nan_and_scales_exactly(u, k, kind, solid, normalization, convention):
+    """Radii from 5e-324 to 1e308: values, gradients and Hessians are never NaN; they
+    equal the unit-scale values times 2^(k*degree) where that is representable and are
+    +-inf (or huge) where it is not; derivatives at subnormal |r| are refused."""
+    l_max = 6
+    xyz, back = _power_of_two_point(u, k)
+    big = np.abs(xyz).max()
+    args = (l_max, solid, normalization, convention)
+    if kind != "values" and not solid and 0.0 < big < _TINY:
+        with pytest.raises(ValueError, match="xyz"):
+            _evaluate(kind, xyz, *args)
+        return
+    got = _evaluate(kind, xyz, *args)
+    for a in got:
+        assert not np.isnan(a).any()
+    if np.abs(back).max() < 1e-3 or big == 0.0:
+        return  # the unit-scale twin is itself extreme (or the zero vector): no identity
+    ref = _evaluate(kind, back, *args)
+    for order, (a, b) in enumerate(zip(got, ref)):
+        for l in range(l_max + 1):
+            degree = l - order if solid else -order
+            with np.errstate(over="ignore", under="ignore"):
+                want = np.ldexp(b[..., lm_block(l)], k * degree)
+                scale = np.ldexp(np.abs(b).max(), k * degree)
+            have = a[..., lm_block(l)]
+            ok = np.abs(want) < 1e290
+            if np.isfinite(scale) and scale < 1e290:
+                atol = max(1e-11 * scale, 1e-290)
+                np.testing.assert_allclose(have[ok], want[ok], rtol=1e-11, atol=atol)
+            loud = ~ok & (np.abs(b[..., lm_block(l)]) > 1e-8 * np.abs(b).max())
+            assert np.all(np.abs(have[loud]) > 1e280)
+            assert np.array_equal(np.sign(have[loud]), np.sign(want[loud]))
+
+
+def test_cli_sph_never_prints_nan():
+    from rstref.cli import main
+
+    for argv, must in ((["sph", "--l-max", "8", "--gradients", "0", "0", "1e-306"], None),
+                       (["sph", "--l-max", "4", "--solid", "--gradients", "1e100", "5e99", "2.5e99"], "inf")):
+        buf = io.StringIO()
+        with redirect_stdout(buf):
+            rc = main(argv)
+        out = buf.getvalue().lower()
+        assert rc == 0 and "nan" not in out
+        assert must is None or must in out
+
+
+def test_outputs_beyond_the_memory_limit_are_refused_before_allocating(monkeypatch):
+    from rstref import limits
+
+    monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", 10**6)
+    xyz = np.ones((1000, 3))
+    assert spherical_harmonics(xyz, 10).shape == (1000, 121)  # 0.97 MB
+    with pytest.raises(ValueError, match=r"1000 points to l_max=10 needs about 3\.87 MB"):
+        spherical_harmonics_with_gradients(xyz, 10)
+    with pytest.raises(ValueError, match="MAX_ALLOCATION_BYTES"):
+        spherical_harmonics_with_hessians(xyz[:100], 10)

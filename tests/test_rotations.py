@@ -1,6 +1,7 @@
 """Rotations and real Wigner D matrices (issue 2)."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 import rstref
 from rstref.harmonics import (
-    lm_range,
+    lm_block,
     spherical_harmonics,
     spherical_harmonics_with_gradients,
 )
@@ -59,7 +60,7 @@ def test_equivariance_values_and_gradients(R, pts, convention):
     Yr, dYr = spherical_harmonics_with_gradients(xyz @ R.T, l_max, convention=convention)
     blocks = wigner_D_blocks(l_max, R, convention)
     for l in range(l_max + 1):
-        sl = lm_range(l)
+        sl = lm_block(l)
         D = blocks[l]
         np.testing.assert_allclose(Yr[:, sl], Y[:, sl] @ D.T, rtol=0,
                                    atol=identity_atol(1.0, l))
@@ -133,8 +134,8 @@ def test_high_degree_equivariance():
     xyz = np.random.default_rng(2).normal(size=(6, 3))
     l = 40
     D = wigner_D(l, R)
-    Y = spherical_harmonics(xyz, l)[:, lm_range(l)]
-    Yr = spherical_harmonics(xyz @ R.T, l)[:, lm_range(l)]
+    Y = spherical_harmonics(xyz, l)[:, lm_block(l)]
+    Yr = spherical_harmonics(xyz @ R.T, l)[:, lm_block(l)]
     np.testing.assert_allclose(Yr, Y @ D.T, rtol=0, atol=identity_atol(1.0, l))
     np.testing.assert_allclose(D @ D.T, np.eye(2 * l + 1), rtol=0, atol=identity_atol(1.0, l))
 
@@ -206,3 +207,11 @@ def test_public_names():
     assert rstref.wigner_D_blocks is wigner_D_blocks
     assert rstref.random_rotation is random_rotation
     assert rstref.check_rotation is check_rotation
+
+
+def test_random_rotation_refuses_huge_stacks_before_drawing():
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"random_rotation\(n=10000000000\).*TB.*rotations per call"):
+        rstref.random_rotation(0, 10**10)
+    assert time.perf_counter() - t0 < 1.0
+    assert rstref.random_rotation(0, 4).shape == (4, 3, 3)

@@ -26,6 +26,7 @@ def run(args):
     import numpy as np
 
     from rstref.harmonics import SphericalHarmonics
+    from rstref.layouts import lm_range
 
     try:
         sh = SphericalHarmonics(args.l_max, args.normalization, args.convention, args.solid)
@@ -42,11 +43,9 @@ def run(args):
         header += f" {'dY/dx':>24} {'dY/dy':>24} {'dY/dz':>24}"
     print(f"# {sh!r} at ({args.x!r}, {args.y!r}, {args.z!r})")
     print(header)
-    for l in range(sh.l_max + 1):
-        for m in range(-l, l + 1):
-            k = l * l + l + m
-            line = f"{l:>3} {m:>4} {Y[0, k]:>24.16e}"
-            if dY is not None:
-                line += "".join(f" {dY[0, a, k]:>24.16e}" for a in range(3))
-            print(line)
+    for k, (l, m) in enumerate(lm_range(sh.l_max)):
+        line = f"{l:>3} {m:>4} {Y[0, k]:>24.16e}"
+        if dY is not None:
+            line += "".join(f" {dY[0, a, k]:>24.16e}" for a in range(3))
+        print(line)
     return 0

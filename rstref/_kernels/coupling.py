@@ -1,4 +1,4 @@
-"""Per-item Clebsch-Gordan coupling kernels on the sparse table (DESIGN 2.3, section 3).
+"""Per-item Clebsch-Gordan coupling kernels on the sparse table (docs/conventions.md).
 
 All functions read the table arrays of :class:`rstref.coupling.CouplingTable`
 (``table.kernel_arrays()`` returns them in the order used here)::
@@ -18,14 +18,11 @@ offsets inside the arrays.  They use only loops, indexing and scalar maths, so a
 numba-cuda kernel can call them.
 """
 
+from rstref._kernels.layout import coupling_block_index
 from rstref._numba import njit
 
-
-@njit
-def cg_block_index(l1, l2, L, l_max):
-    """Flat block number ``(l1*(l_max+1) + l2)*(l_max+1) + L``."""
-    n = l_max + 1
-    return (l1 * n + l2) * n + L
+#: flat block number ``(l1*(l_max+1) + l2)*(l_max+1) + L`` (the layout helper, inlined)
+cg_block_index = coupling_block_index
 
 
 # inlined at numba-IR level: as a plain call it ran the coupling loops ~1.6x slower

@@ -44,13 +44,19 @@ Conventions of the kernels
 * ``solid`` True: the polynomials ``Z_lm(r)`` themselves (derivatives of the polynomial,
   also at the origin).  ``solid`` False: ``Y_lm(r/|r|)``; at the zero vector
   ``Y_00`` keeps its value and every other value and derivative is exactly 0 (``1/|r|``
-  is replaced by 0 there, which makes every l >= 1 term vanish).
+  is replaced by 0 there, which makes every l >= 1 term vanish).  Derivatives of
+  ``Y(r/|r|)`` are formed on the unit sphere and multiplied by ``s = 1/|r|`` last, so an
+  entry that is 0 there stays 0 however large ``s`` is (never ``inf * 0``).
+* Huge solid input (``max |r_k| > 2^(900/l_max)``) is evaluated at ``r/p``, ``p`` a power
+  of two, and degree block l is multiplied back by ``p^l`` (gradients ``p^(l-1)``,
+  Hessians ``p^(l-2)``): exact, and what overflows becomes ``±inf``, never NaN.
 
 No function here allocates, raises or prints, so numba-cuda kernels may call them.
 """
 
 import math
 
+from rstref._kernels.layout import lm_index
 from rstref._numba import njit
 
 #: largest supported degree
@@ -116,6 +122,80 @@ def _hessian_of_direction(lf, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hx
     )
 
 
+# ----------------------------------------------------------------------------- huge solid input
+# Solid harmonics are homogeneous polynomials: Z_l(r) = p^l Z_l(r/p).  For inputs so large
+# that p^l would overflow inside the recurrences (inf - inf = NaN), the kernels evaluate at
+# r/p with p a power of two (exact scaling) and multiply each degree block back by p^l
+# (gradients p^(l-1), Hessians p^(l-2)).  Entries that are exactly 0 stay 0, never inf * 0.
+@njit
+def _solid_scale_threshold(l_max):
+    """|r_k| above which a solid evaluation to degree l_max is scaled (p^l_max < 2^900)."""
+    if l_max <= 0:
+        return math.inf
+    return 2.0 ** (900.0 / l_max)
+
+
+@njit
+def _power_of_two_below(big):
+    """Largest power of two ``p <= big`` (``big >= 1``), built exactly by doubling."""
+    p = 1.0
+    while p * 65536.0 <= big:
+        p *= 65536.0
+    while p * 2.0 <= big:
+        p *= 2.0
+    return p
+
+
+@njit
+def _keep_zero_times(v, f):
+    """``v * f``, but 0 for ``v == 0`` even when ``f`` overflowed to inf."""
+    return v * f if v != 0.0 else v
+
+
+@njit
+def _rescale_values(out_val, i, l_max, p):
+    """Row i of the values: block l times ``p^l``."""
+    f = 1.0
+    for l in range(1, l_max + 1):
+        f *= p
+        for k in range(lm_index(l, -l), lm_index(l, l) + 1):
+            out_val[i, k] = _keep_zero_times(out_val[i, k], f)
+
+
+@njit
+def _rescale_gradients(out_grad, i, l_max, p):
+    """Row i of the gradients: block l times ``p^(l-1)``."""
+    f = 1.0
+    for l in range(2, l_max + 1):
+        f *= p
+        for a in range(3):
+            for k in range(lm_index(l, -l), lm_index(l, l) + 1):
+                out_grad[i, a, k] = _keep_zero_times(out_grad[i, a, k], f)
+
+
+@njit
+def _rescale_hessians(out_hess, i, l_max, p):
+    """Row i of the Hessians: block l times ``p^(l-2)``."""
+    f = 1.0
+    for l in range(3, l_max + 1):
+        f *= p
+        for a in range(3):
+            for b in range(3):
+                for k in range(lm_index(l, -l), lm_index(l, l) + 1):
+                    out_hess[i, a, b, k] = _keep_zero_times(out_hess[i, a, b, k], f)
+
+
+@njit
+def _solid_point(x, y, z, limit):
+    """(x, y, z, p): the point divided by p, a power of two, when max |r_k| > limit; else p = 1."""
+    big = max(abs(x), abs(y), abs(z))
+    if big <= limit:
+        return x, y, z, 1.0
+    p = _power_of_two_below(big)
+    inv = 1.0 / p
+    return x * inv, y * inv, z * inv, p
+
+
 # ----------------------------------------------------------------------------- kernels
 @njit
 def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val):
@@ -123,11 +203,15 @@ def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val
     a0 = axes[0]
     a1 = axes[1]
     a2 = axes[2]
+    limit = _solid_scale_threshold(l_max)
     for i in range(start, stop):
         x = xyz[i, a0]
         y = xyz[i, a1]
         z = xyz[i, a2]
-        if not solid:
+        p = 1.0
+        if solid:
+            x, y, z, p = _solid_point(x, y, z, limit)
+        else:
             # zero vector: s = 0 gives u = 0, where every l >= 1 polynomial vanishes
             x, y, z, s = _direction(x, y, z)
         r2 = x * x + y * y + z * z
@@ -144,12 +228,14 @@ def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val
             sn = cs[1, l - 1]
             cs[0, l] = x * c - y * sn
             cs[1, l] = x * sn + y * c
-            base = l * l + l
+            base = lm_index(l, 0)
             out_val[i, base] = q[l, 0]
             for m in range(1, l + 1):
                 qv = q[l, m]
                 out_val[i, base + m] = qv * cs[0, m]
                 out_val[i, base - m] = qv * cs[1, m]
+        if p != 1.0:
+            _rescale_values(out_val, i, l_max, p)
 
 
 @njit
@@ -158,12 +244,16 @@ def sph_gradients_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_
     a0 = axes[0]
     a1 = axes[1]
     a2 = axes[2]
+    limit = _solid_scale_threshold(l_max)
     for i in range(start, stop):
         x = xyz[i, a0]
         y = xyz[i, a1]
         z = xyz[i, a2]
         s = 1.0
-        if not solid:
+        p = 1.0
+        if solid:
+            x, y, z, p = _solid_point(x, y, z, limit)
+        else:
             # zero vector: s = 0 makes every l >= 1 value and derivative exactly 0
             x, y, z, s = _direction(x, y, z)
         r2 = x * x + y * y + z * z
@@ -189,42 +279,45 @@ def sph_gradients_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_
             cs[1, l] = x * sn + y * c
             cs[2, l] = l * c  # m C_{m-1} at m = l
             cs[3, l] = l * sn
-            # Y(r/|r|): grad = s G - (l s Z) u; solid (s = 1, t = 0): grad = G
-            t = 0.0 if solid else l * s
-            base = l * l + l
+            # Y(r/|r|): grad = s (G - l Z u); solid (s = 1, t = 0): grad = G.  s is applied
+            # last, to bounded numbers: s * (0) stays 0 where s * (...) parts would be inf
+            t = 0.0 if solid else float(l)
+            base = lm_index(l, 0)
             qv = q[l, 0]
-            sA = s * coef[2, l, 0] * q[l - 1, 1]
+            A = coef[2, l, 0] * q[l - 1, 1]
             tz = t * qv
             out_val[i, base] = qv
-            out_grad[i, a0, base] = -x * (sA + tz)
-            out_grad[i, a1, base] = -y * (sA + tz)
-            out_grad[i, a2, base] = s * coef[3, l, 0] * q[l - 1, 0] - tz * z
+            out_grad[i, a0, base] = s * (-x * (A + tz))
+            out_grad[i, a1, base] = s * (-y * (A + tz))
+            out_grad[i, a2, base] = s * (coef[3, l, 0] * q[l - 1, 0] - tz * z)
             for m in range(1, l + 1):
                 # with T = C_m or S_m: grad Z = (T dq/dx + q dT/dx, T dq/dy + q dT/dy, T dq/dz)
                 # and dq/dx = -x E q', dq/dy = -y E q'; the chain-rule term -t Z u has the
-                # same factor T, so  s grad Z - t Z u = (s q dT/dx - x T p, s q dT/dy - y T p,
-                # T w) with p = s E q' + t q and w = s F q_{l-1}^m - t q z
+                # same factor T, so  grad Z - t Z u = (q dT/dx - x T p, q dT/dy - y T p,
+                # T w) with p = E q' + t q and w = F q_{l-1}^m - t q z
                 qv = q[l, m]
                 tq = t * qv
-                p = s * coef[2, l, m] * q[l - 1, m + 1] + tq
-                w = s * coef[3, l, m] * q[l - 1, m] - tq * z
-                sqv = s * qv
+                pm = coef[2, l, m] * q[l - 1, m + 1] + tq
+                w = coef[3, l, m] * q[l - 1, m] - tq * z
                 c = cs[0, m]
                 sn = cs[1, m]
-                mc = sqv * cs[2, m]  # s q dC_m/dx = s q dS_m/dy
-                ms = sqv * cs[3, m]  # s q dS_m/dx = -s q dC_m/dy
-                pc = p * c
-                ps = p * sn
+                mc = qv * cs[2, m]  # q dC_m/dx = q dS_m/dy
+                ms = qv * cs[3, m]  # q dS_m/dx = -q dC_m/dy
+                pc = pm * c
+                ps = pm * sn
                 k = base + m
                 out_val[i, k] = qv * c
-                out_grad[i, a0, k] = mc - x * pc
-                out_grad[i, a1, k] = -ms - y * pc
-                out_grad[i, a2, k] = w * c
+                out_grad[i, a0, k] = s * (mc - x * pc)
+                out_grad[i, a1, k] = s * (-ms - y * pc)
+                out_grad[i, a2, k] = s * (w * c)
                 k = base - m
                 out_val[i, k] = qv * sn
-                out_grad[i, a0, k] = ms - x * ps
-                out_grad[i, a1, k] = mc - y * ps
-                out_grad[i, a2, k] = w * sn
+                out_grad[i, a0, k] = s * (ms - x * ps)
+                out_grad[i, a1, k] = s * (mc - y * ps)
+                out_grad[i, a2, k] = s * (w * sn)
+        if p != 1.0:
+            _rescale_values(out_val, i, l_max, p)
+            _rescale_gradients(out_grad, i, l_max, p)
 
 
 @njit
@@ -235,12 +328,16 @@ def sph_hessians_points(
     a0 = axes[0]
     a1 = axes[1]
     a2 = axes[2]
+    limit = _solid_scale_threshold(l_max)
     for i in range(start, stop):
         x = xyz[i, a0]
         y = xyz[i, a1]
         z = xyz[i, a2]
         s = 1.0
-        if not solid:
+        p = 1.0
+        if solid:
+            x, y, z, p = _solid_point(x, y, z, limit)
+        else:
             # zero vector: s = 0 makes every l >= 1 value and derivative exactly 0
             x, y, z, s = _direction(x, y, z)
         r2 = x * x + y * y + z * z
@@ -265,7 +362,7 @@ def sph_hessians_points(
             sn = cs[1, l - 1]
             cs[0, l] = x * c - y * sn
             cs[1, l] = x * sn + y * c
-            base = l * l + l
+            base = lm_index(l, 0)
             lf = float(l)
             l2 = l - 2 if l >= 2 else 0
             for m in range(l + 1):
@@ -339,6 +436,10 @@ def sph_hessians_points(
                     out_hess[i, a2, a0, k] = Hxz
                     out_hess[i, a1, a2, k] = Hyz
                     out_hess[i, a2, a1, k] = Hyz
+        if p != 1.0:
+            _rescale_values(out_val, i, l_max, p)
+            _rescale_gradients(out_grad, i, l_max, p)
+            _rescale_hessians(out_hess, i, l_max, p)
 
 
 # ----------------------------------------------------------------------------- one point
