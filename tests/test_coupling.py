@@ -809,3 +809,33 @@ def test_failed_loads_leak_no_file_handles(tmp_path):
         gc.collect()
     leaks = [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert not leaks, [str(w.message) for w in leaks]
+
+
+# ----------------------------------------------------------------------- worker pools
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_generate_with_workers_from_a_script_never_hangs(tmp_path, guarded):
+    """An unguarded script (spawn re-imports it in each worker) gets a clear error, quickly."""
+    import subprocess
+    import sys
+    import textwrap
+
+    call = "table = generate_table(1, sys.argv[1], workers=2)\nprint('RESULT', table.l_max)\n"
+    body = textwrap.indent(call, "    ") if guarded else call
+    script = tmp_path / "make_table.py"
+    script.write_text(
+        "import sys\nfrom rstref.coupling import generate_table\n"
+        + ("if __name__ == '__main__':\n" if guarded else "") + body
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(rstref.__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "t.npz")], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=tmp_path)
+    if guarded:
+        assert done.returncode == 0, done.stderr
+        assert "RESULT 1" in done.stdout
+    else:
+        assert done.returncode != 0 and "RESULT" not in done.stdout
+        assert "RuntimeError" in done.stderr and 'if __name__ == "__main__":' in done.stderr
+        assert not (tmp_path / "t.npz").exists()
