@@ -59,6 +59,23 @@ def _save(fig, path):
     return path
 
 
+def _save_cropped_to_ink(fig, path, pad_inches=0.1):
+    """Save cropped to the drawn pixels (3D axes reserve blank space that 'tight' keeps)."""
+    from matplotlib.transforms import Bbox
+
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    ink = rgba[..., :3].min(axis=2) < 235
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    height = rgba.shape[0]
+    dpi = fig.dpi
+    box = Bbox([[cols[0] / dpi - pad_inches, (height - rows[-1]) / dpi - pad_inches],
+                [cols[-1] / dpi + pad_inches, (height - rows[0]) / dpi + pad_inches]])
+    fig.savefig(path, bbox_inches=box)
+    plt.close(fig)
+    return path
+
+
 def _atom_colours(values):
     return np.where(np.asarray(values) > 0, HEAVY_COLOUR, HYDROGEN_COLOUR)
 
@@ -96,10 +113,10 @@ def plot_radial_basis(radial, path):
     axes[1].axhline(0.0, color="0.5", lw=0.6)
     for ax in axes:
         ax.set_xlabel(f"r ({ANGSTROM})")
-        ax.set_xlim(0.0, radial.r_cut * 1.02)
+        ax.set_xlim(0.0, radial.r_cut * 1.07)
         ax.axvline(radial.r_cut, color="0.4", lw=0.8, ls="--")
-        ax.annotate("r_cut (0 beyond)", (radial.r_cut, 0.5), xycoords=("data", "axes fraction"),
-                    rotation=90, ha="right", va="center", fontsize=8, color="0.35")
+        ax.annotate(" r_cut: 0 beyond", (radial.r_cut, 0.5), xycoords=("data", "axes fraction"),
+                    rotation=90, ha="left", va="center", fontsize=8, color="0.35")
     axes[1].legend(title="radial index", loc="upper right", ncols=2)
     fig.suptitle(f"Radial basis: {functions.shape[1]} functions, r_cut = {radial.r_cut:g} {ANGSTROM}")
     return _save(fig, path)
@@ -205,7 +222,7 @@ def plot_signal_isosurfaces(rst, c, positions, values, r_cut, path, symbols=None
     lin, grid = rst.signal_on_grid(c, r_cut, res)
     vmax = float(np.max(np.abs(grid))) or 1.0
     level = fraction * vmax
-    fig = plt.figure(figsize=(11, 5.4), layout="constrained")
+    fig = plt.figure(figsize=(11, 5.2), layout="constrained")
     views = ((22, -60, "oblique view"), (8, 0, "side view along x (the N-N axis is y)"))
     for k, (elev, azim, title) in enumerate(views):
         ax = fig.add_subplot(1, 2, k + 1, projection="3d")
@@ -222,7 +239,7 @@ def plot_signal_isosurfaces(rst, c, positions, values, r_cut, path, symbols=None
         half = r_cut * 0.8
         for set_lim in (ax.set_xlim, ax.set_ylim, ax.set_zlim):
             set_lim(-half, half)
-        ax.set_box_aspect((1, 1, 1))
+        ax.set_box_aspect((1, 1, 1), zoom=1.12)
         ax.view_init(elev=elev, azim=azim)
         ax.set_xlabel(f"x ({ANGSTROM})")
         ax.set_ylabel(f"y ({ANGSTROM})")
@@ -239,7 +256,7 @@ def plot_signal_isosurfaces(rst, c, positions, values, r_cut, path, symbols=None
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
     fig.suptitle(rf"The seed's signal in real space: isosurfaces of $\sum c_{{nlm}} R_n(r) Y_{{lm}}(\hat r)$ "
                  f"(l_max = {rst.l_max}, n_max = {rst.n_max}, r_cut = {r_cut:g} {ANGSTROM})")
-    return _save(fig, path)
+    return _save_cropped_to_ink(fig, path)
 
 
 # --------------------------------------------------------------------------- reconstruction
