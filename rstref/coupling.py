@@ -1,9 +1,9 @@
-"""Real Clebsch-Gordan coefficients, Wigner 3j symbols and real Gaunt coefficients (DESIGN 2.3).
+"""Real Clebsch-Gordan coefficients, Wigner 3j symbols and real Gaunt coefficients (docs/conventions.md).
 
 Convention
 ----------
 ``C = clebsch_gordan(l1, l2, L)`` has shape ``(2*l1+1, 2*l2+1, 2*L+1)`` and is indexed
-by ``[m1 + l1, m2 + l2, M + L]`` in rstref's real basis (DESIGN 2.1; the same index
+by ``[m1 + l1, m2 + l2, M + L]`` in rstref's real basis (docs/conventions.md; the same index
 order serves ``convention='e3nn'``).  It is
 
 * orthonormal: ``sum_{m1,m2} C[m1,m2,M] C[m1,m2,M'] = delta_{MM'}`` and
@@ -235,7 +235,10 @@ def generate_table(l_max, path, workers=1):
     path : str or os.PathLike
         Destination file (conventionally ``*.npz``); its directory must exist.
     workers : int
-        Processes used for the derivation (the result does not depend on it).
+        Processes used for the derivation (the result does not depend on it).  With
+        ``workers > 1`` they are spawned, which re-imports the calling script: call
+        this from a script only under ``if __name__ == "__main__":``.  Without the
+        guard the workers cannot start and a ``RuntimeError`` says so (no hang).
 
     Returns
     -------
@@ -331,7 +334,7 @@ def gaunt(l1, l2, l3, table=None):
 
     ``G[m1+l1, m2+l2, m3+l3] = integral over the unit sphere of
     Y_{l1 m1} Y_{l2 m2} Y_{l3 m3} dOmega`` with rstref's real harmonics in
-    'integral' normalisation (DESIGN 2.1).  Computed as
+    'integral' normalisation (docs/conventions.md).  Computed as
     ``sqrt((2l1+1)(2l2+1)/(4 pi (2l3+1))) * C000 * C`` with ``C = clebsch_gordan(l1, l2, l3)``
     and ``C000 = C[l1, l2, l3] = |<l1 0 l2 0|l3 0>|`` (zero when l1+l2+l3 is odd).
 

@@ -1,4 +1,4 @@
-"""Exact derivation of the real Clebsch-Gordan table with sympy (DESIGN section 2.3).
+"""Exact derivation of the real Clebsch-Gordan table with sympy (docs/conventions.md).
 
 Run ``python -m rstref.tables.generate --l-max 10 [--out PATH] [--workers 2]``.
 
@@ -8,7 +8,7 @@ Derivation, per block (l1, l2, L):
    ``sympy.physics.wigner.clebsch_gordan`` (square roots of rationals).
 2. The exact unitary ``U^l`` with ``Y_real = U^l Y_complex`` for sympy's
    Condon-Shortley complex harmonics ``Ynm`` and rstref's real harmonics
-   (DESIGN 2.1, no Condon-Shortley sign left, Y_{1,-1} ~ y, Y_{1,0} ~ z,
+   (docs/conventions.md, no Condon-Shortley sign left, Y_{1,-1} ~ y, Y_{1,0} ~ z,
    Y_{1,1} ~ x), see :func:`complex_to_real`.
 3. The phase rule (the one e3nn >= 0.5 uses, see below)::
 
@@ -77,7 +77,7 @@ def complex_to_real(l):
     * m = 0: ``Y_l0 = Y_l^0``
     * m < 0: ``Y_lm = i (Y_l^{m} - (-1)^|m| Y_l^{|m|}) / sqrt(2) = sqrt(2) (-1)^|m| Im Y_l^|m|``
 
-    so Y_{1,1} = +sqrt(3/4pi) x and Y_{1,-1} = +sqrt(3/4pi) y (DESIGN 2.1).
+    so Y_{1,1} = +sqrt(3/4pi) x and Y_{1,-1} = +sqrt(3/4pi) y (docs/conventions.md).
     """
     import sympy as sp
 
