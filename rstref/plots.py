@@ -125,14 +125,25 @@ def plot_radial_basis(radial, path):
 # --------------------------------------------------------------------------- signal
 
 
+def _signal_on_plane(rst, c, lin, axis, r_cut):
+    """The expansion on the plane ``r[axis] = 0``: ``out[i, j]`` at the other two axes' ``lin[i], lin[j]``."""
+    u, v = np.meshgrid(lin, lin, indexing="ij")
+    points = np.zeros((u.size, 3))
+    others = [k for k in range(3) if k != axis]
+    points[:, others[0]], points[:, others[1]] = u.ravel(), v.ravel()
+    values = rst.signal_at(c, points)
+    values[np.linalg.norm(points, axis=1) > r_cut] = 0.0
+    return values.reshape(u.shape)
+
+
 @_styled
 def plot_signal_slices(rst, c, positions, values, r_cut, path, res=81, symbols=None):
     """The expansion on the planes x = 0, y = 0, z = 0, with the atoms projected onto them."""
-    lin, grid = rst.signal_on_grid(c, r_cut, res)
-    mid = res // 2
-    slices = [(grid[mid, :, :], "plane x = 0", (1, 2)), (grid[:, mid, :], "plane y = 0", (0, 2)),
-              (grid[:, :, mid], "plane z = 0", (0, 1))]
-    vmax = float(np.max(np.abs(grid))) or 1.0
+    lin = np.linspace(-r_cut, r_cut, res)
+    slices = [(_signal_on_plane(rst, c, lin, 0, r_cut), "plane x = 0", (1, 2)),
+              (_signal_on_plane(rst, c, lin, 1, r_cut), "plane y = 0", (0, 2)),
+              (_signal_on_plane(rst, c, lin, 2, r_cut), "plane z = 0", (0, 1))]
+    vmax = max(float(np.max(np.abs(plane))) for plane, _, _ in slices) or 1.0
     fig, axes = plt.subplots(1, 3, figsize=(12.5, 4.6), layout="constrained")
     colours = _atom_colours(values)
     circle = np.linspace(0, 2 * np.pi, 200)
