@@ -204,6 +204,8 @@ def load_table(path=None):
     Loading and checking the shipped table takes about 30 ms, once per process
     (cached by path, modification time and size).
     """
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike naming a table file, got {type(path).__name__}")
     path = shipped_table_path() if path is None else os.fspath(path)
     real = os.path.realpath(path)
     reference = None if _is_shipped(real) else load_table()

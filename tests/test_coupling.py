@@ -624,6 +624,12 @@ def test_open_refuses_a_fifo_swapped_in_after_the_check(tmp_path, monkeypatch):
         _load.open_regular_file(str(fifo), "swapped.npz")
 
 
+@pytest.mark.parametrize("bad", [3, 2.5, ["cg.npz"]])
+def test_path_of_the_wrong_type_is_refused(bad):
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+        load_table(bad)
+
+
 def test_oversized_member_is_refused_from_the_zip_directory(tmp_path):
     """A small zip whose member inflates far beyond what l_max allows: no decompression."""
     import tracemalloc
