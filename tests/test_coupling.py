@@ -14,7 +14,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import rstref
@@ -59,7 +59,7 @@ def test_shipped_table_metadata(table):
 
 
 def test_shipped_table_passes_full_structure_check(table):
-    # loading skips the structural scan only for exactly these verified bytes
+    # the shipped bytes have the pinned hash and pass the full structural scan run on every load
     arrays = shipped_arrays()
     assert bytes(content_digest(arrays)).hex() == coupling.SHIPPED_CONTENT_SHA256 == table.content_sha256
     coupling._check_structure(arrays, "shipped", table.l_max)
@@ -702,6 +702,44 @@ def test_consistently_edited_coefficient_is_refused(tmp_path):
     # a tiny edit is caught too
     write_members(tmp_path / "tiny.npz", edited_block(base, (6, 5, 4), lambda v: v * (1 + 1e-11)))
     expect_table_error(tmp_path / "tiny.npz", "not orthonormal")
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_arrays_cached():
+    return shipped_arrays()
+
+
+@given(entry=st.integers(0, 124712), factor=st.floats(1e-9, 1.0).map(lambda f: 1.0 + f) | st.floats(-2.0, 0.5),
+       swap=st.booleans())
+@example(entry=393, factor=2.0, swap=True)  # two entries of one column swapped: columns stay orthonormal
+@example(entry=393, factor=-1.0, swap=False)  # one sign flipped
+@example(entry=0, factor=1.0 + 1e-9, swap=False)
+def test_any_consistent_single_edit_is_refused(entry, factor, swap):
+    """One coefficient scaled or sign-flipped (or two of different size swapped), hash recomputed.
+
+    ``load_table`` of such a file (not the shipped path, whose hash is pinned) runs the
+    structural checks and then the comparison with the shipped table: one of them refuses
+    it.  Magnitude changes already fail the structural checks (orthonormality and
+    completeness); a lone sign flip can keep both intact and is caught by the comparison.
+    """
+    from rstref.tables import _load
+
+    base = shipped_arrays_cached()
+    values = base["values"].copy()
+    if swap:
+        other = (entry + 1) % values.size
+        if abs(abs(values[entry]) - abs(values[other])) < 1e-6:
+            return
+        values[entry], values[other] = values[other], values[entry]
+    else:
+        values[entry] *= factor
+    edited = rehash({**base, "values": values})
+    with pytest.raises(CouplingTableError):
+        _load.check_table_arrays(edited, "edited")
+        _load.check_against_reference(edited, "edited", 10, load_table())
+    if factor > 0 and not swap:
+        with pytest.raises(CouplingTableError, match="orthonormal|complete|at most 1"):
+            _load.check_table_arrays(edited, "edited")
 
 
 def test_orthonormality_preserving_edits_are_refused(tmp_path):

@@ -262,9 +262,12 @@ def check_structure(arrays, path, l_max):
       even (rotation by pi about z) and ``(-1)**(l1+l2+L) s(m1) s(m2) s(M) = 1`` with
       ``s(m<0) = -1`` (rotation by pi about x);
     * sign convention: ``C[0,0,0] = |<l1 0 l2 0|L 0>| > 0`` for every even l1+l2+L;
-    * orthonormality of every block: ``sum_{m1,m2} C[m1,m2,M] C[m1,m2,M'] = delta``.
+    * orthonormality of every block: ``sum_{m1,m2} C[m1,m2,M] C[m1,m2,M'] = delta``;
+    * completeness: ``sum_{L,M} C[m1,m2,(L,M)]**2 = 1`` where every L is present.
 
-    Cost is O(entries log entries): about 20 ms for the shipped l <= 10 table.
+    Edits these cannot see (e.g. one sign flipped where the row has a single entry in
+    its block) are caught, for l <= 10, by :func:`check_against_reference`.  Cost is
+    linear in the entries: about 10 ms for the shipped l <= 10 table.
     """
     offsets = arrays["block_offsets"]
     counts = np.diff(offsets)
@@ -287,6 +290,7 @@ def check_structure(arrays, path, l_max):
         fail(path, "entries inside a block must be sorted by (m1, m2, M) without duplicates")
     _check_c000_signs(path, values, e_l1, e_l2, e_L, m1, m2, M, allowed & ((l1 + l2 + L) % 2 == 0))
     _check_orthonormal(path, values, m1 * (2 * e_l2 + 1) + m2, M + e_L, block, (l1, l2, L), counts)
+    _check_complete(path, values, e_l1, e_l2, m1, m2, l_max)
 
 
 def _check_selection_rules(path, e_l1, e_l2, e_L, m1, m2, M):
@@ -345,6 +349,30 @@ def _check_orthonormal(path, values, m_key, M_index, block, block_degrees, count
             b = int(np.searchsorted(gram_start, int(np.argmax(np.abs(off_diagonal))), side="right") - 1)
         fail(path, f"block (l1, l2, L) = ({int(l1_b[b])}, {int(l2_b[b])}, {int(L_b[b])}) is not orthonormal: "
                    f"sum_(m1,m2) C[m1,m2,M] C[m1,m2,M'] deviates from delta by {worst:.3g} (accepted {atol:.3g})")
+
+
+def _check_complete(path, values, e_l1, e_l2, m1, m2, l_max):
+    """``sum_{L,M} C[m1,m2,(L,M)]**2 = 1`` for every (l1, l2, m1, m2) with l1 + l2 <= l_max.
+
+    There every coupled L is in the table, so the change of basis is orthogonal and its
+    rows have norm 1; rows with l1 + l2 > l_max hold only some L and have norm <= 1.
+    This catches edits that permute coefficients inside a column, which column
+    orthonormality cannot see.
+    """
+    n = l_max + 1
+    l = np.arange(n, dtype=np.int64)
+    sizes = ((2 * l[:, None] + 1) * (2 * l[None, :] + 1)).ravel()  # rows of each (l1, l2)
+    row_start = np.concatenate([[0], np.cumsum(sizes)])
+    row = row_start[e_l1.astype(np.int64) * n + e_l2] + (m1 + e_l1) * (2 * e_l2 + 1) + (m2 + e_l2)
+    norms = np.bincount(row, weights=values * values, minlength=int(row_start[-1]))
+    complete = np.repeat((l[:, None] + l[None, :] <= l_max).ravel(), sizes)
+    atol = ORTHONORMALITY_EPS_PER_TERM * float(n * (2 * n - 1))
+    bad = np.where(complete, np.abs(norms - 1.0) > atol, norms > 1.0 + atol)
+    if np.any(bad):
+        k = int(np.flatnonzero(bad)[0])
+        pair = int(np.searchsorted(row_start, k, side="right") - 1)
+        fail(path, f"the coefficients of (l1, l2) = ({pair // n}, {pair % n}) are not complete: "
+                   f"sum_(L,M) C[m1,m2,(L,M)]^2 = {norms[k]:.6g} for one (m1, m2), expected 1")
 
 
 _reference_entries = {}
