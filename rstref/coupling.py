@@ -201,7 +201,7 @@ def load_table(path=None):
 
     Notes
     -----
-    Loading and checking the shipped table takes about 30 ms, once per process
+    Loading and checking the shipped table takes about 15 ms, once per process
     (cached by path, modification time and size).
     """
     if path is not None and not isinstance(path, (str, os.PathLike)):
