@@ -1,9 +1,9 @@
-"""Real Clebsch-Gordan coefficients, Wigner 3j symbols and real Gaunt coefficients (DESIGN 2.3).
+"""Real Clebsch-Gordan coefficients, Wigner 3j symbols and real Gaunt coefficients (docs/conventions.md).
 
 Convention
 ----------
 ``C = clebsch_gordan(l1, l2, L)`` has shape ``(2*l1+1, 2*l2+1, 2*L+1)`` and is indexed
-by ``[m1 + l1, m2 + l2, M + L]`` in rstref's real basis (DESIGN 2.1; the same index
+by ``[m1 + l1, m2 + l2, M + L]`` in rstref's real basis (docs/conventions.md; the same index
 order serves ``convention='e3nn'``).  It is
 
 * orthonormal: ``sum_{m1,m2} C[m1,m2,M] C[m1,m2,M'] = delta_{MM'}`` and
@@ -36,13 +36,10 @@ import numpy as np
 from rstref._checks import check_int
 from rstref.layouts import coupling_block_index
 from rstref.tables import CLEBSCH_GORDAN_FILE
-from rstref.tables._format import (
-    ALL_KEYS,
-    DATA_KEYS,
-    FORMAT_VERSION,
-    content_digest,
-    triangle,
-)
+from rstref.tables._format import triangle
+from rstref.tables._load import L_MAX_LIMIT as _L_MAX_LIMIT
+from rstref.tables._load import CouplingTableError, check_against_reference, check_table_arrays, read_table_arrays
+from rstref.tables._load import check_structure as _check_structure  # noqa: F401 (tests scan arrays with it)
 
 __all__ = [
     "CouplingTable",
@@ -55,18 +52,14 @@ __all__ = [
     "shipped_table_path",
 ]
 
-#: refuse tables claiming an absurd l_max (a foreign or damaged header) before allocating
-_L_MAX_LIMIT = 200
-
-#: content_sha256 of the shipped table (regeneration is bit-identical).  A file whose
-#: verified content hash equals this one is the table that tests/test_coupling.py checks
-#: structurally, so loading skips the (slower) structural scan for it; every other
-#: table is scanned in full.
+#: content_sha256 of the shipped table (regeneration is bit-identical), pinned here so
+#: that an installed table edited consistently (a coefficient changed and the hash
+#: inside the file recomputed) is refused: loading the shipped path accepts this hash
+#: only.  Every table, this one included, is also checked for its selection rules,
+#: sign convention and orthonormality on load, and any other table must agree with
+#: this one bit for bit on the blocks both hold.
 SHIPPED_CONTENT_SHA256 = "9cb47e8e2c5bcf0dad5cfe7599cdd93feb9a8fac74370f51eae1791acbd14323"
 
-
-class CouplingTableError(ValueError):
-    """A Clebsch-Gordan table file is missing, damaged, truncated or foreign."""
 
 
 def shipped_table_path():
@@ -92,23 +85,37 @@ class CouplingTable:
     path : str
         File the table was read from.
 
-    All arrays are read-only.  Entry order is
+    All arrays are read-only (backed by immutable bytes: ``setflags(write=True)``
+    raises) and the attributes cannot be rebound, so no caller can change what later
+    calls return.  Entry order is
     ``[(l1, l2, L, m1, m2, M) for l1 in range(l_max+1) for l2 in range(l_max+1)
     for L in range(l_max+1) for m1 in range(-l1, l1+1) for m2 in range(-l2, l2+1)
     for M in range(-L, L+1) if C^{l1 l2 L}[m1, m2, M] != 0]``.
     """
 
     def __init__(self, arrays, path):
-        self.path = path
-        self.l_max = int(arrays["l_max"])
-        self.block_offsets = arrays["block_offsets"]
-        self.m1_index = arrays["m1_index"]
-        self.m2_index = arrays["m2_index"]
-        self.M_index = arrays["M_index"]
-        self.values = arrays["values"]
-        self.sympy_version = bytes(arrays["sympy_version"]).decode("ascii")
-        self.generator_sha256 = bytes(arrays["generator_sha256"]).hex()
-        self.content_sha256 = bytes(arrays["content_sha256"]).hex()
+        fields = {
+            "path": path,
+            "l_max": int(arrays["l_max"]),
+            "block_offsets": arrays["block_offsets"],
+            "m1_index": arrays["m1_index"],
+            "m2_index": arrays["m2_index"],
+            "M_index": arrays["M_index"],
+            "values": arrays["values"],
+            "sympy_version": bytes(arrays["sympy_version"]).decode("ascii"),
+            "generator_sha256": bytes(arrays["generator_sha256"]).hex(),
+            "content_sha256": bytes(arrays["content_sha256"]).hex(),
+        }
+        for name, value in fields.items():
+            if isinstance(value, np.ndarray) and value.flags.writeable:
+                raise ValueError(f"CouplingTable array {name!r} must be read-only")
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"CouplingTable is immutable: cannot set {name!r} (load another table instead)")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"CouplingTable is immutable: cannot delete {name!r}")
 
     def __repr__(self):
         return (
@@ -153,104 +160,21 @@ _cache = {}
 _cache_lock = threading.Lock()
 
 
-def _fail(path, reason):
-    raise CouplingTableError(
-        f"{path} is not a valid rstref Clebsch-Gordan table (format version {FORMAT_VERSION}): {reason}. "
-        "Regenerate it with rstref.coupling.generate_table(l_max, path) or "
-        "`python -m rstref.tables.generate --l-max N --out PATH`."
-    )
-
-
-def _read_arrays(path):
-    """Read every member with allow_pickle=False; any zip/npy damage becomes CouplingTableError."""
+def _is_shipped(real):
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            keys = set(npz.files)
-            missing = [k for k in ALL_KEYS if k not in keys]
-            extra = sorted(keys - set(ALL_KEYS))
-            if missing:
-                _fail(path, f"missing arrays {missing}")
-            if extra:
-                _fail(path, f"unexpected arrays {extra}")
-            return {k: npz[k] for k in ALL_KEYS}
-    except CouplingTableError:
-        raise
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        # object arrays raise ValueError("Object arrays cannot be loaded when allow_pickle=False");
-        # truncated or corrupt archives raise BadZipFile / EOFError / zlib.error / "Bad CRC-32";
-        # a damaged .npy header raises ValueError; whatever it is, the file is unusable
-        _fail(path, f"{type(exc).__name__}: {exc}")
+        return os.path.samefile(real, shipped_table_path())
+    except OSError:
+        return False
 
 
-def _check_arrays(arrays, path):
-    """Structural checks and the content hash; raises CouplingTableError on any mismatch."""
-    for key, dtype in DATA_KEYS:
-        arr = arrays[key]
-        if arr.dtype != dtype:
-            _fail(path, f"array {key!r} has dtype {arr.dtype}, expected {dtype}")
-    for key in ("sympy_version", "generator_sha256", "content_sha256"):
-        arr = arrays[key]
-        if arr.dtype != np.uint8 or arr.ndim != 1:
-            _fail(path, f"array {key!r} must be a 1-d uint8 array, got {arr.dtype} {arr.shape}")
-    if arrays["generator_sha256"].shape != (32,) or arrays["content_sha256"].shape != (32,):
-        _fail(path, "hash arrays must have shape (32,)")
-    for key in ("format_version", "l_max"):
-        if arrays[key].shape != ():
-            _fail(path, f"array {key!r} must be a scalar, got shape {arrays[key].shape}")
-    version = int(arrays["format_version"])
-    if version != FORMAT_VERSION:
-        _fail(path, f"format version {version}, this rstref reads version {FORMAT_VERSION}")
-    l_max = int(arrays["l_max"])
-    if not 0 <= l_max <= _L_MAX_LIMIT:
-        _fail(path, f"l_max = {l_max} outside 0..{_L_MAX_LIMIT}")
-    offsets = arrays["block_offsets"]
-    n_blocks = (l_max + 1) ** 3
-    if offsets.shape != (n_blocks + 1,):
-        _fail(path, f"block_offsets has shape {offsets.shape}, expected ({n_blocks + 1},) for l_max = {l_max}")
-    size = int(offsets[-1]) if offsets.size else -1
-    for key in ("m1_index", "m2_index", "M_index", "values"):
-        if arrays[key].shape != (size,):
-            _fail(path, f"array {key!r} has shape {arrays[key].shape}, expected ({size},) from block_offsets")
-    if not bytes(arrays["sympy_version"]).isascii():
-        _fail(path, "sympy_version is not ASCII")
-    digest = content_digest(arrays)
-    if not np.array_equal(digest, arrays["content_sha256"]):
-        _fail(path, "content_sha256 does not match the arrays (damaged or edited file)")
-    if bytes(digest).hex() != SHIPPED_CONTENT_SHA256:
-        _check_structure(arrays, path, l_max)
-
-
-def _check_structure(arrays, path, l_max):
-    """Offsets, index ranges, selection rules and order (a wrong table must not load)."""
-    offsets = arrays["block_offsets"]
-    counts = np.diff(offsets)
-    if offsets[0] != 0 or np.any(counts < 0):
-        _fail(path, "block_offsets must start at 0 and be non-decreasing")
-    n = l_max + 1
-    l = np.arange(n)
-    l1, l2, L = (a.ravel() for a in np.meshgrid(l, l, l, indexing="ij"))
-    allowed = (np.abs(l1 - l2) <= L) & (L <= l1 + l2)
-    if np.any(counts[~allowed] != 0) or np.any(counts[allowed] == 0):
-        _fail(path, "non-empty blocks must be exactly the triangle-allowed (l1, l2, L)")
-    e_l1, e_l2, e_L = (np.repeat(a, counts) for a in (l1, l2, L))
-    m1 = arrays["m1_index"].astype(np.int64) - e_l1
-    m2 = arrays["m2_index"].astype(np.int64) - e_l2
-    M = arrays["M_index"].astype(np.int64) - e_L
-    if np.any(np.abs(m1) > e_l1) or np.any(np.abs(m2) > e_l2) or np.any(np.abs(M) > e_L):
-        _fail(path, "an m index lies outside -l..l")
-    if np.any((np.abs(M) != np.abs(m1 + m2)) & (np.abs(M) != np.abs(m1 - m2))):
-        _fail(path, "an entry violates the selection rule |M| = |m1 +- m2|")
-    values = arrays["values"]
-    if not np.all(np.isfinite(values)) or np.any(values == 0) or np.any(np.abs(values) > 1.0):
-        _fail(path, "values must be finite, non-zero and at most 1 in magnitude")
-    # strictly increasing (m1, m2, M) inside each block: no duplicate coefficients
-    key = (m1 * (2 * e_l2 + 1) + m2) * (2 * e_L + 1) + M
-    block = np.repeat(np.arange(n**3), counts)
-    same_block = block[1:] == block[:-1]
-    if np.any(same_block & (np.diff(key) <= 0)):
-        _fail(path, "entries inside a block must be sorted by (m1, m2, M) without duplicates")
+def _load_validated(path, real, reference):
+    """Read, check and wrap the table at ``real`` (shown to the user as ``path``)."""
+    arrays, st = read_table_arrays(real, path)
+    pinned = SHIPPED_CONTENT_SHA256 if reference is None else None
+    digest = check_table_arrays(arrays, path, pinned_sha256=pinned)
+    if reference is not None and digest != SHIPPED_CONTENT_SHA256:
+        check_against_reference(arrays, path, int(arrays["l_max"]), reference)
+    return CouplingTable(arrays, real), st
 
 
 def load_table(path=None):
@@ -271,30 +195,36 @@ def load_table(path=None):
     FileNotFoundError
         If ``path`` does not exist.
     CouplingTableError
-        (a ``ValueError``) if the file is not a zip of ``.npy`` arrays, contains
-        object arrays (never unpickled), misses or adds arrays, has the wrong
-        format version, dtypes or shapes, fails its content hash, or breaks the
-        structure of a CG table.  A file that loads gives the derived numbers.
+        (a ``ValueError``) if ``path`` is not a regular file (a FIFO, device or
+        directory is refused before it is opened, so nothing blocks), is not a zip
+        of ``.npy`` arrays, declares a member larger than a table of its ``l_max``
+        can need (refused from the zip directory, before decompressing), contains
+        object arrays (never unpickled), misses or adds arrays, has the wrong format
+        version, dtypes or shapes, fails its content hash, is the shipped file but
+        its hash is not the one pinned in rstref, breaks the selection rules, sign
+        convention or orthonormality of a CG table, or differs from the shipped
+        table on the blocks both hold.  A file that loads gives the derived numbers.
+
+    Notes
+    -----
+    Loading and checking the shipped table takes about 15 ms, once per process
+    (cached by path, modification time and size).
     """
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike naming a table file, got {type(path).__name__}")
     path = shipped_table_path() if path is None else os.fspath(path)
     real = os.path.realpath(path)
+    reference = None if _is_shipped(real) else load_table()
     try:
-        stat = os.stat(real)
+        st = os.stat(real)
     except FileNotFoundError:
-        raise FileNotFoundError(
-            f"Clebsch-Gordan table {path} does not exist; create it with "
-            "rstref.coupling.generate_table(l_max, path)"
-        ) from None
-    key = (real, stat.st_mtime_ns, stat.st_size)
+        st = None  # read_table_arrays raises the explanatory FileNotFoundError
+    key = None if st is None else (real, st.st_mtime_ns, st.st_size)
     with _cache_lock:
         table = _cache.get(key)
         if table is None:
-            arrays = _read_arrays(real)
-            _check_arrays(arrays, path)
-            for arr in arrays.values():
-                arr.setflags(write=False)
-            table = CouplingTable(arrays, real)
-            _cache[key] = table
+            table, st = _load_validated(path, real, reference)
+            _cache[(real, st.st_mtime_ns, st.st_size)] = table
     return table
 
 
@@ -313,7 +243,10 @@ def generate_table(l_max, path, workers=1):
     path : str or os.PathLike
         Destination file (conventionally ``*.npz``); its directory must exist.
     workers : int
-        Processes used for the derivation (the result does not depend on it).
+        Processes used for the derivation (the result does not depend on it).  With
+        ``workers > 1`` they are spawned, which re-imports the calling script: call
+        this from a script only under ``if __name__ == "__main__":``.  Without the
+        guard the workers cannot start and a ``RuntimeError`` says so (no hang).
 
     Returns
     -------
@@ -409,7 +342,7 @@ def gaunt(l1, l2, l3, table=None):
 
     ``G[m1+l1, m2+l2, m3+l3] = integral over the unit sphere of
     Y_{l1 m1} Y_{l2 m2} Y_{l3 m3} dOmega`` with rstref's real harmonics in
-    'integral' normalisation (DESIGN 2.1).  Computed as
+    'integral' normalisation (docs/conventions.md).  Computed as
     ``sqrt((2l1+1)(2l2+1)/(4 pi (2l3+1))) * C000 * C`` with ``C = clebsch_gordan(l1, l2, l3)``
     and ``C000 = C[l1, l2, l3] = |<l1 0 l2 0|l3 0>|`` (zero when l1+l2+l3 is odd).
 

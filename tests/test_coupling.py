@@ -14,7 +14,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import rstref
@@ -59,7 +59,7 @@ def test_shipped_table_metadata(table):
 
 
 def test_shipped_table_passes_full_structure_check(table):
-    # loading skips the structural scan only for exactly these verified bytes
+    # the shipped bytes have the pinned hash and pass the full structural scan run on every load
     arrays = shipped_arrays()
     assert bytes(content_digest(arrays)).hex() == coupling.SHIPPED_CONTENT_SHA256 == table.content_sha256
     coupling._check_structure(arrays, "shipped", table.l_max)
@@ -422,6 +422,11 @@ def rehash(arrays):
     return arrays
 
 
+def open_bytes(path):
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 def expect_table_error(path, match):
     with pytest.raises(CouplingTableError, match=match):
         load_table(path)
@@ -435,7 +440,7 @@ def test_object_array_is_rejected(tmp_path):
 
 
 def test_truncated_file_is_rejected(tmp_path):
-    data = open(coupling.shipped_table_path(), "rb").read()
+    data = open_bytes(coupling.shipped_table_path())
     for n in (0, 10, len(data) // 2, len(data) - 30):
         p = tmp_path / f"trunc{n}.npz"
         p.write_bytes(data[:n])
@@ -443,7 +448,7 @@ def test_truncated_file_is_rejected(tmp_path):
 
 
 def test_corrupted_bytes_are_rejected(tmp_path):
-    data = bytearray(open(coupling.shipped_table_path(), "rb").read())
+    data = bytearray(open_bytes(coupling.shipped_table_path()))
     for pos in (len(data) // 3, len(data) // 2, 2 * len(data) // 3):
         bad = bytearray(data)
         bad[pos] ^= 0x55
@@ -567,3 +572,314 @@ def test_kernels_compile_to_ptx(ptx_compiler):
     f, i32, i64 = t.float64[::1], t.int32[::1], t.int64
     ptx = ptx_compiler(kernel, (i64, i64, i64, f, f, f, t.int64[::1], i32, i32, i32, f, i64))
     assert ".entry" in ptx
+
+
+# ----------------------------------------------------------------------- hostile files
+
+
+def load_in_thread(path, timeout=10.0):
+    """``load_table(path)`` in a thread; returns the exception it raised (fails if it blocks)."""
+    import threading
+
+    result = {}
+
+    def target():
+        try:
+            result["table"] = load_table(path)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():  # unblock a reader stuck on a FIFO, then fail
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        thread.join(5)
+        pytest.fail(f"load_table({path}) blocked for {timeout} s")
+    return result.get("error")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
+def test_fifo_and_other_non_regular_files_are_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "table.npz"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.npz"
+    link.symlink_to(fifo)
+    for path, kind in ((fifo, "FIFO"), (link, "FIFO"), (tmp_path, "directory"), ("/dev/null", "device")):
+        error = load_in_thread(path)
+        assert isinstance(error, CouplingTableError), (path, error)
+        assert kind in str(error) and "regular file" in str(error)
+
+
+def test_open_refuses_a_fifo_swapped_in_after_the_check(tmp_path, monkeypatch):
+    # the type is checked again on the descriptor, opened non-blocking
+    from rstref.tables import _load
+
+    fifo = tmp_path / "swapped.npz"
+    os.mkfifo(fifo)
+    regular = os.stat(coupling.shipped_table_path())
+    monkeypatch.setattr(_load.os, "stat", lambda path: regular)
+    with pytest.raises(CouplingTableError, match="FIFO"):
+        _load.open_regular_file(str(fifo), "swapped.npz")
+
+
+@pytest.mark.parametrize("bad", [3, 2.5, ["cg.npz"]])
+def test_path_of_the_wrong_type_is_refused(bad):
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+        load_table(bad)
+
+
+def test_oversized_member_is_refused_from_the_zip_directory(tmp_path):
+    """A small zip whose member inflates far beyond what l_max allows: no decompression."""
+    import tracemalloc
+
+    base = shipped_arrays()
+    path = tmp_path / "bomb.npz"
+    n_bytes = 64 * 2**20
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key, arr in base.items():
+            if key == "values":
+                continue
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, arr, allow_pickle=False)
+            zf.writestr(key + ".npy", buf.getvalue())
+        with zf.open("values.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False,
+                                                          "shape": (n_bytes // 8,)})
+            chunk = bytes(2**20)
+            for _ in range(n_bytes // len(chunk)):
+                member.write(chunk)
+    assert path.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(CouplingTableError, match=r"values\.npy declares \d+ uncompressed bytes"):
+            load_table(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, peak  # the 64 MiB member was never inflated
+
+
+def test_member_limits_hold_the_shipped_table():
+    from rstref.tables import _load
+
+    table = load_table()
+    with zipfile.ZipFile(coupling.shipped_table_path()) as zf:
+        sizes = {info.filename[:-4]: info.file_size for info in zf.infolist()}
+    limits = _load.member_byte_limits(table.l_max)
+    assert all(sizes[k] <= limits[k] for k in ALL_KEYS)
+    assert table.size <= _load.max_entries(table.l_max) < 8 * table.size  # a bound, and not a loose one
+
+
+def test_absurd_l_max_is_refused_before_the_big_members_are_read(tmp_path):
+    base = shipped_arrays()
+    write_members(tmp_path / "big_l.npz", {**base, "l_max": np.array(201, dtype=np.int64)})
+    expect_table_error(tmp_path / "big_l.npz", "l_max = 201 outside 0..200")
+    write_members(tmp_path / "vec_l.npz", {**base, "l_max": np.arange(3)})
+    expect_table_error(tmp_path / "vec_l.npz", "'l_max' must be an integer scalar")
+
+
+def edited_block(arrays, triple, change):
+    """Arrays with ``change(values_of_block)`` applied to block ``triple`` and the hash recomputed."""
+    start, stop = load_table().block_range(*triple)
+    values = arrays["values"].copy()
+    values[start:stop] = change(values[start:stop])
+    return rehash({**arrays, "values": values})
+
+
+def test_consistently_edited_coefficient_is_refused(tmp_path):
+    # the class of the reported attack: one coefficient off by 0.65, content hash recomputed
+    base = shipped_arrays()
+    for triple, pos in (((3, 4, 5), 7), ((10, 10, 10), 0), ((1, 0, 1), 0)):
+        def change(v, pos=pos):
+            v[pos] = v[pos] - 0.65 if v[pos] > 0 else v[pos] + 0.65
+            return v
+
+        path = tmp_path / f"edited{triple}.npz"
+        write_members(path, edited_block(base, triple, change))
+        expect_table_error(path, r"not orthonormal|\|<l1 0 l2 0\|L 0>\|")
+    # a tiny edit is caught too
+    write_members(tmp_path / "tiny.npz", edited_block(base, (6, 5, 4), lambda v: v * (1 + 1e-11)))
+    expect_table_error(tmp_path / "tiny.npz", "not orthonormal")
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_arrays_cached():
+    return shipped_arrays()
+
+
+@given(entry=st.integers(0, 124712), factor=st.floats(1e-9, 1.0).map(lambda f: 1.0 + f) | st.floats(-2.0, 0.5),
+       swap=st.booleans())
+@example(entry=393, factor=2.0, swap=True)  # two entries of one column swapped: columns stay orthonormal
+@example(entry=393, factor=-1.0, swap=False)  # one sign flipped
+@example(entry=0, factor=1.0 + 1e-9, swap=False)
+def test_any_consistent_single_edit_is_refused(entry, factor, swap):
+    """One coefficient scaled or sign-flipped (or two of different size swapped), hash recomputed.
+
+    ``load_table`` of such a file (not the shipped path, whose hash is pinned) runs the
+    structural checks and then the comparison with the shipped table: one of them refuses
+    it.  Magnitude changes already fail the structural checks (orthonormality and
+    completeness); a lone sign flip can keep both intact and is caught by the comparison.
+    """
+    from rstref.tables import _load
+
+    base = shipped_arrays_cached()
+    values = base["values"].copy()
+    if swap:
+        other = (entry + 1) % values.size
+        if abs(abs(values[entry]) - abs(values[other])) < 1e-6:
+            return
+        values[entry], values[other] = values[other], values[entry]
+    else:
+        values[entry] *= factor
+    edited = rehash({**base, "values": values})
+    with pytest.raises(CouplingTableError):
+        _load.check_table_arrays(edited, "edited")
+        _load.check_against_reference(edited, "edited", 10, load_table())
+    if factor > 0 and not swap:
+        with pytest.raises(CouplingTableError, match="orthonormal|complete|at most 1"):
+            _load.check_table_arrays(edited, "edited")
+
+
+def test_orthonormality_preserving_edits_are_refused(tmp_path):
+    base = shipped_arrays()
+    # an odd block's overall sign: still orthonormal, selection rules intact; only the reference catches it
+    write_members(tmp_path / "odd.npz", edited_block(base, (2, 1, 2), lambda v: -v))
+    expect_table_error(tmp_path / "odd.npz", "differ from rstref's shipped table")
+    # an even block's overall sign breaks the convention C[0,0,0] = |<l1 0 l2 0|L 0>|
+    write_members(tmp_path / "even.npz", edited_block(base, (2, 2, 2), lambda v: -v))
+    expect_table_error(tmp_path / "even.npz", "sign convention")
+
+
+def test_parity_selection_rules_are_checked(tmp_path):
+    from rstref.tables import _load
+
+    base = shipped_arrays()
+    start, _ = load_table().block_range(1, 1, 0)  # C^{110}[m, m, 0] = 1/sqrt(3): move one entry's m2
+    m2 = base["m2_index"].copy()
+    M = base["M_index"].copy()
+    # (m1, m2, M) = (-1, -1, 0) -> (-1, 1, 0): |M| = |m1 + m2| still holds, the x-rotation rule does not
+    assert (base["m1_index"][start], m2[start], M[start]) == (0, 0, 0)
+    m2[start] = 2
+    arrays = rehash({**base, "m2_index": m2})
+    with pytest.raises(CouplingTableError, match="rotation by pi about x|sorted"):
+        _load.check_structure(arrays, "p", 10)
+
+
+def test_shipped_table_hash_is_pinned_in_the_code(tmp_path, monkeypatch):
+    base = shipped_arrays()
+    forged = tmp_path / coupling.CLEBSCH_GORDAN_FILE
+    write_members(forged, edited_block(base, (2, 1, 2), lambda v: -v))  # passes every structural check
+    from rstref.tables import _load
+
+    _load.check_structure(edited_block(base, (2, 1, 2), lambda v: -v), "forged", 10)
+    monkeypatch.setattr(coupling, "shipped_table_path", lambda: str(forged))
+    monkeypatch.setattr(coupling, "_cache", {})
+    with pytest.raises(CouplingTableError, match="pinned in rstref"):
+        load_table()
+
+
+def test_generated_tables_are_checked_against_the_shipped_one(tmp_path):
+    path = tmp_path / "cg2.npz"
+    small = coupling.generate_table(2, path)
+    assert small.content_sha256 != coupling.SHIPPED_CONTENT_SHA256
+    arrays = {k: np.asarray(getattr(small, k)) for k in ("block_offsets", "m1_index", "m2_index", "M_index", "values")}
+    with zipfile.ZipFile(path) as zf:
+        meta = {k: np.load(io.BytesIO(zf.read(k + ".npy"))) for k in ALL_KEYS}
+    arrays = {**meta, **arrays}
+    start, stop = small.block_range(1, 1, 1)
+    values = arrays["values"].copy()
+    values[start:stop] *= -1  # orthonormal, rule-abiding, and wrong
+    write_members(tmp_path / "flipped.npz", rehash({**arrays, "values": values}))
+    expect_table_error(tmp_path / "flipped.npz", r"l <= 2 differ from rstref's shipped table")
+
+
+# ----------------------------------------------------------------------- read-only tables
+
+
+def test_table_arrays_cannot_be_made_writable(table):
+    arrays = (table.block_offsets, table.m1_index, table.m2_index, table.M_index, table.values)
+    for arr in arrays + tuple(a[2:9] for a in arrays) + tuple(a.reshape(-1, 1) for a in arrays):
+        with pytest.raises(ValueError, match="WRITEABLE"):
+            arr.setflags(write=True)
+    for arr in table.kernel_arrays()[:5]:
+        assert not arr.flags.writeable
+    expected = clebsch_gordan(3, 3, 2)
+    with pytest.raises(ValueError):
+        np.copyto(table.values, 0.0)
+    with pytest.raises(AttributeError, match="immutable"):
+        table.values = np.zeros_like(table.values)
+    with pytest.raises(AttributeError, match="immutable"):
+        del table.l_max
+    np.testing.assert_array_equal(clebsch_gordan(3, 3, 2), expected)
+
+
+def test_writable_arrays_cannot_build_a_table():
+    arrays = shipped_arrays()
+    with pytest.raises(ValueError, match="read-only"):
+        CouplingTable(arrays, "x")
+
+
+# ----------------------------------------------------------------------- no leaked handles
+
+
+def test_failed_loads_leak_no_file_handles(tmp_path):
+    import gc
+    import warnings
+
+    data = open_bytes(coupling.shipped_table_path())
+    bad = []
+    for n in (0, 10, len(data) // 2):
+        bad.append(tmp_path / f"trunc{n}.npz")
+        bad[-1].write_bytes(data[:n])
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x55
+    bad.append(tmp_path / "flip.npz")
+    bad[-1].write_bytes(bytes(flipped))
+    bad.append(tmp_path / "text.npz")
+    bad[-1].write_text("hello")
+    np.savez(tmp_path / "foreign.npz", x=np.arange(3))
+    bad.append(tmp_path / "foreign.npz")
+    arrays = shipped_arrays()
+    arrays["values"] = np.array([object()] * 3, dtype=object)
+    write_members(tmp_path / "obj.npz", arrays, allow_pickle=True)
+    bad.append(tmp_path / "obj.npz")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for path in bad:
+            with pytest.raises(CouplingTableError):
+                load_table(path)
+        gc.collect()
+    leaks = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not leaks, [str(w.message) for w in leaks]
+
+
+# ----------------------------------------------------------------------- worker pools
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_generate_with_workers_from_a_script_never_hangs(tmp_path, guarded):
+    """An unguarded script (spawn re-imports it in each worker) gets a clear error, quickly."""
+    import subprocess
+    import sys
+    import textwrap
+
+    call = "table = generate_table(1, sys.argv[1], workers=2)\nprint('RESULT', table.l_max)\n"
+    body = textwrap.indent(call, "    ") if guarded else call
+    script = tmp_path / "make_table.py"
+    script.write_text(
+        "import sys\nfrom rstref.coupling import generate_table\n"
+        + ("if __name__ == '__main__':\n" if guarded else "") + body
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(rstref.__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "t.npz")], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=tmp_path)
+    if guarded:
+        assert done.returncode == 0, done.stderr
+        assert "RESULT 1" in done.stdout
+    else:
+        assert done.returncode != 0 and "RESULT" not in done.stdout
+        assert "RuntimeError" in done.stderr and 'if __name__ == "__main__":' in done.stderr
+        assert not (tmp_path / "t.npz").exists()

@@ -84,8 +84,8 @@ def test_demo_writes_figures(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     assert main(["demo", "--starts", "1", "--l-max", "2", "--n-max", "3", "--plot", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["hessian_spectrum.png", "radial_basis.png", "reconstruction.png",
-                     "signal_slices.png"]
+    assert names == ["hessian_spectrum.png", "homometric_pair.png", "radial_basis.png", "reconstruction.png",
+                     "signal_isosurfaces.png", "signal_slices.png"]
     assert all((tmp_path / n).stat().st_size > 1000 for n in names)
 
 

@@ -8,7 +8,9 @@ summary and gives the process exit status (non-zero when anything failed).
 
 Results go to ``validation/RESULTS.md``, one ``## ...`` section per topic; several
 scripts (and several people) write there, so a section is replaced or appended under
-a file lock and the other sections are left untouched.
+a file lock and the other sections are left untouched.  When the environment variable
+``RSTREF_RESULTS_FILE`` names a file, sections go there instead (``run_all.sh`` sets it
+to a copy in a temporary directory, so a CI run leaves the tracked file untouched).
 """
 
 import contextlib
@@ -258,10 +260,13 @@ def update_results_section(heading, body, path=None):
     """Replace the section ``heading`` of RESULTS.md with ``body``, or append it.
 
     ``heading`` is the full heading line (``'## Spherical harmonics: speed'``); only that
-    section changes.  The read-modify-write runs under an exclusive file lock, and the
+    section changes.  Default ``path``: ``$RSTREF_RESULTS_FILE`` if set, else
+    ``validation/RESULTS.md``.  The read-modify-write runs under an exclusive file lock, and the
     file is replaced atomically.
     """
-    path = Path(path) if path is not None else RESULTS_PATH
+    if path is None:
+        path = os.environ.get("RSTREF_RESULTS_FILE") or RESULTS_PATH
+    path = Path(path)
     heading = heading.strip()
     if not heading.startswith("## "):
         raise ValueError(f"heading must start with '## ', got {heading!r}")

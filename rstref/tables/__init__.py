@@ -1,4 +1,4 @@
-"""Shipped numeric tables and the generators that derive them (DESIGN section 2.3).
+"""Shipped numeric tables and the generators that derive them (docs/conventions.md).
 
 ``clebsch_gordan_l10.npz``
     Real Clebsch-Gordan coefficients for every (l1, l2, L) with l1, l2, L <= 10

@@ -1,4 +1,4 @@
-"""Exact derivation of the real Clebsch-Gordan table with sympy (DESIGN section 2.3).
+"""Exact derivation of the real Clebsch-Gordan table with sympy (docs/conventions.md).
 
 Run ``python -m rstref.tables.generate --l-max 10 [--out PATH] [--workers 2]``.
 
@@ -8,7 +8,7 @@ Derivation, per block (l1, l2, L):
    ``sympy.physics.wigner.clebsch_gordan`` (square roots of rationals).
 2. The exact unitary ``U^l`` with ``Y_real = U^l Y_complex`` for sympy's
    Condon-Shortley complex harmonics ``Ynm`` and rstref's real harmonics
-   (DESIGN 2.1, no Condon-Shortley sign left, Y_{1,-1} ~ y, Y_{1,0} ~ z,
+   (docs/conventions.md, no Condon-Shortley sign left, Y_{1,-1} ~ y, Y_{1,0} ~ z,
    Y_{1,1} ~ x), see :func:`complex_to_real`.
 3. The phase rule (the one e3nn >= 0.5 uses, see below)::
 
@@ -77,7 +77,7 @@ def complex_to_real(l):
     * m = 0: ``Y_l0 = Y_l^0``
     * m < 0: ``Y_lm = i (Y_l^{m} - (-1)^|m| Y_l^{|m|}) / sqrt(2) = sqrt(2) (-1)^|m| Im Y_l^|m|``
 
-    so Y_{1,1} = +sqrt(3/4pi) x and Y_{1,-1} = +sqrt(3/4pi) y (DESIGN 2.1).
+    so Y_{1,1} = +sqrt(3/4pi) x and Y_{1,-1} = +sqrt(3/4pi) y (docs/conventions.md).
     """
     import sympy as sp
 
@@ -190,11 +190,52 @@ def _real_block_star(triple):
     return real_block(*triple)
 
 
+#: what a user must do when worker processes cannot start (see :func:`_derive_in_pool`)
+SPAWN_HINT = (
+    "worker processes for the derivation could not start. With workers > 1, rstref uses the "
+    "'spawn' start method, which re-imports the calling script in every worker: a script "
+    "that calls generate_table/build_table at top level must guard the call with "
+    "`if __name__ == \"__main__\":` (see the multiprocessing docs, 'Safe importing of main "
+    "module'), or pass workers=1"
+)
+
+
+def _derive_in_pool(triples, workers):
+    """Blocks of ``triples`` derived by ``workers`` spawned processes, in ``triples`` order.
+
+    A ``concurrent.futures`` pool (not ``multiprocessing.Pool``): when workers die while
+    starting, e.g. because an unguarded script re-runs this call in them, the pool is
+    marked broken and this raises ``RuntimeError`` with :data:`SPAWN_HINT` instead of
+    respawning workers forever.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    if multiprocessing.parent_process() is not None and getattr(
+        multiprocessing.current_process(), "_inheriting", False
+    ):
+        raise RuntimeError(SPAWN_HINT)  # we are a worker re-importing an unguarded script
+    # the largest blocks go first so the pool stays busy to the end
+    order = sorted(range(len(triples)), key=lambda i: -sum(triples[i]))
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            computed = list(pool.map(_real_block_star, [triples[i] for i in order], chunksize=1))
+    except BrokenProcessPool as exc:
+        raise RuntimeError(SPAWN_HINT) from exc
+    blocks = [None] * len(triples)
+    for i, block in zip(order, computed):
+        blocks[i] = block
+    return blocks
+
+
 def build_table(l_max, workers=1):
     """Derive every block up to ``l_max`` and return the table as a dict of arrays.
 
-    ``workers > 1`` spreads the blocks over a process pool; the result does not
-    depend on it (blocks are exact and assembled in file order).
+    ``workers > 1`` spreads the blocks over a pool of spawned processes; the result
+    does not depend on it (blocks are exact and assembled in file order).  Called
+    from a script, that call must sit under ``if __name__ == "__main__":``;
+    otherwise it raises ``RuntimeError`` (never hangs).
     """
     import sympy
 
@@ -203,15 +244,7 @@ def build_table(l_max, workers=1):
         raise ValueError(f"l_max must be >= 0, got {l_max}")
     triples = table_triples(l_max)
     if workers > 1:
-        import multiprocessing
-
-        # the largest blocks go first so the pool stays busy to the end
-        order = sorted(range(len(triples)), key=lambda i: -sum(triples[i]))
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            computed = pool.map(_real_block_star, [triples[i] for i in order], chunksize=1)
-        blocks = [None] * len(triples)
-        for i, block in zip(order, computed):
-            blocks[i] = block
+        blocks = _derive_in_pool(triples, workers)
     else:
         blocks = [real_block(*t) for t in triples]
 
