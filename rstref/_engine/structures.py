@@ -15,6 +15,7 @@ import numpy as np
 
 from rstref import limits
 from rstref._kernels import invariants as _ki
+from rstref._kernels import neighbour_gradients as _kg
 from rstref._kernels import tensor as _kt
 from rstref._numba import njit
 
@@ -40,7 +41,7 @@ def _power_spectrum_loop(offsets, vectors, channels, weights, n_channels, R, dR,
             A = np.empty((l_max + 1, n_eff))
             B = np.empty((3, l_max + 1, n_eff))
             for i in range(s, t):
-                _ki.power_spectrum_neighbour_gradient(
+                _kg.power_spectrum_neighbour_gradient(
                     vectors[i], weights[i], channels[i], R[i], dR[i], Y[i], dY[i], c, present,
                     n_max, n_eff, l_max, normalize, norm_floor, A, B, pair_slot[i], self_slot[e],
                     gradients, write_gradients, strain[e], write_strain)
@@ -73,9 +74,9 @@ def _jacobian_loop(offsets, vectors, channels, weights, n_channels, R, dR, d2R, 
                                     M_index, cg, cg_l_max, jac)
             g = np.empty((3, F))
             for i in range(s, t):
-                _ki.jacobian_neighbour_gradient(jac, dc[i - s], channels[i], n_max, n_eff, l_max,
+                _kg.jacobian_neighbour_gradient(jac, dc[i - s], channels[i], n_max, n_eff, l_max,
                                                 g)
-                _ki.scatter_neighbour_gradient(g, vectors[i], pair_slot[i], self_slot[e],
+                _kg.scatter_neighbour_gradient(g, vectors[i], pair_slot[i], self_slot[e],
                                                gradients, write_gradients, strain[e],
                                                write_strain)
 
