@@ -26,6 +26,8 @@ def _power_spectrum_loop(offsets, vectors, channels, weights, n_channels, R, dR,
                          features, gradients, write_gradients, strain, write_strain):
     n_eff = n_channels * n_max
     dim = n_eff * (l_max + 1) * (l_max + 1)
+    no_dc = np.empty((vectors.shape[0], 0, 0))
+    no_d2c = np.empty((vectors.shape[0], 0, 0, 0))
     for e in numba.prange(offsets.shape[0] - 1):
         s = offsets[e]
         t = offsets[e + 1]
@@ -33,8 +35,7 @@ def _power_spectrum_loop(offsets, vectors, channels, weights, n_channels, R, dR,
         present = np.empty(n_channels, dtype=np.bool_)
         _kt.project_environment(vectors[s:t], weights[s:t], channels[s:t], R[s:t], dR[s:t],
                                 d2R[s:t], Y[s:t], dY[s:t], d2Y[s:t], n_max, n_eff, l_max,
-                                normalize, 0, norm_floor, c, np.empty((t - s, 0, 0)),
-                                np.empty((t - s, 0, 0, 0)))
+                                normalize, 0, norm_floor, c, no_dc[s:t], no_d2c[s:t])
         _ki.channels_present(channels[s:t], weights[s:t], present)
         _ki.power_spectrum_values_channels(c, present, n_max, n_eff, l_max, features[e])
         if write_gradients or write_strain:
@@ -58,6 +59,7 @@ def _jacobian_loop(offsets, vectors, channels, weights, n_channels, R, dR, d2R, 
     F = features.shape[1]
     derivatives = write_gradients or write_strain
     order = 1 if derivatives else 0
+    no_d2c = np.empty((vectors.shape[0], 0, 0, 0))
     for e in numba.prange(offsets.shape[0] - 1):
         s = offsets[e]
         t = offsets[e + 1]
@@ -65,7 +67,7 @@ def _jacobian_loop(offsets, vectors, channels, weights, n_channels, R, dR, d2R, 
         dc = np.empty((t - s, 3, n_max * L) if derivatives else (t - s, 0, 0))
         _kt.project_environment(vectors[s:t], weights[s:t], channels[s:t], R[s:t], dR[s:t],
                                 d2R[s:t], Y[s:t], dY[s:t], d2Y[s:t], n_max, n_eff, l_max,
-                                normalize, order, norm_floor, c, dc, np.empty((t - s, 0, 0, 0)))
+                                normalize, order, norm_floor, c, dc, no_d2c[s:t])
         _ki.bispectrum_values(c, n_eff, triples, block_offsets, m1_index, m2_index, M_index, cg,
                               cg_l_max, features[e])
         if derivatives:

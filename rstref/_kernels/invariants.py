@@ -50,11 +50,14 @@ def _block_dot(x, y, a, b, width):
     return acc
 
 
+#: the off-diagonal weight of the power spectrum
+SQRT2 = math.sqrt(2.0)
+
+
 @njit(inline="always")
-def _pair_weight(l, n, n2):
-    """``w (2l+1)^(-1/2)``, ``w = 1`` if ``n == n2`` else ``sqrt(2)``."""
-    scale = 1.0 / math.sqrt(2 * l + 1)
-    return scale if n == n2 else math.sqrt(2.0) * scale
+def _pair_weight(scale, n, n2):
+    """``w (2l+1)^(-1/2)`` from ``scale = (2l+1)^(-1/2)``: ``w = 1`` if ``n == n2`` else ``sqrt(2)``."""
+    return scale if n == n2 else SQRT2 * scale
 
 
 @njit
@@ -62,9 +65,10 @@ def power_spectrum_values(c, n_max, l_max, p):
     """Power spectrum of one coefficient vector ``c`` (dim,) into ``p`` (F,)."""
     f = 0
     for l in range(l_max + 1):
+        scale = 1.0 / math.sqrt(2 * l + 1)
         for n in range(n_max):
             for n2 in range(n, n_max):
-                p[f] = _pair_weight(l, n, n2) * _block_dot(
+                p[f] = _pair_weight(scale, n, n2) * _block_dot(
                     c, c, nlm_index(n_max, n, l, -l), nlm_index(n_max, n2, l, -l), 2 * l + 1)
                 f += 1
 
@@ -88,13 +92,14 @@ def power_spectrum_values_channels(c, present, n_max, n_eff, l_max, p):
     """
     pairs_per_l = n_eff * (n_eff + 1) // 2
     for l in range(l_max + 1):
+        scale = 1.0 / math.sqrt(2 * l + 1)
         for N in range(n_eff):
             if not present[N // n_max]:
                 continue
             for N2 in range(N, n_eff):
                 if not present[N2 // n_max]:
                     continue
-                p[l * pairs_per_l + pair_index(n_eff, N, N2)] = _pair_weight(l, N, N2) * _block_dot(
+                p[l * pairs_per_l + pair_index(n_eff, N, N2)] = _pair_weight(scale, N, N2) * _block_dot(
                     c, c, nlm_index(n_eff, N, l, -l), nlm_index(n_eff, N2, l, -l), 2 * l + 1)
 
 
@@ -105,6 +110,7 @@ def power_spectrum_gradients(c, dc, n_max, l_max, dp):
         f = 0
         for l in range(l_max + 1):
             width = 2 * l + 1
+            scale = 1.0 / math.sqrt(width)
             for n in range(n_max):
                 a = nlm_index(n_max, n, l, -l)
                 for n2 in range(n, n_max):
@@ -112,7 +118,7 @@ def power_spectrum_gradients(c, dc, n_max, l_max, dp):
                     acc = 0.0
                     for k in range(width):
                         acc += dc[i, a + k] * c[b + k] + c[a + k] * dc[i, b + k]
-                    dp[i, f] = _pair_weight(l, n, n2) * acc
+                    dp[i, f] = _pair_weight(scale, n, n2) * acc
                     f += 1
 
 
@@ -130,6 +136,7 @@ def power_spectrum_hessian_pairs(dc, n_max, l_max, gram, out):
             f = 0
             for l in range(l_max + 1):
                 width = 2 * l + 1
+                scale = 1.0 / math.sqrt(width)
                 for n in range(n_max):
                     a = nlm_index(n_max, n, l, -l)
                     for n2 in range(n_max):
@@ -140,7 +147,7 @@ def power_spectrum_hessian_pairs(dc, n_max, l_max, gram, out):
                         gram[n, n2] = acc
                 for n in range(n_max):
                     for n2 in range(n, n_max):
-                        v = _pair_weight(l, n, n2) * (gram[n, n2] + gram[n2, n])
+                        v = _pair_weight(scale, n, n2) * (gram[n, n2] + gram[n2, n])
                         out[I, J, f] = v
                         out[J, I, f] = v
                         f += 1

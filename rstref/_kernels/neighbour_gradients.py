@@ -44,7 +44,10 @@ def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, pres
     coefficients).  ``R, dR`` (n_max,) raw radial values at ``|xyz|``; scratch ``A``
     (l_max+1, n_eff), ``B`` (3, l_max+1, n_eff).
     """
-    rho = math.sqrt(xyz[0] * xyz[0] + xyz[1] * xyz[1] + xyz[2] * xyz[2])
+    x0 = xyz[0]
+    x1 = xyz[1]
+    x2 = xyz[2]
+    rho = math.sqrt(x0 * x0 + x1 * x1 + x2 * x2)
     inv_s, s1, s2, contributes = kernel_norm(R, dR, R, rho, n_max, l_max, normalize, 1, norm_floor)
     if not contributes:
         return
@@ -52,9 +55,9 @@ def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, pres
     u1 = 0.0
     u2 = 0.0
     if rho > 0.0:
-        u0 = xyz[0] / rho
-        u1 = xyz[1] / rho
-        u2 = xyz[2] / rho
+        u0 = x0 / rho
+        u1 = x1 / rho
+        u2 = x2 / rho
     for l in range(l_max + 1):
         for N2 in range(n_eff):
             if not present[N2 // n_max]:
@@ -77,15 +80,15 @@ def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, pres
     pairs_per_l = n_eff * (n_eff + 1) // 2
     sqrt2 = math.sqrt(2.0)
     base = channel * n_max
-    for n in range(n_max):
-        g0r, g1r, _ = normalized_radial(R[n], dR[n], 0.0, inv_s, s1, s2)
-        r0 = value * g0r
-        r1 = value * g1r
-        if r1 == 0.0 and r0 == 0.0:
-            continue
-        N = base + n
-        for l in range(l_max + 1):
-            scale = 1.0 / math.sqrt(2 * l + 1)
+    for l in range(l_max + 1):
+        scale = 1.0 / math.sqrt(2 * l + 1)
+        for n in range(n_max):
+            g0r, g1r, _ = normalized_radial(R[n], dR[n], 0.0, inv_s, s1, s2)
+            r0 = value * g0r
+            r1 = value * g1r
+            if r1 == 0.0 and r0 == 0.0:
+                continue
+            N = base + n
             for N2 in range(n_eff):
                 if not present[N2 // n_max]:
                     continue
@@ -105,10 +108,15 @@ def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, pres
                     gradients[self_slot, 1, f] -= g1
                     gradients[self_slot, 2, f] -= g2
                 if write_strain:
-                    for a in range(3):
-                        ga = g0 if a == 0 else (g1 if a == 1 else g2)
-                        for b in range(3):
-                            strain[a, b, f] += ga * xyz[b]
+                    strain[0, 0, f] += g0 * x0
+                    strain[0, 1, f] += g0 * x1
+                    strain[0, 2, f] += g0 * x2
+                    strain[1, 0, f] += g1 * x0
+                    strain[1, 1, f] += g1 * x1
+                    strain[1, 2, f] += g1 * x2
+                    strain[2, 0, f] += g2 * x0
+                    strain[2, 1, f] += g2 * x1
+                    strain[2, 2, f] += g2 * x2
 
 
 @njit

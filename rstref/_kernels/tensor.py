@@ -117,6 +117,20 @@ def _zero_derivatives(dc, d2c, order):
                     d2c[a, b, j] = 0.0
 
 
+@njit(inline="always")
+def _add_values(value, base, R, Y, n_max, n_eff, l_max, inv_s, c):
+    """``c[index(base + n, l, m)] += (v G_n) Y_lm`` with ``G = R * inv_s`` (values only)."""
+    for l in range(l_max + 1):
+        y = lm_index(l, -l)
+        for n in range(n_max):
+            w = value * (R[n] * inv_s)
+            if w == 0.0:
+                continue
+            j = nlm_index(n_eff, base + n, l, -l)
+            for k in range(2 * l + 1):
+                c[j + k] += w * Y[y + k]
+
+
 @njit
 def project_atom(xyz, value, channel, R, dR, d2R, Y, dY, d2Y, n_max, n_eff, l_max, normalize,
                  order, norm_floor, c, dc, d2c):
@@ -168,19 +182,19 @@ def project_atom(xyz, value, channel, R, dR, d2R, Y, dY, d2Y, n_max, n_eff, l_ma
         _zero_derivatives(dc, d2c, order)
         return
     base = channel * n_max
+    if order == 0:
+        _add_values(value, base, R, Y, n_max, n_eff, l_max, inv_s, c)
+        return
     for n in range(n_max):
         r0, r1, r2 = normalized_radial(R[n], dR[n], d2R[n], inv_s, s1, s2)
-        if order == 0 and r0 == 0.0:
-            continue
+        w = value * r0
         for l in range(l_max + 1):
             for m in range(-l, l + 1):
                 j = nlm_index(n_eff, base + n, l, m)
                 k = nlm_index(n_max, n, l, m)
                 lm = lm_index(l, m)
                 yv = Y[lm]
-                c[j] += value * (r0 * yv)
-                if order < 1:
-                    continue
+                c[j] += w * yv
                 dc[0, k] = value * (r1 * u0 * yv + r0 * dY[0, lm])
                 dc[1, k] = value * (r1 * u1 * yv + r0 * dY[1, lm])
                 dc[2, k] = value * (r1 * u2 * yv + r0 * dY[2, lm])
