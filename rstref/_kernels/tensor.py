@@ -117,9 +117,17 @@ def _zero_derivatives(dc, d2c, order):
                     d2c[a, b, j] = 0.0
 
 
-@njit(inline="always")
-def _add_values(value, base, R, Y, n_max, n_eff, l_max, inv_s, c):
-    """``c[index(base + n, l, m)] += (v G_n) Y_lm`` with ``G = R * inv_s`` (values only)."""
+@njit
+def add_atom_values(value, channel, R, Y, n_max, n_eff, l_max, normalize, norm_floor, c):
+    """Values-only :func:`project_atom` (``order = 0``): ``c[index(N, l, m)] += v G_n Y_lm``.
+
+    ``N = channel * n_max + n``; ``G = R`` (raw) or ``R / s`` (``normalize``; 0 when
+    ``s <= norm_floor``).  ``R`` (n_max,), ``Y`` (L,), ``c`` (n_eff * L,).
+    """
+    inv_s, _, _, contributes = kernel_norm(R, R, R, 0.0, n_max, l_max, normalize, 0, norm_floor)
+    if not contributes:
+        return
+    base = channel * n_max
     for l in range(l_max + 1):
         y = lm_index(l, -l)
         for n in range(n_max):
@@ -165,6 +173,9 @@ def project_atom(xyz, value, channel, R, dR, d2R, Y, dY, d2Y, n_max, n_eff, l_ma
     d2c : float64[3, 3, n_max * L]
         Written (order >= 2): ``d2c[a, b, index(n, l, m)] = v d_a d_b g_nlm(xyz)``.
     """
+    if order == 0:
+        add_atom_values(value, channel, R, Y, n_max, n_eff, l_max, normalize, norm_floor, c)
+        return
     x = xyz[0]
     y = xyz[1]
     z = xyz[2]
@@ -182,9 +193,6 @@ def project_atom(xyz, value, channel, R, dR, d2R, Y, dY, d2Y, n_max, n_eff, l_ma
         _zero_derivatives(dc, d2c, order)
         return
     base = channel * n_max
-    if order == 0:
-        _add_values(value, base, R, Y, n_max, n_eff, l_max, inv_s, c)
-        return
     for n in range(n_max):
         r0, r1, r2 = normalized_radial(R[n], dR[n], d2R[n], inv_s, s1, s2)
         w = value * r0
@@ -222,6 +230,10 @@ def project_environment(positions, values, channels, R, dR, d2R, Y, dY, d2Y, n_m
     for j in range(c.shape[0]):
         c[j] = 0.0
     for i in range(positions.shape[0]):
+        if order == 0:
+            add_atom_values(values[i], channels[i], R[i], Y[i], n_max, n_eff, l_max, normalize,
+                            norm_floor, c)
+            continue
         project_atom(positions[i], values[i], channels[i], R[i], dR[i], d2R[i], Y[i], dY[i],
                      d2Y[i], n_max, n_eff, l_max, normalize, order, norm_floor, c, dc[i], d2c[i])
 
