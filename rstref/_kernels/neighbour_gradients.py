@@ -59,16 +59,18 @@ def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, pres
         u1 = x1 / rho
         u2 = x2 / rho
     for l in range(l_max + 1):
+        y0 = lm_index(l, -l)
         for N2 in range(n_eff):
             if not present[N2 // n_max]:
                 continue
+            j0 = nlm_index(n_eff, N2, l, -l)
             s = 0.0
             t0 = 0.0
             t1 = 0.0
             t2 = 0.0
-            for m in range(-l, l + 1):
-                cv = c[nlm_index(n_eff, N2, l, m)]
-                lm = lm_index(l, m)
+            for k in range(2 * l + 1):
+                cv = c[j0 + k]
+                lm = y0 + k
                 s += Y[lm] * cv
                 t0 += dY[0, lm] * cv
                 t1 += dY[1, lm] * cv
