@@ -150,3 +150,29 @@ def test_checked_fast_paths_equal_public_calls():
     c, dc, d2c = rst._project_checked(positions, values, False, 2)
     for g, w in zip((c, dc, d2c), rst.with_peaks_at_with_hessians(positions, values, False)):
         np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_device_facing_environment_kernels_equal_the_engine(normalize):
+    """The one-density loops the GPU driver launches run the same per-atom kernel."""
+    from rstref import limits
+    from rstref._kernels.tensor import project_environment, project_environment_radial
+
+    rst = _tensor("cosine_bumps")
+    positions, values, _ = _environments(sizes=(5,))
+    want = rst.with_peaks_at_with_hessians(positions, values, normalize)
+    sph = rstref.SphericalHarmonics(L_MAX, "component", "standard")
+    Y, dY, d2Y = sph.compute_with_hessians(positions)
+    R, dR, d2R = rst.radial_basis.with_derivatives(np.linalg.norm(positions, axis=1))
+    n = positions.shape[0]
+    tail = (N_MAX, L_MAX, normalize, 2, limits.KERNEL_NORM_FLOOR)
+    c, dc, d2c = np.empty(rst.dim), np.empty((n, 3, rst.dim)), np.empty((n, 3, 3, rst.dim))
+    project_environment(positions, values, R, dR, d2R, Y, dY, d2Y, *tail, c, dc, d2c)
+    for got, ref in zip((c, dc, d2c), want):
+        np.testing.assert_array_equal(got, ref)
+    family, r_cut, n_prim, p, coefficients = rst.radial_basis.kernel_arguments()
+    scratch = [np.empty(n_prim) for _ in range(3)] + [np.empty(N_MAX) for _ in range(3)]
+    project_environment_radial(positions, values, family, r_cut, n_prim, p, coefficients, Y, dY,
+                               d2Y, *tail, *scratch, c, dc, d2c)
+    for got, ref in zip((c, dc, d2c), want):
+        np.testing.assert_array_equal(got, ref)

@@ -5,7 +5,7 @@ radial kernel :func:`rstref._kernels.radial.orthonormal_radial_point` when the b
 offers ``kernel_arguments()``, else tabulated by its ``with_derivatives``) and the
 'component' spherical harmonics with derivatives (the injected harmonics calculator).
 
-Stage 2, per environment: :func:`rstref._kernels.tensor.project_environment` (one
+Stage 2, per environment: :func:`rstref._kernels.tensor.project_environment_channels` (one
 per-atom kernel, :func:`~rstref._kernels.tensor.project_atom`, for the raw and the
 kernel-normalised projection and for any number of species channels).
 
@@ -56,7 +56,7 @@ def _project_batch(offsets, vectors, channels, weights, R, dR, d2R, Y, dY, d2Y, 
     for e in numba.prange(offsets.shape[0] - 1):
         s = offsets[e]
         t = offsets[e + 1]
-        _kt.project_environment(vectors[s:t], weights[s:t], channels[s:t], R[s:t], dR[s:t],
+        _kt.project_environment_channels(vectors[s:t], weights[s:t], channels[s:t], R[s:t], dR[s:t],
                                 d2R[s:t], Y[s:t], dY[s:t], d2Y[s:t], n_max, n_eff, l_max,
                                 normalize, order, norm_floor, c[e], dc[s:t], d2c[s:t])
 
@@ -146,7 +146,7 @@ class Expansion:
         args = (*self.factors(batch.vectors, order), self.n_max, n_eff, self.l_max,
                 bool(normalize), order, limits.KERNEL_NORM_FLOOR)
         if batch.n_env == 1:
-            _kt.project_environment(batch.vectors, batch.weights, batch.channels, *args, c[0],
+            _kt.project_environment_channels(batch.vectors, batch.weights, batch.channels, *args, c[0],
                                     dc, d2c)
         else:
             _project_batch(batch.offsets, batch.vectors, batch.channels, batch.weights, *args,

@@ -33,7 +33,7 @@ def _power_spectrum_loop(offsets, vectors, channels, weights, n_channels, R, dR,
         t = offsets[e + 1]
         c = np.empty(dim)
         present = np.empty(n_channels, dtype=np.bool_)
-        _kt.project_environment(vectors[s:t], weights[s:t], channels[s:t], R[s:t], dR[s:t],
+        _kt.project_environment_channels(vectors[s:t], weights[s:t], channels[s:t], R[s:t], dR[s:t],
                                 d2R[s:t], Y[s:t], dY[s:t], d2Y[s:t], n_max, n_eff, l_max,
                                 normalize, 0, norm_floor, c, no_dc[s:t], no_d2c[s:t])
         _ki.channels_present(channels[s:t], weights[s:t], present)
@@ -65,7 +65,7 @@ def _jacobian_loop(offsets, vectors, channels, weights, n_channels, R, dR, d2R, 
         t = offsets[e + 1]
         c = np.empty(dim)
         dc = np.empty((t - s, 3, n_max * L) if derivatives else (t - s, 0, 0))
-        _kt.project_environment(vectors[s:t], weights[s:t], channels[s:t], R[s:t], dR[s:t],
+        _kt.project_environment_channels(vectors[s:t], weights[s:t], channels[s:t], R[s:t], dR[s:t],
                                 d2R[s:t], Y[s:t], dY[s:t], d2Y[s:t], n_max, n_eff, l_max,
                                 normalize, order, norm_floor, c, dc, no_d2c[s:t])
         _ki.bispectrum_values(c, n_eff, triples, block_offsets, m1_index, m2_index, M_index, cg,

@@ -35,7 +35,10 @@ normalised basis is the raw one with the radial factor ``G = R / s``::
 (at ``rho = 0`` the terms in ``s'`` and ``R'^2``, which the Cartesian formulas multiply
 by ``u = 0``, are dropped).  An atom with ``s <= norm_floor`` contributes 0 (values and
 derivatives).  :func:`kernel_norm` and :func:`normalized_radial` are the one place of
-this formula; :func:`project_atom` is the one per-atom projection.
+this formula; :func:`project_atom` is the one per-atom projection (its values-only part
+:func:`add_atom_values`); the environment loops :func:`project_environment_channels`,
+:func:`project_environment` (one density) and :func:`project_environment_radial` (one
+density, radial basis evaluated per atom) only call it.
 
 Nothing here allocates, raises or prints: numba-cuda kernels may call these functions.
 """
@@ -219,8 +222,8 @@ def project_atom(xyz, value, channel, R, dR, d2R, Y, dY, d2Y, n_max, n_eff, l_ma
 
 
 @njit
-def project_environment(positions, values, channels, R, dR, d2R, Y, dY, d2Y, n_max, n_eff,
-                        l_max, normalize, order, norm_floor, c, dc, d2c):
+def project_environment_channels(positions, values, channels, R, dR, d2R, Y, dY, d2Y, n_max,
+                                 n_eff, l_max, normalize, order, norm_floor, c, dc, d2c):
     """Coefficients of one environment: ``c = sum_i v_i g(r_i)``; ``dc[i]``, ``d2c[i]`` per atom.
 
     ``channels`` (N,) int64; ``R, dR, d2R``: ``(N, n_max)``; ``Y``: ``(N, L)``; ``dY``:
@@ -236,6 +239,22 @@ def project_environment(positions, values, channels, R, dR, d2R, Y, dY, d2Y, n_m
             continue
         project_atom(positions[i], values[i], channels[i], R[i], dR[i], d2R[i], Y[i], dY[i],
                      d2Y[i], n_max, n_eff, l_max, normalize, order, norm_floor, c, dc[i], d2c[i])
+
+
+@njit
+def project_environment(positions, values, R, dR, d2R, Y, dY, d2Y, n_max, l_max, normalize,
+                        order, norm_floor, c, dc, d2c):
+    """:func:`project_environment_channels` of one density (every atom in channel 0).
+
+    ``R, dR, d2R``: ``(N, n_max)``; ``Y``: ``(N, L)``; ``dY``: ``(N, 3, L)``; ``d2Y``:
+    ``(N, 3, 3, L)``; ``c``: ``(dim,)`` (zeroed here); ``dc``: ``(N, 3, dim)``; ``d2c``:
+    ``(N, 3, 3, dim)``.
+    """
+    for j in range(c.shape[0]):
+        c[j] = 0.0
+    for i in range(positions.shape[0]):
+        project_atom(positions[i], values[i], 0, R[i], dR[i], d2R[i], Y[i], dY[i], d2Y[i],
+                     n_max, n_max, l_max, normalize, order, norm_floor, c, dc[i], d2c[i])
 
 
 @njit
