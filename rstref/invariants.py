@@ -1,4 +1,4 @@
-"""Rotation invariants of radial-spherical tensors: power spectrum and bispectrum (DESIGN 2.6).
+"""Rotation invariants of radial-spherical tensors: power spectrum and bispectrum (docs/conventions.md).
 
 Coefficients ``c`` use the layout of :mod:`rstref.tensor`
 (``index(n, l, m) = n_max*l*l + n*(2l+1) + (l+m)``).
@@ -36,8 +36,8 @@ coefficients (``from_coefficients...``) for callers that build ``c`` themselves.
 
 import numpy as np
 
-from rstref._checks import as_float_array, check_choice, check_int
-from rstref._kernels import invariants as _k
+from rstref._checks import as_float_array, check_bool, check_choice, check_int
+from rstref._engine import invariants as _engine
 from rstref.layouts import (  # noqa: F401 (re-exported)
     BISPECTRUM_PARITIES,
     bispectrum_index,
@@ -51,7 +51,7 @@ from rstref.layouts import (  # noqa: F401 (re-exported)
     power_spectrum_range,
     power_spectrum_size,
 )
-from rstref.tensor import RadialSphericalTensor
+from rstref.tensor import RadialSphericalTensor, _check_positions_values
 
 __all__ = [
     "power_spectrum",
@@ -115,12 +115,8 @@ def power_spectrum(c, n_max, l_max):
     """
     n_max, l_max = _check_sizes(n_max, l_max)
     c = _coefficients(c, n_max, l_max)
-    lead = c.shape[:-1]
-    flat = c.reshape(-1, c.shape[-1])
-    out = np.empty((flat.shape[0], power_spectrum_size(n_max, l_max)))
-    for i in range(flat.shape[0]):
-        _k.power_spectrum_values(flat[i], n_max, l_max, out[i])
-    return out.reshape(lead + (out.shape[1],))
+    out = _engine.power_spectra(c.reshape(-1, c.shape[-1]), n_max, l_max)
+    return out.reshape(c.shape[:-1] + (out.shape[1],))
 
 
 def power_spectrum_with_gradients(c, dc, n_max, l_max):
@@ -141,14 +137,9 @@ def power_spectrum_with_gradients(c, dc, n_max, l_max):
     n_max, l_max = _check_sizes(n_max, l_max)
     c = _coefficients(c, n_max, l_max, vector=True)
     dc = _derivatives(dc, c.shape[0], "dc")
-    F = power_spectrum_size(n_max, l_max)
-    p = np.empty(F)
-    _k.power_spectrum_values(c, n_max, l_max, p)
-    flat = dc.reshape(-1, c.shape[0])
-    dp = np.empty((flat.shape[0], F))
-    if flat.shape[0]:
-        _k.power_spectrum_gradients(c, flat, n_max, l_max, dp)
-    return p, dp.reshape(dc.shape[:-1] + (F,))
+    p = _engine.power_spectra(c[None], n_max, l_max)[0]
+    dp = _engine.power_spectrum_gradients(c, dc.reshape(-1, c.shape[0]), n_max, l_max)
+    return p, dp.reshape(dc.shape[:-1] + (p.shape[0],))
 
 
 def power_spectrum_with_hessians(c, dc, d2c, n_max, l_max):
@@ -183,20 +174,7 @@ def power_spectrum_with_hessians(c, dc, d2c, n_max, l_max):
     d2c = as_float_array(d2c, "d2c", trailing_shape=(3, 3, dim), ndim=4)
     if d2c.shape[0] != N:
         raise ValueError(f"d2c must have shape ({N}, 3, 3, {dim}) to match dc, got {d2c.shape}")
-    p, dp = power_spectrum_with_gradients(c, dc, n_max, l_max)
-    F = p.shape[0]
-    M = 3 * N
-    d2p = np.zeros((M, M, F))
-    if N == 0:
-        return p, dp, d2p.reshape(N, 3, N, 3, F)
-    _k.power_spectrum_hessian_pairs(np.ascontiguousarray(dc.reshape(M, dim)), n_max, l_max,
-                                    np.empty((n_max, n_max)), d2p)
-    # atom-diagonal term: the gradient formula applied to d2c
-    _, diag = power_spectrum_with_gradients(c, d2c, n_max, l_max)  # (N, 3, 3, F)
-    d2p = d2p.reshape(N, 3, N, 3, F)
-    idx = np.arange(N)
-    d2p[idx, :, idx, :, :] += diag
-    return p, dp, d2p
+    return _engine.power_spectrum_hessian(c, dc, d2c, n_max, l_max)
 
 
 def power_spectrum_cross(c_a, c_b, n_max, l_max):
@@ -217,13 +195,9 @@ def power_spectrum_cross(c_a, c_b, n_max, l_max):
     c_b = _coefficients(c_b, n_max, l_max, "c_b")
     if c_a.shape != c_b.shape:
         raise ValueError(f"c_a and c_b must have the same shape, got {c_a.shape} and {c_b.shape}")
-    lead = c_a.shape[:-1]
-    fa = c_a.reshape(-1, c_a.shape[-1])
-    fb = c_b.reshape(-1, c_b.shape[-1])
-    out = np.empty((fa.shape[0], power_spectrum_cross_size(n_max, l_max)))
-    for i in range(fa.shape[0]):
-        _k.power_spectrum_cross_values(fa[i], fb[i], n_max, l_max, out[i])
-    return out.reshape(lead + (out.shape[1],))
+    out = _engine.power_spectrum_cross(c_a.reshape(-1, c_a.shape[-1]),
+                                       c_b.reshape(-1, c_b.shape[-1]), n_max, l_max)
+    return out.reshape(c_a.shape[:-1] + (out.shape[1],))
 
 
 def power_spectrum_cross_with_gradients(c_a, dc_a, c_b, dc_b, n_max, l_max):
@@ -253,14 +227,10 @@ def power_spectrum_cross_with_gradients(c_a, dc_a, c_b, dc_b, n_max, l_max):
     dim = c_a.shape[0]
     dc_a = _derivatives(dc_a, dim, "dc_a")
     dc_b = _derivatives(dc_b, dim, "dc_b")
-    F = power_spectrum_cross_size(n_max, l_max)
-    p = np.empty(F)
-    _k.power_spectrum_cross_values(c_a, c_b, n_max, l_max, p)
-    fa = dc_a.reshape(-1, dim)
-    fb = dc_b.reshape(-1, dim)
-    dpa = np.empty((fa.shape[0], F))
-    dpb = np.empty((fb.shape[0], F))
-    _k.power_spectrum_cross_gradients(c_a, fa, c_b, fb, n_max, l_max, dpa, dpb)
+    p = _engine.power_spectrum_cross(c_a[None], c_b[None], n_max, l_max)[0]
+    F = p.shape[0]
+    dpa, dpb = _engine.power_spectrum_cross_gradients(c_a, dc_a.reshape(-1, dim), c_b,
+                                                      dc_b.reshape(-1, dim), n_max, l_max)
     return p, dpa.reshape(dc_a.shape[:-1] + (F,)), dpb.reshape(dc_b.shape[:-1] + (F,))
 
 
@@ -298,28 +268,31 @@ class Invariants:
         {0, 1, 2}.
         """
         c, dc, d2c = self.rst._project_checked(positions, values, normalize, order)
-        if order == 0:
-            return self.from_coefficients(c), None, None
-        if order == 1:
-            return (*self.from_coefficients_with_gradients(c, dc), None)
-        return self.from_coefficients_with_hessians(c, dc, d2c)
+        return self._from_checked(c, dc, d2c, order)
+
+    def _from_checked(self, c, dc, d2c, order):
+        """``(p, dp, d2p)`` up to ``order`` from the engine's (checked) coefficients."""
+        raise NotImplementedError
+
+    def _compute(self, positions, values, normalize, order):
+        positions, values = _check_positions_values(positions, values)
+        normalize = check_bool(normalize, "normalize")
+        return self._compute_checked(positions, values, normalize, order)
 
     def compute(self, positions, values=None, normalize=True):
         """Invariants of peaks ``values`` at ``positions`` (N, 3): shape ``(F,)``."""
-        return self.from_coefficients(self.rst.with_peaks_at(positions, values, normalize))
+        return self._compute(positions, values, normalize, 0)[0]
 
     def compute_with_gradients(self, positions, values=None, normalize=True):
         """Invariants and gradients: ``p`` (F,), ``dp`` (N, 3, F) with ``dp[i,a] = dp/dr_{i,a}``."""
-        c, dc = self.rst.with_peaks_at_with_gradients(positions, values, normalize)
-        return self.from_coefficients_with_gradients(c, dc)
+        return self._compute(positions, values, normalize, 1)[:2]
 
     def compute_with_hessians(self, positions, values=None, normalize=True):
         """Invariants, gradients and Hessians: ``p`` (F,), ``dp`` (N, 3, F), ``d2p`` (N, 3, N, 3, F).
 
         ``d2p[i, a, j, b] = d^2 p / d r_{i,a} d r_{j,b}``.
         """
-        c, dc, d2c = self.rst.with_peaks_at_with_hessians(positions, values, normalize)
-        return self.from_coefficients_with_hessians(c, dc, d2c)
+        return self._compute(positions, values, normalize, 2)
 
 
 class PowerSpectrum(Invariants):
@@ -358,6 +331,17 @@ class PowerSpectrum(Invariants):
     def from_coefficients_with_hessians(self, c, dc, d2c):
         """``p``, ``dp`` (N, 3, F), ``d2p`` (N, 3, N, 3, F) from ``c``, ``dc`` (N, 3, dim), ``d2c`` (N, 3, 3, dim)."""
         return power_spectrum_with_hessians(c, dc, d2c, self.rst.n_max, self.rst.l_max)
+
+    def _from_checked(self, c, dc, d2c, order):
+        n_max, l_max = self.rst.n_max, self.rst.l_max
+        p = _engine.power_spectra(c[None], n_max, l_max)[0]
+        if order == 0:
+            return p, None, None
+        if order == 1:
+            N = dc.shape[0]
+            dp = _engine.power_spectrum_gradients(c, dc.reshape(3 * N, c.shape[0]), n_max, l_max)
+            return p, dp.reshape(N, 3, p.shape[0]), None
+        return _engine.power_spectrum_hessian(c, dc, d2c, n_max, l_max)
 
 
 # ----------------------------------------------------------------------------- bispectrum
@@ -409,21 +393,12 @@ class Bispectrum(Invariants):
 
     def __init__(self, rst, parity="all", table=None):
         super().__init__(rst)
-        from rstref import coupling
-
         self.parity = check_choice(parity, "parity", BISPECTRUM_PARITIES)
-        self.table = coupling.load_table() if table is None else table
-        if not isinstance(self.table, coupling.CouplingTable):
-            raise TypeError(f"table must be a CouplingTable, got {type(self.table).__name__}")
-        if rst.l_max > self.table.l_max:
-            raise ValueError(f"rst.l_max={rst.l_max} exceeds the Clebsch-Gordan table's "
-                             f"l_max={self.table.l_max}; pass a bigger table "
-                             "(rstref.coupling.generate_table / load_table)")
-        self.triples = np.array(bispectrum_range(rst.n_max, rst.l_max, self.parity),
-                                dtype=np.int64).reshape(-1, 6)
-        self.n_features = int(self.triples.shape[0])
-        block_offsets, m1, m2, M, values, cg_l_max = self.table.kernel_arrays()
-        self._cg = (block_offsets, m1, m2, M, values, int(cg_l_max))
+        self.table, self._kernel = bispectrum_kernel(rst.n_max, rst.l_max, self.parity, table,
+                                                     "rst.l_max")
+        self.triples = self._kernel.triples
+        self.n_features = self._kernel.n_features
+        self._cg = self._kernel.cg
 
     def __repr__(self):
         return f"Bispectrum({self.rst!r}, parity={self.parity!r})"
@@ -432,21 +407,11 @@ class Bispectrum(Invariants):
         """``bispectrum_range(n_max, l_max, parity)``: labels ``(n1, l1, n2, l2, n3, l3)``."""
         return [tuple(int(v) for v in row) for row in self.triples]
 
-    def _values(self, c):
-        out = np.empty(self.n_features)
-        _k.bispectrum_values(c, self.rst.n_max, self.triples, *self._cg, out)
-        return out
-
-    def _jacobian(self, c):
-        jac = np.empty((self.n_features, self.rst.dim))
-        _k.bispectrum_jacobian(c, self.rst.n_max, self.triples, *self._cg, jac)
-        return jac
-
     def from_coefficients(self, c):
         """``B`` of shape ``(..., F)`` from ``c`` of shape ``(..., dim)``."""
         c = self.rst.check_coefficients(c)
         flat = c.reshape(-1, self.rst.dim)
-        out = np.stack([self._values(row) for row in flat]) if flat.shape[0] else \
+        out = np.stack([self._kernel.values(row) for row in flat]) if flat.shape[0] else \
             np.zeros((0, self.n_features))
         return out.reshape(c.shape[:-1] + (self.n_features,))
 
@@ -454,8 +419,7 @@ class Bispectrum(Invariants):
         """``B`` (F,) and ``dB`` (..., F) from ``c`` (dim,) and ``dc`` (..., dim), via ``dB/dc``."""
         c = _coefficients(c, self.rst.n_max, self.rst.l_max, vector=True)
         dc = _derivatives(dc, self.rst.dim, "dc")
-        jac = self._jacobian(c)
-        return self._values(c), dc @ jac.T
+        return self._kernel.values(c), dc @ self._kernel.jacobian(c).T
 
     def from_coefficients_with_hessians(self, c, dc, d2c):
         """``B``, ``dB`` (N, 3, F), ``d2B`` (N, 3, N, 3, F) from ``c``, ``dc`` (N, 3, dim), ``d2c`` (N, 3, 3, dim).
@@ -471,16 +435,38 @@ class Bispectrum(Invariants):
         d2c = as_float_array(d2c, "d2c", trailing_shape=(3, 3, dim), ndim=4)
         if d2c.shape[0] != N:
             raise ValueError(f"d2c must have shape ({N}, 3, 3, {dim}) to match dc, got {d2c.shape}")
-        F = self.n_features
-        jac = self._jacobian(c)
-        M = 3 * N
-        flat = np.ascontiguousarray(dc.reshape(M, dim))
-        d2B = np.zeros((M, M, F))
-        if N:
-            w = 2 * self.rst.l_max + 1
-            _k.bispectrum_hessian_pairs(c, flat, self.rst.n_max, self.triples, *self._cg,
-                                        np.empty((w, w)), np.empty((M, w)), d2B)
-        d2B = d2B.reshape(N, 3, N, 3, F)
-        idx = np.arange(N)
-        d2B[idx, :, idx, :, :] += d2c @ jac.T
-        return self._values(c), dc @ jac.T, d2B
+        return self._kernel.hessian(c, dc, d2c)
+
+    def _from_checked(self, c, dc, d2c, order):
+        if order == 0:
+            return self._kernel.values(c), None, None
+        if order == 1:
+            return self._kernel.values(c), dc @ self._kernel.jacobian(c).T, None
+        return self._kernel.hessian(c, dc, d2c)
+
+
+def bispectrum_kernel(n_eff, l_max, parity, table=None, l_max_name="l_max"):
+    """The coupling table and the engine's bispectrum arrays for ``n_eff`` radial rows.
+
+    The one bispectrum setup of the package (:class:`Bispectrum` and
+    :class:`rstref.Featurizer`, whose species channels are radial offsets): triples
+    ``bispectrum_range(n_eff, l_max, parity)`` and the table's kernel arrays.
+
+    Returns
+    -------
+    table : rstref.coupling.CouplingTable
+    kernel : rstref._engine.invariants.BispectrumKernel
+    """
+    from rstref import coupling
+
+    table = coupling.load_table() if table is None else table
+    if not isinstance(table, coupling.CouplingTable):
+        raise TypeError(f"table must be a CouplingTable, got {type(table).__name__}")
+    if l_max > table.l_max:
+        raise ValueError(f"{l_max_name}={l_max} exceeds the Clebsch-Gordan table's "
+                         f"l_max={table.l_max}; pass a bigger table "
+                         "(rstref.coupling.generate_table / load_table)")
+    triples = np.array(bispectrum_range(n_eff, l_max, parity), dtype=np.int64).reshape(-1, 6)
+    block_offsets, m1, m2, M, values, cg_l_max = table.kernel_arrays()
+    cg = (block_offsets, m1, m2, M, values, int(cg_l_max))
+    return table, _engine.BispectrumKernel(triples, cg, n_eff, l_max)

@@ -1,4 +1,4 @@
-"""Radial-spherical tensors: expansions of point clouds in ``R_n(|r|) Y_lm(r_hat)`` (DESIGN 2.5).
+"""Radial-spherical tensors: expansions of point clouds in ``R_n(|r|) Y_lm(r_hat)`` (docs/conventions.md).
 
 A :class:`RadialSphericalTensor` fixes a radial basis ``R_n`` (``n < n_max``), a maximum
 degree ``l_max`` and the spherical-harmonic convention.  Its coefficient vectors use the
@@ -27,7 +27,7 @@ Projections (:meth:`RadialSphericalTensor.with_peaks_at`):
 Documented behaviours:
 
 * **Atom at the centre** (``r = 0``): the spherical harmonics there are ``Y_00 = 1`` and
-  0 for ``l >= 1``, with zero derivatives (DESIGN 2.1), so ``phi_n00(0) = R_n(0)`` and
+  0 for ``l >= 1``, with zero derivatives (docs/conventions.md), so ``phi_n00(0) = R_n(0)`` and
   every ``l >= 1`` coefficient and derivative is 0.  For ``l >= 1`` the limit at the
   centre exists only if ``R_n(0) = 0``; 0 is its average over directions.  The kernel
   normalisation uses ``(l_max+1)^2 sum_n R_n(|r|)^2`` everywhere, which is continuous
@@ -44,11 +44,14 @@ Documented behaviours:
 * **Coincident atoms** (distance below ``limits.COINCIDENT_ATOMS_ATOL``) raise
   ``ValueError``.
 * **No atoms**: zeros of the documented shapes.
+
+The projections run on the engine (:mod:`rstref._engine`): one environment is a ragged
+batch of one, projected by the same per-atom kernel as :mod:`rstref.batched` and
+:class:`rstref.Featurizer`.
 """
 
 import numpy as np
 
-from rstref import limits
 from rstref._checks import (
     as_float_array,
     as_positions_and_values,
@@ -57,7 +60,8 @@ from rstref._checks import (
     check_int,
     check_no_coincident_atoms,
 )
-from rstref._kernels import tensor as _k
+from rstref._engine import Expansion, single_environment
+from rstref.harmonics import SphericalHarmonics
 from rstref.layouts import nlm_block, nlm_index, nlm_range, nlm_size  # noqa: F401 (re-exported)
 
 __all__ = [
@@ -75,18 +79,6 @@ L_MAX = 20
 _CHUNK = 8192
 
 
-def _harmonics(xyz, l_max, convention, order):
-    """'component' spherical harmonics of ``xyz`` and derivatives up to ``order``."""
-    from rstref import harmonics
-
-    if order == 0:
-        return (harmonics.spherical_harmonics(xyz, l_max, normalization="component",
-                                              convention=convention),)
-    if order == 1:
-        return harmonics.spherical_harmonics_with_gradients(xyz, l_max, normalization="component",
-                                                            convention=convention)
-    return harmonics.spherical_harmonics_with_hessians(xyz, l_max, normalization="component",
-                                                       convention=convention)
 
 
 def _check_positions_values(positions, values):
@@ -113,7 +105,7 @@ class RadialSphericalTensor:
         The labels do not change any number: coefficients of points always transform
         under inversion as ``c_l -> (-1)**l c_l``.
     convention : {'standard', 'e3nn'}
-        Spherical-harmonic convention (DESIGN 2.1).
+        Spherical-harmonic convention (docs/conventions.md).
 
     Attributes
     ----------
@@ -150,6 +142,8 @@ class RadialSphericalTensor:
             f"{self.n_max}x{l}{'e' if self.p_val * self.p_arg ** l == 1 else 'o'}"
             for l in range(self.l_max + 1))
         self.l_of_index = np.array([l for (_, l, _) in self.nlm_range()], dtype=np.int64)
+        self._expansion = Expansion(radial_basis, self.l_max,
+                                    SphericalHarmonics(self.l_max, "component", self.convention))
 
     def __repr__(self):
         return (f"RadialSphericalTensor(n_max={self.n_max}, radial_basis={self.radial_basis!r}, "
@@ -191,7 +185,7 @@ class RadialSphericalTensor:
         """``phi_nlm`` at ``points`` (n, 3): shape ``(n, dim)`` (0 beyond r_cut, see module doc)."""
         points = as_float_array(points, "points", trailing_shape=(3,))
         R = self.radial_basis(np.linalg.norm(points, axis=1))
-        (Y,) = _harmonics(points, self.l_max, self.convention, 0)
+        Y = self._expansion.harmonics.compute(points)
         out = np.empty((points.shape[0], self.dim))
         for l in range(self.l_max + 1):
             Yl = Y[:, l * l:(l + 1) ** 2]
@@ -210,49 +204,9 @@ class RadialSphericalTensor:
         ``values`` (N,) C-contiguous float64, finite, no coincident atoms; ``normalize`` a
         bool; ``order`` 0, 1 or 2.  Nothing is validated again.
         """
-        n = positions.shape[0]
-        c = np.zeros(self.dim)
-        dc = np.zeros((n, 3, self.dim) if order >= 1 else (n, 0, 0))
-        d2c = np.zeros((n, 3, 3, self.dim) if order >= 2 else (n, 0, 0, 0))
-        if n == 0:
-            return c, dc, d2c
-        sh = _harmonics(positions, self.l_max, self.convention, order)
-        Y = np.ascontiguousarray(sh[0])
-        dY = np.ascontiguousarray(sh[1]) if order >= 1 else np.zeros((n, 0, 0))
-        d2Y = np.ascontiguousarray(sh[2]) if order >= 2 else np.zeros((n, 0, 0, 0))
-        radial = self._radial_kernel_arguments()
-        if radial is not None:
-            k = radial[2]
-            _k.project_environment_radial(
-                positions, values, *radial, Y, dY, d2Y, self.n_max, self.l_max, bool(normalize),
-                order, limits.KERNEL_NORM_FLOOR, np.empty(k), np.empty(k), np.empty(k),
-                np.empty(self.n_max), np.empty(self.n_max), np.empty(self.n_max), c, dc, d2c)
-            return c, dc, d2c
-        R, dR, d2R = self.radial_basis.with_derivatives(np.linalg.norm(positions, axis=1))
-        _k.project_environment(positions, values, np.ascontiguousarray(R),
-                               np.ascontiguousarray(dR), np.ascontiguousarray(d2R),
-                               np.ascontiguousarray(Y), np.ascontiguousarray(dY),
-                               np.ascontiguousarray(d2Y), self.n_max, self.l_max,
-                               bool(normalize), order, limits.KERNEL_NORM_FLOOR, c, dc, d2c)
-        return c, dc, d2c
-
-    def _radial_kernel_arguments(self):
-        """Kernel arguments of the radial basis, or None.
-
-        Available when the radial basis is an :class:`rstref.radial.OrthonormalRadialBasis`
-        (then the radial functions are evaluated per atom inside the environment kernel,
-        :func:`rstref._kernels.tensor.project_environment_radial`).
-        """
-        if not hasattr(self, "_radial_args"):
-            from rstref.radial import OrthonormalRadialBasis
-
-            self._radial_args = None
-            rb = self.radial_basis
-            if isinstance(rb, OrthonormalRadialBasis):
-                family, r_cut, n_prim, envelope_power, coefficients = rb.kernel_arguments()
-                self._radial_args = (family, float(r_cut), int(n_prim), int(envelope_power),
-                                     np.ascontiguousarray(coefficients))
-        return self._radial_args
+        c, dc, d2c = self._expansion.coefficients(single_environment(positions, values),
+                                                  normalize, order)
+        return c[0], dc, d2c
 
     def with_peaks_at(self, positions, values=None, normalize=True):
         """Coefficients of peaks of heights ``values`` at ``positions``.

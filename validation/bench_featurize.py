@@ -29,7 +29,8 @@ feature length.  Gradient runs on the molecules go 10 molecules at a time
 (outputs dropped), so that no library holds all gradients at once.
 
 Run ``python validation/bench_featurize.py`` (``--quick``: fewer repeats, no memory
-workers; ``--no-write``: do not touch RESULTS.md).  The section
+workers; ``--no-write``: do not touch RESULTS.md; ``--rstref-only``: rstref alone, for
+before/after comparisons of rstref itself).  The section
 '## Featurization: speed vs dscribe and featomic' of validation/RESULTS.md is rewritten.
 """
 
@@ -472,6 +473,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, no memory workers")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument("--rstref-only", action="store_true",
+                        help="time rstref alone (peers skipped; implies --no-write)")
     parser.add_argument("--memory-worker", nargs=3, metavar=("LIBRARY", "CASE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_worker:
@@ -483,7 +486,11 @@ def main():
     report = Report("bench_featurize")
     load0 = os.getloadavg()[0]
     available = {}
+    if args.rstref_only:
+        args.no_write = True
     for name, (cls, module) in LIBRARIES.items():
+        if args.rstref_only and module is not None:
+            continue
         if module is None or import_peer(module, report) is not None:
             available[name] = cls
     cases = systems()

@@ -120,11 +120,27 @@ def rel(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
 
 
+def rstref_only(ps, atoms, repeat):
+    """rstref alone (no peer): best wall and CPU time per call, printed, RESULTS.md untouched."""
+    print("atoms | features | computes | rstref ms (wall) | rstref ms (CPU)")
+    for n_atoms in atoms:
+        x, v = environment(n_atoms, 1000 + n_atoms)
+        calls = {"values": lambda: ps.compute(x, v),
+                 "+gradients": lambda: ps.compute_with_gradients(x, v),
+                 "+Hessians": lambda: ps.compute_with_hessians(x, v)}
+        for quantity in QUANTITIES:
+            wall, cpu = _peers.time_interleaved({"rstref": calls[quantity]}, repeat)
+            print(f"{n_atoms} | {ps.n_features} | {quantity} | {wall['rstref'] * 1e3:.3g} | "
+                  f"{cpu['rstref'] * 1e3:.3g}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--atoms", type=int, nargs="+", default=[10, 30, 100])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--rstref-only", action="store_true",
+                        help="time rstref alone (also the fallback when torch/e3nn are missing)")
     args = parser.parse_args()
 
     import numba
@@ -135,17 +151,18 @@ def main():
 
     numba.set_num_threads(1)
     report = _peers.Report("invariants benchmark")
-    torch = _peers.import_peer("torch", report)
+    rb = rstref.OrthonormalRadialBasis(N_MAX, R_CUT, primitive="cosine_bumps")
+    rst = RadialSphericalTensor(N_MAX, rb, L_MAX, convention="e3nn")
+    ps = PowerSpectrum(rst)
+    torch = None if args.rstref_only else _peers.import_peer("torch", report)
     o3 = _peers.import_peer("e3nn.o3", report) if torch is not None else None
     if o3 is None:
+        rstref_only(ps, args.atoms, args.repeat)
         return report.exit_status()
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float64)
     from torch.func import hessian, jacfwd, jacrev, jvp, vmap
 
-    rb = rstref.OrthonormalRadialBasis(N_MAX, R_CUT, primitive="cosine_bumps")
-    rst = RadialSphericalTensor(N_MAX, rb, L_MAX, convention="e3nn")
-    ps = PowerSpectrum(rst)
     rows = []
     for n_atoms in args.atoms:
         x, v = environment(n_atoms, 1000 + n_atoms)

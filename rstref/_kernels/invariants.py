@@ -1,6 +1,9 @@
-"""Per-environment kernels of the rotation invariants (DESIGN section 2.6).
+"""Per-environment kernels of the rotation invariants (docs/conventions.md).
 
-Coefficient layout: ``index(n, l, m) = n_max*l*l + n*(2l+1) + (l+m)``.
+Coefficient layout: ``index(n, l, m) = n_max*l*l + n*(2l+1) + (l+m)`` (``layout.nlm_index``);
+species channels are radial offsets (``n_max -> n_eff = n_channels * n_max``, composite
+radial index ``N = channel * n_max + n``, see :mod:`rstref._kernels.tensor`), so every
+formula below serves one density and stacked channels alike.
 
 Power spectrum order (e3nn ``ReducedTensorProducts('ij=ji')`` with 0e outputs)::
 
@@ -19,6 +22,9 @@ Bispectrum: a list of triples ``(j1, j2, j3)`` of flat offsets of the ``(n, l)``
 (``n_max*l*l + n*(2l+1)``) with their degrees, and a sparse real Clebsch-Gordan table
 ``C[l1, l2, l3][m1, m2, m3]`` stored as entries; ``B = sum C a[m1] b[m2] c[m3]``.
 
+Per-neighbour gradients of the invariants of a ragged batch of structures (pair-sparse,
+species-sparse): :mod:`rstref._kernels.neighbour_gradients`.
+
 Nothing here allocates, raises or prints: numba-cuda kernels may call these functions.
 """
 
@@ -31,47 +37,88 @@ from rstref._kernels.coupling import (
     cg_couple_first,
     cg_couple_second,
 )
+from rstref._kernels.layout import nlm_index, pair_index
 from rstref._numba import njit
+
+
+@njit(inline="always")
+def _block_dot(x, y, a, b, width):
+    """``sum_k x[a + k] y[b + k]`` over one ``(2l+1)``-wide block."""
+    acc = 0.0
+    for k in range(width):
+        acc += x[a + k] * y[b + k]
+    return acc
+
+
+#: the off-diagonal weight of the power spectrum
+SQRT2 = math.sqrt(2.0)
+
+
+@njit(inline="always")
+def _pair_weight(scale, n, n2):
+    """``w (2l+1)^(-1/2)`` from ``scale = (2l+1)^(-1/2)``: ``w = 1`` if ``n == n2`` else ``sqrt(2)``."""
+    return scale if n == n2 else SQRT2 * scale
 
 
 @njit
 def power_spectrum_values(c, n_max, l_max, p):
     """Power spectrum of one coefficient vector ``c`` (dim,) into ``p`` (F,)."""
     f = 0
-    sqrt2 = math.sqrt(2.0)
     for l in range(l_max + 1):
-        width = 2 * l + 1
-        scale = 1.0 / math.sqrt(width)
+        scale = 1.0 / math.sqrt(2 * l + 1)
         for n in range(n_max):
-            a = n_max * l * l + n * width
             for n2 in range(n, n_max):
-                b = n_max * l * l + n2 * width
-                acc = 0.0
-                for k in range(width):
-                    acc += c[a + k] * c[b + k]
-                w = scale if n == n2 else sqrt2 * scale
-                p[f] = w * acc
+                p[f] = _pair_weight(scale, n, n2) * _block_dot(
+                    c, c, nlm_index(n_max, n, l, -l), nlm_index(n_max, n2, l, -l), 2 * l + 1)
                 f += 1
+
+
+@njit
+def channels_present(channels, weights, present):
+    """``present[a] = True`` iff some neighbour puts a non-zero peak into channel ``a``."""
+    for a in range(present.shape[0]):
+        present[a] = False
+    for p in range(channels.shape[0]):
+        if weights[p] != 0.0:
+            present[channels[p]] = True
+
+
+@njit
+def power_spectrum_values_channels(c, present, n_max, n_eff, l_max, p):
+    """:func:`power_spectrum_values` of a stacked tensor (``n_eff`` radial rows), into ``p``.
+
+    Features of a channel absent from the environment (``present[ch]`` False: its
+    coefficients are all zero) are not computed and must be zero in ``p`` on entry.
+    """
+    pairs_per_l = n_eff * (n_eff + 1) // 2
+    for l in range(l_max + 1):
+        scale = 1.0 / math.sqrt(2 * l + 1)
+        for N in range(n_eff):
+            if not present[N // n_max]:
+                continue
+            for N2 in range(N, n_eff):
+                if not present[N2 // n_max]:
+                    continue
+                p[l * pairs_per_l + pair_index(n_eff, N, N2)] = _pair_weight(scale, N, N2) * _block_dot(
+                    c, c, nlm_index(n_eff, N, l, -l), nlm_index(n_eff, N2, l, -l), 2 * l + 1)
 
 
 @njit
 def power_spectrum_gradients(c, dc, n_max, l_max, dp):
     """``dp[I] = d p / d x_I`` from ``dc[I] = d c / d x_I``; ``dc`` (M, dim), ``dp`` (M, F)."""
-    sqrt2 = math.sqrt(2.0)
     for i in range(dc.shape[0]):
         f = 0
         for l in range(l_max + 1):
             width = 2 * l + 1
             scale = 1.0 / math.sqrt(width)
             for n in range(n_max):
-                a = n_max * l * l + n * width
+                a = nlm_index(n_max, n, l, -l)
                 for n2 in range(n, n_max):
-                    b = n_max * l * l + n2 * width
+                    b = nlm_index(n_max, n2, l, -l)
                     acc = 0.0
                     for k in range(width):
                         acc += dc[i, a + k] * c[b + k] + c[a + k] * dc[i, b + k]
-                    w = scale if n == n2 else sqrt2 * scale
-                    dp[i, f] = w * acc
+                    dp[i, f] = _pair_weight(scale, n, n2) * acc
                     f += 1
 
 
@@ -83,7 +130,6 @@ def power_spectrum_hessian_pairs(dc, n_max, l_max, gram, out):
     + dc[J, nlm] dc[I, n2 lm])`` for ``dc`` (M, dim); ``gram`` is scratch (n_max, n_max).
     The term ``delta_IJ``-diagonal in atoms with ``d2c`` is added by the caller.
     """
-    sqrt2 = math.sqrt(2.0)
     M = dc.shape[0]
     for I in range(M):
         for J in range(I, M):
@@ -91,19 +137,17 @@ def power_spectrum_hessian_pairs(dc, n_max, l_max, gram, out):
             for l in range(l_max + 1):
                 width = 2 * l + 1
                 scale = 1.0 / math.sqrt(width)
-                base = n_max * l * l
                 for n in range(n_max):
-                    a = base + n * width
+                    a = nlm_index(n_max, n, l, -l)
                     for n2 in range(n_max):
-                        b = base + n2 * width
+                        b = nlm_index(n_max, n2, l, -l)
                         acc = 0.0
                         for k in range(width):
                             acc += dc[I, a + k] * dc[J, b + k]
                         gram[n, n2] = acc
                 for n in range(n_max):
                     for n2 in range(n, n_max):
-                        w = scale if n == n2 else sqrt2 * scale
-                        v = w * (gram[n, n2] + gram[n2, n])
+                        v = _pair_weight(scale, n, n2) * (gram[n, n2] + gram[n2, n])
                         out[I, J, f] = v
                         out[J, I, f] = v
                         f += 1
@@ -114,16 +158,11 @@ def power_spectrum_cross_values(ca, cb, n_max, l_max, p):
     """Cross power spectrum of ``ca``, ``cb`` (dim,) into ``p`` (F,), all ``(n, n2)``."""
     f = 0
     for l in range(l_max + 1):
-        width = 2 * l + 1
-        scale = 1.0 / math.sqrt(width)
+        scale = 1.0 / math.sqrt(2 * l + 1)
         for n in range(n_max):
-            a = n_max * l * l + n * width
             for n2 in range(n_max):
-                b = n_max * l * l + n2 * width
-                acc = 0.0
-                for k in range(width):
-                    acc += ca[a + k] * cb[b + k]
-                p[f] = scale * acc
+                p[f] = scale * _block_dot(ca, cb, nlm_index(n_max, n, l, -l),
+                                          nlm_index(n_max, n2, l, -l), 2 * l + 1)
                 f += 1
 
 
@@ -136,9 +175,9 @@ def _cross_gradient_rows(dc, c, derivative_of_first, n_max, l_max, out):
             width = 2 * l + 1
             scale = 1.0 / math.sqrt(width)
             for n in range(n_max):
-                a = n_max * l * l + n * width
+                a = nlm_index(n_max, n, l, -l)
                 for n2 in range(n_max):
-                    b = n_max * l * l + n2 * width
+                    b = nlm_index(n_max, n2, l, -l)
                     d0, c0 = (a, b) if derivative_of_first else (b, a)
                     acc = 0.0
                     for k in range(width):
@@ -160,9 +199,9 @@ def power_spectrum_cross_gradients(ca, dca, cb, dcb, n_max, l_max, dpa, dpb):
     _cross_gradient_rows(dcb, ca, False, n_max, l_max, dpb)
 
 
-@njit
+@njit(inline="always")
 def _block_offset(n_max, n, l):
-    return n_max * l * l + n * (2 * l + 1)
+    return nlm_index(n_max, n, l, -l)
 
 
 @njit

@@ -1,0 +1,105 @@
+"""Ragged batch of per-atom environments -> per-atom invariants with pair-sparse derivatives.
+
+The batch holds one environment per centre atom, its neighbour rows sorted by centre;
+``pair_slot[i]`` is the output row of neighbour row ``i`` (its (centre, neighbour atom)
+entry) and ``self_slot[e]`` the (centre, centre) row of environment ``e``.  Per
+environment (one numba thread each): coefficients from the per-atom projection kernel
+(only the neighbour's own channel is touched), the invariants (features of channels absent
+from the environment are not computed), then per neighbour the invariants' gradient,
+added to ``gradients[pair_slot]``, subtracted from ``gradients[self_slot]`` (translation
+invariance) and contracted with the neighbour vector into the strain derivative.
+"""
+
+import numba
+import numpy as np
+
+from rstref import limits
+from rstref._kernels import invariants as _ki
+from rstref._kernels import neighbour_gradients as _kg
+from rstref._kernels import tensor as _kt
+from rstref._numba import njit
+
+
+@njit(parallel=True)
+def _power_spectrum_loop(offsets, vectors, channels, weights, n_channels, R, dR, d2R, Y, dY,
+                         d2Y, n_max, l_max, normalize, norm_floor, pair_slot, self_slot,
+                         features, gradients, write_gradients, strain, write_strain):
+    n_eff = n_channels * n_max
+    dim = n_eff * (l_max + 1) * (l_max + 1)
+    no_dc = np.empty((vectors.shape[0], 0, 0))
+    no_d2c = np.empty((vectors.shape[0], 0, 0, 0))
+    for e in numba.prange(offsets.shape[0] - 1):
+        s = offsets[e]
+        t = offsets[e + 1]
+        c = np.empty(dim)
+        present = np.empty(n_channels, dtype=np.bool_)
+        _kt.project_environment_channels(vectors[s:t], weights[s:t], channels[s:t], R[s:t], dR[s:t],
+                                d2R[s:t], Y[s:t], dY[s:t], d2Y[s:t], n_max, n_eff, l_max,
+                                normalize, 0, norm_floor, c, no_dc[s:t], no_d2c[s:t])
+        _ki.channels_present(channels[s:t], weights[s:t], present)
+        _ki.power_spectrum_values_channels(c, present, n_max, n_eff, l_max, features[e])
+        if write_gradients or write_strain:
+            A = np.empty((l_max + 1, n_eff))
+            B = np.empty((3, l_max + 1, n_eff))
+            for i in range(s, t):
+                _kg.power_spectrum_neighbour_gradient(
+                    vectors[i], weights[i], channels[i], R[i], dR[i], Y[i], dY[i], c, present,
+                    n_max, n_eff, l_max, normalize, norm_floor, A, B, pair_slot[i], self_slot[e],
+                    gradients, write_gradients, strain[e], write_strain)
+
+
+@njit(parallel=True)
+def _jacobian_loop(offsets, vectors, channels, weights, n_channels, R, dR, d2R, Y, dY, d2Y,
+                   n_max, l_max, normalize, norm_floor, triples, block_offsets, m1_index,
+                   m2_index, M_index, cg, cg_l_max, pair_slot, self_slot, features, gradients,
+                   write_gradients, strain, write_strain):
+    n_eff = n_channels * n_max
+    L = (l_max + 1) * (l_max + 1)
+    dim = n_eff * L
+    F = features.shape[1]
+    derivatives = write_gradients or write_strain
+    order = 1 if derivatives else 0
+    no_d2c = np.empty((vectors.shape[0], 0, 0, 0))
+    for e in numba.prange(offsets.shape[0] - 1):
+        s = offsets[e]
+        t = offsets[e + 1]
+        c = np.empty(dim)
+        dc = np.empty((t - s, 3, n_max * L) if derivatives else (t - s, 0, 0))
+        _kt.project_environment_channels(vectors[s:t], weights[s:t], channels[s:t], R[s:t], dR[s:t],
+                                d2R[s:t], Y[s:t], dY[s:t], d2Y[s:t], n_max, n_eff, l_max,
+                                normalize, order, norm_floor, c, dc, no_d2c[s:t])
+        _ki.bispectrum_values(c, n_eff, triples, block_offsets, m1_index, m2_index, M_index, cg,
+                              cg_l_max, features[e])
+        if derivatives:
+            jac = np.empty((F, dim))
+            _ki.bispectrum_jacobian(c, n_eff, triples, block_offsets, m1_index, m2_index,
+                                    M_index, cg, cg_l_max, jac)
+            g = np.empty((3, F))
+            for i in range(s, t):
+                _kg.jacobian_neighbour_gradient(jac, dc[i - s], channels[i], n_max, n_eff, l_max,
+                                                g)
+                _kg.scatter_neighbour_gradient(g, vectors[i], pair_slot[i], self_slot[e],
+                                               gradients, write_gradients, strain[e],
+                                               write_strain)
+
+
+def structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, self_slot,
+                         features, gradients, write_gradients, strain, write_strain):
+    """Fill ``features`` (n_env, F), ``gradients`` (slots, 3, F), ``strain`` (n_env, 3, 3, F).
+
+    ``bispectrum``: None for the power spectrum, else a
+    :class:`rstref._engine.invariants.BispectrumKernel` over the stacked tensor.
+    ``features`` must be zero on entry (absent channels are not written).
+    """
+    if batch.n_env == 0:
+        return
+    order = 1 if (write_gradients or write_strain) else 0
+    factors = expansion.factors(batch.vectors, order)
+    common = (batch.offsets, batch.vectors, batch.channels, batch.weights, batch.n_channels,
+              *factors, expansion.n_max, expansion.l_max, bool(normalize),
+              limits.KERNEL_NORM_FLOOR)
+    outputs = (pair_slot, self_slot, features, gradients, write_gradients, strain, write_strain)
+    if bispectrum is None:
+        _power_spectrum_loop(*common, *outputs)
+    else:
+        _jacobian_loop(*common, bispectrum.triples, *bispectrum.cg, *outputs)

@@ -1,0 +1,239 @@
+"""The :class:`Featurizer`: configuration of per-atom features and their computation."""
+
+import numpy as np
+
+from rstref._checks import check_bool, check_choice, check_int, check_positive_float
+from rstref._engine import Expansion
+from rstref._engine.structures import structure_invariants
+from rstref.features.defaults import (
+    BISPECTRUM_PARITIES,
+    DEFAULT_BATCH_ATOMS,
+    DEFAULT_L_MAX,
+    DEFAULT_N_MAX,
+    DEFAULT_R_CUT,
+    DEFAULT_RADIAL,
+    INVARIANTS,
+    SPECIES_MODES,
+)
+from rstref.features.pairs import structure_pairs
+from rstref.features.progress import Progress, progress_enabled
+from rstref.features.results import Features
+from rstref.features.species import SpeciesAssignment, species_list, symbol, values_table
+from rstref.harmonics import SphericalHarmonics
+from rstref.invariants import bispectrum_kernel
+from rstref.radial import OrthonormalRadialBasis
+
+
+class Featurizer:
+    """Per-atom invariant features of structures (see the module docstring).
+
+    Parameters
+    ----------
+    r_cut : float, optional
+        Cutoff radius in Å (default 5.0, or the radial basis' own when ``radial`` is an
+        :class:`~rstref.OrthonormalRadialBasis`).
+    n_max : int, optional
+        Radial functions per density (default 8, or the radial basis' own).
+    l_max : int
+        Largest spherical-harmonic degree (default 6).
+    species : sequence of str or int, optional
+        Species list.  Required in 'channels' mode (it fixes the channel order and the
+        feature layout); in 'values' mode, optional (then atoms of other species are
+        rejected).  Order is kept as given.
+    species_mode : {'channels', 'values'}
+    species_values : dict, optional
+        'values' mode: peak height per species (keys: symbols or atomic numbers).
+        Default: -1 for H, +1 for every other element (the seed's choice).
+    invariant : {'power_spectrum', 'bispectrum'}
+    radial : str or OrthonormalRadialBasis
+        Radial family name (default 'smooth_cosines', C^2 at ``r_cut``) or a basis.
+    envelope_power : int, optional
+        Envelope ``(r_cut - r)^p`` for a family given by name.
+    normalize : bool
+        False (default): raw delta-density projection ``c = sum_j v_j phi(r_ij)``, smooth
+        at the cutoff.  True: the seed's kernel-normalised projection
+        ``sum_j v_j phi(r_ij) / ||phi(r_ij)||^2`` (discontinuous at ``r_cut``; docs/conventions.md).
+    include_center : bool
+        Put the centre atom itself into its own density (a peak at r = 0). Default False.
+    bispectrum_parity : {'all', 'even', 'odd'}
+        Which bispectrum triples to keep (:func:`rstref.invariants.bispectrum_range`).
+
+    Notes
+    -----
+    The species channels are radial offsets of one stacked tensor; the numbers come from
+    the engine (:mod:`rstref._engine.structures`), the per-atom projection kernel shared
+    with :class:`rstref.RadialSphericalTensor`.
+    """
+
+    def __init__(self, r_cut=None, n_max=None, l_max=DEFAULT_L_MAX, species=None,
+                 species_mode="channels", species_values=None, invariant="power_spectrum",
+                 radial=DEFAULT_RADIAL, envelope_power=None, normalize=False,
+                 include_center=False, bispectrum_parity="all"):
+        self.species_mode = check_choice(species_mode, "species_mode", SPECIES_MODES)
+        self.invariant = check_choice(invariant, "invariant", INVARIANTS)
+        self.l_max = check_int(l_max, "l_max", 0, 64)
+        self.normalize = check_bool(normalize, "normalize")
+        self.include_center = check_bool(include_center, "include_center")
+        self.radial_basis = _radial_basis(radial, r_cut, n_max, envelope_power)
+        self.r_cut = float(self.radial_basis.r_cut)
+        self.n_max = int(self.radial_basis.n_max)
+        self._expansion = Expansion(self.radial_basis, self.l_max,
+                                    SphericalHarmonics(self.l_max, "component", "standard"))
+
+        self.species = species_list(species)
+        if self.species_mode == "channels":
+            if self.species is None:
+                raise ValueError("species is required in 'channels' mode (it fixes the feature "
+                                 "layout); featurize() infers it from the structures it is given")
+            if species_values is not None:
+                raise ValueError("species_values is only used in 'values' mode")
+            self._species_values = None
+        else:
+            self._species_values = values_table(species_values, self.species)
+        self._assign = SpeciesAssignment(self.species_mode, self.species, self._species_values)
+        self.n_channels = self._assign.n_channels
+        self.n_eff = self.n_channels * self.n_max
+
+        self._bispectrum = None
+        if self.invariant == "bispectrum":
+            self.bispectrum_parity = check_choice(bispectrum_parity, "bispectrum_parity",
+                                                  BISPECTRUM_PARITIES)
+            _, self._bispectrum = bispectrum_kernel(self.n_eff, self.l_max, self.bispectrum_parity)
+            self._triples = self._bispectrum.triples
+            self.n_features = self._bispectrum.n_features
+        else:
+            self.bispectrum_parity = None
+            self.n_features = (self.l_max + 1) * self.n_eff * (self.n_eff + 1) // 2
+
+    # ------------------------------------------------------------------ description
+
+    def hyperparameters(self):
+        """A JSON-serialisable dict of everything that defines the features."""
+        return {
+            "r_cut": self.r_cut,
+            "n_max": self.n_max,
+            "l_max": self.l_max,
+            "species": None if self.species is None else [symbol(z) for z in self.species],
+            "species_mode": self.species_mode,
+            "species_values": None if self._species_values is None else
+            {symbol(z): v for z, v in sorted(self._species_values.items())},
+            "invariant": self.invariant,
+            "bispectrum_parity": self.bispectrum_parity,
+            "radial": {"primitive": self.radial_basis.primitive,
+                       "envelope_power": self.radial_basis.envelope_power},
+            "normalize": self.normalize,
+            "include_center": self.include_center,
+            "spherical_harmonics": "real, standard convention, 'component' normalisation",
+            "n_features": self.n_features,
+        }
+
+    def feature_labels(self):
+        """Column names and an int64 array (F, k) labelling each feature.
+
+        Power spectrum: ``('l', 'species_a', 'n', 'species_b', 'n2')``; bispectrum:
+        ``('species_1', 'n1', 'l1', 'species_2', 'n2', 'l2', 'species_3', 'n3', 'l3')``.
+        Species are atomic numbers; 0 in 'values' mode (one density of all species).
+        """
+        sp = np.array(self.species if self.species_mode == "channels" else (0,), dtype=np.int64)
+
+        def split(N):
+            return sp[N // self.n_max], N % self.n_max
+
+        if self.invariant == "power_spectrum":
+            rows = []
+            for l in range(self.l_max + 1):
+                for N in range(self.n_eff):
+                    for N2 in range(N, self.n_eff):
+                        rows.append((l, *split(N), *split(N2)))
+            return ("l", "species_a", "n", "species_b", "n2"), np.array(rows, dtype=np.int64).reshape(-1, 5)
+        rows = [(*split(t[0]), t[1], *split(t[2]), t[3], *split(t[4]), t[5]) for t in self._triples]
+        names = ("species_1", "n1", "l1", "species_2", "n2", "l2", "species_3", "n3", "l3")
+        return names, np.array(rows, dtype=np.int64).reshape(-1, 9)
+
+    def __repr__(self):
+        return (f"Featurizer(r_cut={self.r_cut}, n_max={self.n_max}, l_max={self.l_max}, "
+                f"species_mode={self.species_mode!r}, species={self.hyperparameters()['species']}, "
+                f"invariant={self.invariant!r}, n_features={self.n_features})")
+
+    def compute(self, atoms, gradients=False, stress=False):
+        """Features of one structure (``Features`` with one structure)."""
+        return self._compute_batch([atoms], gradients, stress, first_index=0)
+
+    def compute_many(self, structures, gradients=False, stress=False, batch_atoms=DEFAULT_BATCH_ATOMS,
+                     progress=None):
+        """Features of many structures, concatenated in input order."""
+        parts = list(self.iter_batches(structures, gradients, stress, batch_atoms, progress))
+        return Features.concatenate(parts, self.n_features, gradients, stress)
+
+    def iter_batches(self, structures, gradients=False, stress=False, batch_atoms=DEFAULT_BATCH_ATOMS,
+                     progress=None):
+        """Yield :class:`Features` for consecutive batches of ``structures`` (any iterable).
+
+        A batch collects structures until it holds at least ``batch_atoms`` atoms (a larger
+        structure is a batch of its own); each batch's atom indices start at 0.  Memory is
+        bounded by one batch.  ``progress``: None (on for >= 50 structures when stderr is a
+        terminal), True or False; tqdm is used when installed.
+        """
+        batch_atoms = check_int(batch_atoms, "batch_atoms", 1)
+        total = len(structures) if hasattr(structures, "__len__") else None
+        bar = Progress(total, progress_enabled(progress, total))
+        try:
+            batch, atoms_in_batch, first = [], 0, 0
+            for k, atoms in enumerate(structures):
+                batch.append(atoms)
+                atoms_in_batch += len(atoms)
+                if atoms_in_batch >= batch_atoms:
+                    yield self._compute_batch(batch, gradients, stress, first_index=first)
+                    bar.update(len(batch))
+                    first = k + 1
+                    batch, atoms_in_batch = [], 0
+            if batch:
+                yield self._compute_batch(batch, gradients, stress, first_index=first)
+                bar.update(len(batch))
+        finally:
+            bar.close()
+
+    def _compute_batch(self, structures, gradients, stress, first_index):
+        """:class:`Features` of a list of structures, numbered from ``first_index`` in messages."""
+        gradients = check_bool(gradients, "gradients")
+        stress = check_bool(stress, "stress")
+        pairs = structure_pairs(structures, first_index, self.r_cut, self.include_center,
+                                self._assign)
+        n_atoms, F = pairs.n_atoms, self.n_features
+        features = np.zeros((n_atoms, F))
+        result = Features(features=features, atom_offsets=pairs.atom_offsets,
+                          atomic_numbers=pairs.atomic_numbers)
+        if gradients:
+            centers, neighbors, pair_slot, self_slot = pairs.gradient_slots()
+            grad = np.zeros((centers.shape[0], 3, F))
+            result.gradient_centers, result.gradient_neighbors = centers, neighbors
+            result.gradient_values = grad
+        else:
+            pair_slot = np.zeros(pairs.centers.shape[0], dtype=np.int64)
+            self_slot = np.zeros(n_atoms, dtype=np.int64)
+            grad = np.zeros((1, 3, 0))
+        strain = np.zeros((n_atoms, 3, 3, F if stress else 0))
+        if stress:
+            result.strain_derivatives = strain
+        structure_invariants(self._expansion, pairs.ragged_batch(self.n_channels), self.normalize,
+                             self._bispectrum, pair_slot, self_slot, features, grad, gradients,
+                             strain, stress)
+        return result
+
+
+def _radial_basis(radial, r_cut, n_max, envelope_power):
+    """The radial basis of a Featurizer: a family name (with defaults) or a basis object."""
+    if isinstance(radial, OrthonormalRadialBasis):
+        if r_cut is not None and check_positive_float(r_cut, "r_cut") != radial.r_cut:
+            raise ValueError(f"r_cut={r_cut} differs from the radial basis' r_cut={radial.r_cut}")
+        if n_max is not None and check_int(n_max, "n_max", 1) != radial.n_max:
+            raise ValueError(f"n_max={n_max} differs from the radial basis' n_max={radial.n_max}")
+        if envelope_power is not None:
+            raise ValueError("envelope_power must be None when radial is a basis object")
+        return radial
+    if isinstance(radial, str):
+        r_cut = DEFAULT_R_CUT if r_cut is None else check_positive_float(r_cut, "r_cut")
+        n_max = DEFAULT_N_MAX if n_max is None else check_int(n_max, "n_max", 1)
+        return OrthonormalRadialBasis(n_max, r_cut, primitive=radial, envelope_power=envelope_power)
+    raise TypeError(f"radial must be a family name or an OrthonormalRadialBasis, "
+                    f"got {type(radial).__name__}")
