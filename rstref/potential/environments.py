@@ -3,11 +3,12 @@
 For every centre atom ``i`` of a structure the environment is the featurizer's: the pairs
 ``p`` of :func:`rstref.neighbors.neighbor_list` with ``i_p = i`` (periodic images included,
 the centre itself only with ``include_center``), each putting a peak of height ``weight_p``
-into density channel ``channel_p``.  Coefficients are stacked as the featurizer stacks them
-(composite radial index ``N = channel * n_max + n``) and held with a flat ``lm = l*l + l + m``
-axis, ``L = (l_max+1)**2``::
+into density channel ``channel_p``.  Coefficients come from the engine
+(:mod:`rstref._engine`), stacked as the featurizer stacks them (composite radial index
+``N = channel * n_max + n``), and are held with a flat ``lm = l*l + l + m`` axis,
+``L = (l_max+1)**2``::
 
-    C   : (n_eff, L)             C[N, lm] = c[N, l, m]
+    C   : (n_atoms, n_eff, L)    C[i, N, lm] = c_i[N, l, m]
     dC  : (P, 3, n_max, L)       d c[ch_p*n_max + n, l, m] / d r_p,a   (pair p's own channel)
     d2C : (P, 3, 3, n_max, L)    second derivatives (a pair moves only its own peak)
 
@@ -19,10 +20,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rstref._checks import check_allocation
+from rstref._engine import Expansion, RaggedBatch
 from rstref.features import seed_species_value
 from rstref.limits import COINCIDENT_ATOMS_ATOL
 from rstref.neighbors import neighbor_list
-from rstref.tensor import RadialSphericalTensor
 
 
 class Environments(NamedTuple):
@@ -97,39 +99,39 @@ def environments(featurizer, atoms, species):
                         weight[nl.j], species_index)
 
 
-def tensor_of(featurizer):
-    """The single-channel :class:`RadialSphericalTensor` of ``featurizer`` (standard convention)."""
-    return RadialSphericalTensor(featurizer.n_max, featurizer.radial_basis, featurizer.l_max)
+def expansion_of(featurizer):
+    """The engine's density expansion of ``featurizer`` (standard convention, 'component' Y)."""
+    from rstref.harmonics import SphericalHarmonics
+
+    return Expansion(featurizer.radial_basis, featurizer.l_max,
+                     SphericalHarmonics(featurizer.l_max, "component", "standard"))
 
 
-def _compact_index(n_max, l_max):
-    """``idx[n, lm]``: the tensor's flat index ``n_max*l*l + n*(2l+1) + (l+m)`` of ``(n, l, m)``."""
-    from rstref.tensor import nlm_index
+def _index_maps(n_max, n_channels, l_max):
+    """``stacked[N, lm]`` and ``single[n, lm]``: flat indices of the stacked and one-channel layouts."""
+    n_eff = n_channels * n_max
+    stacked = np.empty((n_eff, (l_max + 1) ** 2), dtype=np.int64)
+    single = np.empty((n_max, (l_max + 1) ** 2), dtype=np.int64)
+    for l in range(l_max + 1):
+        for k in range(2 * l + 1):
+            stacked[:, l * l + k] = n_eff * l * l + np.arange(n_eff) * (2 * l + 1) + k
+            single[:, l * l + k] = n_max * l * l + np.arange(n_max) * (2 * l + 1) + k
+    return stacked, single
 
-    return np.array([[nlm_index(n, l, m, n_max) for l in range(l_max + 1) for m in range(-l, l + 1)]
-                     for n in range(n_max)], dtype=np.int64)
 
+def coefficient_blocks(featurizer, expansion, env, order):
+    """``C`` (n_atoms, n_eff, L), ``dC`` (P, 3, n_max, L), ``d2C`` (P, 3, 3, n_max, L) or None.
 
-def stacked_coefficients(rst, n_channels, vectors, channels, weights, normalize, order):
-    """Blocks ``C``, ``dC`` and (order 2) ``d2C`` of one environment (module docstring).
-
-    ``order`` 1 gives ``(C, dC, None)``.  Every channel is projected with the one tensor
-    projection of rstref (``RadialSphericalTensor``); the projections of a channel's peaks
-    add, so per-channel projection followed by stacking is exact.
+    One engine call for every environment of the structure (:mod:`rstref._engine`): the
+    stacked coefficients and each pair's derivatives in its own channel, rearranged to the
+    flat-``lm`` blocks of the module docstring.  The bytes are checked before allocating.
     """
-    n_max, l_max = rst.n_max, rst.l_max
-    L = (l_max + 1) ** 2
-    P = vectors.shape[0]
-    idx = _compact_index(n_max, l_max)
-    C = np.zeros((n_channels * n_max, L))
-    dC = np.zeros((P, 3, n_max, L))
-    d2C = np.zeros((P, 3, 3, n_max, L)) if order >= 2 else None
-    for a in np.unique(channels):
-        rows = np.flatnonzero(channels == a)
-        c, dc, d2c = rst._project_checked(np.ascontiguousarray(vectors[rows]),
-                                          np.ascontiguousarray(weights[rows]), normalize, order)
-        C[a * n_max:(a + 1) * n_max] = c[idx]
-        dC[rows] = dc[:, :, idx]
-        if order >= 2:
-            d2C[rows] = d2c[:, :, :, idx]
-    return C, dC, d2C
+    n_max, l_max, n_channels = featurizer.n_max, featurizer.l_max, featurizer.n_channels
+    P = env.vector.shape[0]
+    per_pair = 3 * (4 if order >= 2 else 1) * expansion.dim * 8 * 2
+    check_allocation(P * per_pair, f"coefficient derivatives of {P} neighbour pairs",
+                     "use a smaller r_cut, n_max or l_max, or fewer atoms")
+    batch = RaggedBatch(env.offsets, env.vector, env.channel, env.weight, n_channels)
+    c, dc, d2c = expansion.coefficients(batch, featurizer.normalize, order)
+    stacked, single = _index_maps(n_max, n_channels, l_max)
+    return c[:, stacked], dc[:, :, single], (d2c[:, :, :, single] if order >= 2 else None)

@@ -14,7 +14,7 @@ import numpy as np
 from rstref._checks import as_float_array, check_choice
 from rstref.features import Featurizer
 from rstref.potential import contraction as _c
-from rstref.potential.environments import environments, stacked_coefficients, tensor_of
+from rstref.potential.environments import coefficient_blocks, environments, expansion_of
 
 #: output formats of :meth:`LinearPotential.hessian`
 HESSIAN_FORMATS = ("dense", "sparse")
@@ -59,8 +59,7 @@ class LinearPotential:
         self.weights = as_float_array(weights, "weights", trailing_shape=(S, F), ndim=2).copy()
         bias = np.broadcast_to(np.asarray(bias, dtype=np.float64), (S,)) if np.ndim(bias) == 0 else bias
         self.bias = as_float_array(bias, "bias", trailing_shape=(S,), ndim=1).copy()
-        self._rst = tensor_of(featurizer)
-        self._n_channels = featurizer.n_channels
+        self._expansion = expansion_of(featurizer)
         self._forms = None
 
     def __repr__(self):
@@ -159,14 +158,13 @@ class LinearPotential:
         return self._forms
 
     def _centres(self, atoms, order):
-        """Yield ``(i, pair slice, C, dC, d2C, M)`` for every centre of ``atoms``."""
+        """Yield ``(env, i, pair slice, (C_i, dC, d2C), M)`` for every centre of ``atoms``."""
         env = environments(self.featurizer, atoms, self.species)
+        C, dC, d2C = coefficient_blocks(self.featurizer, self._expansion, env, order)
         forms = self._quadratic_forms()
         for i in range(env.offsets.shape[0] - 1):
             pairs = slice(env.offsets[i], env.offsets[i + 1])
-            blocks = stacked_coefficients(self._rst, self._n_channels, env.vector[pairs],
-                                          env.channel[pairs], env.weight[pairs],
-                                          self.featurizer.normalize, order)
+            blocks = (C[i], dC[pairs], None if d2C is None else d2C[pairs])
             yield env, i, pairs, blocks, forms[env.species[i]]
 
     def energy(self, atoms):
