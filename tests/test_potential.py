@@ -225,7 +225,7 @@ def test_bad_calls():
         pot.hessian(atoms, atoms_subset=[5])
     with pytest.raises(ValueError, match="atoms_subset"):
         pot.hessian(atoms, atoms_subset=[0, 0])
-    with pytest.raises(ValueError, match="not in the potential's species"):
+    with pytest.raises(ValueError, match="not in the species list"):
         pot.energy(molecule("H2O"))
     with pytest.raises(ValueError, match="periodic"):
         pot.stress(molecule("H2").__class__("Cu2", positions=[[0, 0, 0], [0, 0, 2.5]]))

@@ -85,14 +85,12 @@ from rstref.features.defaults import (
     SPECIES_MODES,
 )
 from rstref.features.featurizer import Featurizer
-from rstref.features.progress import Progress, progress_enabled
+from rstref.features.hessians import FeatureHessians, feature_hessians
+from rstref.features.progress import Progress
 from rstref.features.results import Features
 from rstref.features.species import seed_species_value
 
-#: private aliases kept for ``rstref._commands.featurize`` until it uses the public names
-_Progress = Progress
-_progress_enabled = progress_enabled
-
-__all__ = ["featurize", "Featurizer", "Features", "Progress", "SPECIES_MODES", "INVARIANTS",
+__all__ = ["featurize", "Featurizer", "Features", "FeatureHessians", "feature_hessians", "Progress",
+           "SPECIES_MODES", "INVARIANTS",
            "DEFAULT_R_CUT", "DEFAULT_N_MAX", "DEFAULT_L_MAX", "DEFAULT_BATCH_ATOMS",
            "DEFAULT_RADIAL", "seed_species_value"]

@@ -159,6 +159,22 @@ class Featurizer:
         """Features of one structure (``Features`` with one structure)."""
         return self._compute_batch([atoms], gradients, stress, first_index=0)
 
+    def compute_with_hessians(self, atoms):
+        """Features, pair-sparse gradients and block-sparse Hessians of one structure.
+
+        Returns
+        -------
+        features : Features
+            As :meth:`compute` with ``gradients=True``.
+        hessians : rstref.features.hessians.FeatureHessians
+            ``d2 features[i] / d positions[j] d positions[k]`` stored by (centre, j, k) triples
+            (power spectrum only; memory checked before allocating: it grows like the square
+            of the neighbour count).
+        """
+        from rstref.features.hessians import feature_hessians
+
+        return self.compute(atoms, gradients=True), feature_hessians(self, atoms)
+
     def compute_many(self, structures, gradients=False, stress=False, batch_atoms=DEFAULT_BATCH_ATOMS,
                      progress=None):
         """Features of many structures, concatenated in input order."""

@@ -17,7 +17,7 @@ so with ``G_l = 2 M_l C_l`` (the gradient of E with respect to the coefficients)
 
 The cost per centre is O((3P)^2 n_eff (l_max+1)^2) for P pairs, independent of the number
 of features F = (l_max+1) n_eff (n_eff+1)/2; nothing of size F x P is formed.  Block names
-(``C``, ``dC``, ``d2C``) are those of :mod:`rstref.potential.environments`; the pair
+(``C``, ``dC``, ``d2C``) are those of :mod:`rstref.features.environments`; the pair
 Hessian is the numba kernel :func:`rstref._kernels.potential.energy_hessian_pairs`.
 """
 
@@ -79,24 +79,3 @@ def atom_forces(g, centre, neighbours, n_atoms):
     np.add.at(f, neighbours, -g)
     f[centre] += g.sum(axis=0)
     return f
-
-
-def atom_hessian_block(Hpairs, centre, neighbours):
-    """The Hessian over the atoms one centre depends on.
-
-    ``Hpairs`` (P, 3, P, 3, ...) holds second derivatives with respect to the pair vectors
-    (any trailing axes, e.g. features).  Returns ``atoms`` (k,) (sorted global indices) and
-    ``H`` (k, 3, k, 3, ...) with ``H[a, :, b, :] = d2 / dx_atoms[a] dx_atoms[b]``, from
-    ``r_p = x_(j_p) + S cell - x_i`` (the incidence is +1 on ``j_p`` and -1 on ``i``).
-    """
-    atoms, local = np.unique(np.append(neighbours, centre), return_inverse=True)
-    j, i = local[:-1], local[-1]
-    k = atoms.shape[0]
-    rows = np.zeros((k, 3) + Hpairs.shape[2:])
-    np.add.at(rows, j, Hpairs)
-    rows[i] -= Hpairs.sum(axis=0)
-    moved = np.moveaxis(rows, (2, 3), (0, 1))  # [q, b, row atom, a, ...]
-    cols = np.zeros((k, 3) + moved.shape[2:])
-    np.add.at(cols, j, moved)
-    cols[i] -= moved.sum(axis=0)
-    return atoms, np.moveaxis(cols, (2, 3), (0, 1))

@@ -13,8 +13,9 @@ import numpy as np
 
 from rstref._checks import as_float_array, check_choice
 from rstref.features import Featurizer
+from rstref.features.environments import coefficient_blocks, environments, expansion_of, species_index
+from rstref.features.hessians import atom_hessian_block
 from rstref.potential import contraction as _c
-from rstref.potential.environments import coefficient_blocks, environments, expansion_of
 
 #: output formats of :meth:`LinearPotential.hessian`
 HESSIAN_FORMATS = ("dense", "sparse")
@@ -114,9 +115,7 @@ class LinearPotential:
         return self
 
     def _species_of(self, atoms):
-        from rstref.potential.environments import species_tables
-
-        return species_tables(self.featurizer, atoms.get_atomic_numbers(), self.species)[2]
+        return species_index(atoms.get_atomic_numbers(), self.species)
 
     def _energy_rows(self, structures, energies):
         S, F = self.weights.shape
@@ -229,7 +228,7 @@ class LinearPotential:
             virial += g.T @ env.vector[pairs]
             if hessian is not None:
                 Hp = _c.pair_hessian(dC, d2C, G, M, channels, n_max)
-                hessian.add(*_c.atom_hessian_block(Hp, i, env.neighbour[pairs]))
+                hessian.add(*atom_hessian_block(Hp, i, env.neighbour[pairs]))
         return energy, forces, virial, None if hessian is None else hessian.result()
 
     def calculator(self):

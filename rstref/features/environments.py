@@ -1,4 +1,7 @@
-"""Atomic environments of a structure for a potential: pairs, channels and coefficient derivatives.
+"""Atomic environments of a structure: pairs, channels, and coefficient blocks per centre.
+
+Used by the feature Hessians (:mod:`rstref.features.hessians`) and the linear potentials
+(:mod:`rstref.potential`).
 
 For every centre atom ``i`` of a structure the environment is the featurizer's: the pairs
 ``p`` of :func:`rstref.neighbors.neighbor_list` with ``i_p = i`` (periodic images included,
@@ -22,9 +25,7 @@ import numpy as np
 
 from rstref._checks import check_allocation
 from rstref._engine import Expansion, RaggedBatch
-from rstref.features import seed_species_value
-from rstref.limits import COINCIDENT_ATOMS_ATOL
-from rstref.neighbors import neighbor_list
+from rstref.features.pairs import structure_pairs
 
 
 class Environments(NamedTuple):
@@ -55,48 +56,27 @@ class Environments(NamedTuple):
     species: np.ndarray
 
 
-def species_tables(featurizer, numbers, species):
-    """Per-atom channel, peak weight and species index of atoms with atomic ``numbers``.
-
-    ``species`` is the potential's tuple of atomic numbers (one weight vector each).
-    """
+def species_index(numbers, species):
+    """Index of every atom's species in ``species`` (a tuple of atomic numbers), checked."""
     numbers = np.asarray(numbers, dtype=np.int64)
     unknown = sorted(set(numbers.tolist()) - set(species))
     if unknown:
         raise ValueError(f"atoms: atomic numbers {unknown} are not in the potential's species "
                          f"{list(species)}")
     index = {z: k for k, z in enumerate(species)}
-    species_index = np.array([index[int(z)] for z in numbers], dtype=np.int64)
-    if featurizer.species_mode == "channels":
-        lookup = {z: a for a, z in enumerate(featurizer.species)}
-        channel = np.array([lookup[int(z)] for z in numbers], dtype=np.int64)
-        return channel, np.ones(len(numbers)), species_index
-    values = featurizer.hyperparameters()["species_values"]
-    if values is None:
-        weight = np.array([seed_species_value(z) for z in numbers], dtype=np.float64)
-    else:
-        from ase.data import chemical_symbols
-
-        weight = np.array([values[chemical_symbols[int(z)]] for z in numbers], dtype=np.float64)
-    return np.zeros(len(numbers), dtype=np.int64), weight, species_index
+    return np.array([index[int(z)] for z in numbers], dtype=np.int64)
 
 
 def environments(featurizer, atoms, species):
-    """:class:`Environments` of ``atoms`` (an ``ase.Atoms``) for ``featurizer``."""
-    positions = np.ascontiguousarray(atoms.get_positions(), dtype=np.float64)
-    nl = neighbor_list(positions, featurizer.r_cut, np.asarray(atoms.get_cell()), atoms.get_pbc(),
-                       self_interaction=featurizer.include_center)
-    close = (nl.distance < COINCIDENT_ATOMS_ATOL) & ~((nl.i == nl.j) & np.all(nl.shift == 0, axis=1))
-    if np.any(close):
-        p = int(np.flatnonzero(close)[0])
-        raise ValueError(f"atoms: atoms {nl.i[p]} and {nl.j[p]} coincide (distance "
-                         f"{nl.distance[p]:.3e} < COINCIDENT_ATOMS_ATOL = {COINCIDENT_ATOMS_ATOL:.0e})")
-    channel, weight, species_index = species_tables(featurizer, atoms.get_atomic_numbers(), species)
-    n_atoms = positions.shape[0]
-    offsets = np.zeros(n_atoms + 1, dtype=np.int64)
-    np.cumsum(np.bincount(nl.i, minlength=n_atoms), out=offsets[1:])
-    return Environments(offsets, nl.i, nl.j, np.ascontiguousarray(nl.vector), channel[nl.j],
-                        weight[nl.j], species_index)
+    """:class:`Environments` of ``atoms`` (an ``ase.Atoms``) for ``featurizer``.
+
+    The pairs, channels and peak heights are the featurizer's own
+    (:func:`rstref.features.pairs.structure_pairs`); ``species`` orders ``species_index``.
+    """
+    pairs = structure_pairs([atoms], 0, featurizer.r_cut, featurizer.include_center, featurizer._assign)
+    batch = pairs.ragged_batch(featurizer.n_channels)
+    return Environments(batch.offsets, pairs.centers, pairs.neighbors, pairs.vectors, pairs.channels,
+                        pairs.weights, species_index(pairs.atomic_numbers, species))
 
 
 def expansion_of(featurizer):
