@@ -11,7 +11,7 @@ from rstref._lazy import lazy_attributes
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    # spherical harmonics (DESIGN 2.1)
+    # spherical harmonics
     "spherical_harmonics": "rstref.harmonics",
     "spherical_harmonics_with_gradients": "rstref.harmonics",
     "spherical_harmonics_with_hessians": "rstref.harmonics",
@@ -20,24 +20,24 @@ _PUBLIC = {
     "lm_size": "rstref.harmonics",
     "lm_range": "rstref.harmonics",
     "lm_block": "rstref.layouts",
-    # rotations (DESIGN 2.2)
+    # rotations
     "wigner_D": "rstref.rotations",
     "wigner_D_blocks": "rstref.rotations",
     "random_rotation": "rstref.rotations",
     "check_rotation": "rstref.rotations",
-    # Clebsch-Gordan (DESIGN 2.3)
+    # Clebsch-Gordan
     "clebsch_gordan": "rstref.coupling",
     "wigner_3j": "rstref.coupling",
     "gaunt": "rstref.coupling",
-    # radial bases (DESIGN 2.4)
+    # radial bases
     "OrthonormalRadialBasis": "rstref.radial",
-    # radial-spherical tensor (DESIGN 2.5)
+    # radial-spherical tensor
     "RadialSphericalTensor": "rstref.tensor",
     "nlm_index": "rstref.tensor",
     "nlm_size": "rstref.tensor",
     "nlm_range": "rstref.tensor",
     "nlm_block": "rstref.layouts",
-    # invariants (DESIGN 2.6)
+    # invariants
     "power_spectrum": "rstref.invariants",
     "power_spectrum_with_gradients": "rstref.invariants",
     "power_spectrum_with_hessians": "rstref.invariants",
@@ -52,7 +52,7 @@ _PUBLIC = {
     "Invariants": "rstref.invariants",
     "PowerSpectrum": "rstref.invariants",
     "Bispectrum": "rstref.invariants",
-    # neighbour lists and featurization of structures (DESIGN 2.7)
+    # neighbour lists and featurization of structures
     "neighbor_list": "rstref.neighbors",
     "NeighborList": "rstref.neighbors",
     "featurize": "rstref.features",

@@ -1,4 +1,4 @@
-"""Input validation shared by every public entry point (DESIGN section 5).
+"""Input validation shared by every public entry point (README and docs/architecture.md).
 
 Every function raises ``TypeError`` or ``ValueError`` with a message that names the
 argument and what was expected; nothing is clipped or coerced silently except the

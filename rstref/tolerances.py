@@ -18,12 +18,12 @@ FD_STEP = 1e-5
 #: relative tolerance of a central-difference check (h^2 truncation plus eps/h round-off)
 FD_RTOL = 1e-7
 
-#: max abs error of 'norm'-normalised spherical harmonics against mpmath (issue 2)
+#: max abs error of 'norm'-normalised spherical harmonics against mpmath
 def sh_value_atol(l):
     """Max abs error allowed for 'norm'-normalised Y_lm of degree l against a 30-digit oracle."""
     return 1e-14 * (l + 1) if l <= 20 else 1e-12
 
-#: central-difference check of spherical-harmonic derivatives of degree l (issue 2)
+#: central-difference check of spherical-harmonic derivatives of degree l
 def sh_fd_atol(scale, l):
     """Allowed |analytic - central difference| for derivatives of degree-l harmonics.
 
@@ -39,7 +39,7 @@ def identity_atol(scale=1.0, l=0):
     """Tolerance for an exact identity of size ``scale`` involving degree-l quantities."""
     return 64 * EPS * max(scale, 1.0) * (l + 1) ** 2
 
-#: CPU vs CUDA agreement (DESIGN 4)
+#: CPU vs CUDA agreement
 CUDA_RTOL = 1e-12
 
 
@@ -192,7 +192,7 @@ def peer_rtol(l, order=0):
 PEER_CG_ATOL = 1e-13
 
 #: orthonormality defect max|C G C^T - I| of a radial basis against an independent
-#: 25-digit mpmath Gram matrix (issue 3; holds for condition numbers up to ~1e6, see
+#: 25-digit mpmath Gram matrix (holds for condition numbers up to ~1e6, see
 #: GRAM_CONDITION_MAX for the measured defects)
 RADIAL_ORTHONORMALITY_ATOL = 1e-12
 #: relative accuracy of the (longdouble Gauss-Legendre, rounded) radial Gram matrix,
@@ -201,7 +201,7 @@ RADIAL_GRAM_RTOL = 2 * EPS
 
 
 # =======================================================================================
-# Clebsch-Gordan tables (issue 4)
+# Clebsch-Gordan tables
 # =======================================================================================
 
 #: real Gaunt coefficients against a product quadrature of three real SH that is exact for
@@ -209,12 +209,12 @@ RADIAL_GRAM_RTOL = 2 * EPS
 #: sums O(l^2) products of float64 harmonics, so this is ~1e3 eps)
 GAUNT_QUADRATURE_ATOL = 1e-13
 
-#: rstref's tensor coefficients / power spectrum vs e3nn-built equivalents (issue 5):
+#: rstref's tensor coefficients / power spectrum vs e3nn-built equivalents:
 #: max |difference| / max |e3nn value|; the issue's criterion
 PEER_TENSOR_RTOL = 1e-12
 
 # =======================================================================================
-# featurization of structures (issue 8)
+# featurization of structures
 # =======================================================================================
 
 #: rstref features vs featomic with a Dirac-delta density and rstref's radial basis

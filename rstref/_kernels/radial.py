@@ -1,4 +1,4 @@
-"""Per-distance kernels for the radial bases (DESIGN section 2.4).
+"""Per-distance kernels for the radial bases (README, "Radial bases").
 
 Every function here evaluates one distance ``r``, writes into caller-provided rows and
 never allocates, raises or prints, so that the CPU drivers and numba-cuda kernels can
