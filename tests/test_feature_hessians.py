@@ -16,6 +16,12 @@ CASES = {
                                         normalize=True)),
     "crystal-images": (lambda: bulk("NaCl", "rocksalt", a=4.0),
                        dict(r_cut=3.5, n_max=2, l_max=2, species=["Na", "Cl"])),
+    "molecule-bispectrum": (lambda: molecule("CH3OH"),
+                            dict(r_cut=3.0, n_max=2, l_max=2, species=["C", "H", "O"],
+                                 invariant="bispectrum")),
+    "crystal-bispectrum-values": (lambda: bulk("NaCl", "rocksalt", a=4.0),
+                                  dict(r_cut=3.5, n_max=2, l_max=2, species_mode="values",
+                                       invariant="bispectrum")),
 }
 
 
@@ -72,9 +78,3 @@ def test_memory_is_checked_before_allocating(monkeypatch):
     monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", 100_000)
     with pytest.raises(ValueError, match="feature Hessians .*quadratic.*needs about"):
         feature_hessians(Featurizer(r_cut=3.0, n_max=2, l_max=1, species=["Cu"]), bulk("Cu", "fcc", a=3.6))
-
-
-def test_bispectrum_is_refused():
-    fz = Featurizer(r_cut=3.0, n_max=2, l_max=1, species=["Cu"], invariant="bispectrum")
-    with pytest.raises(ValueError, match="power spectrum only"):
-        feature_hessians(fz, bulk("Cu", "fcc", a=3.6))

@@ -168,8 +168,8 @@ class Featurizer:
             As :meth:`compute` with ``gradients=True``.
         hessians : rstref.features.hessians.FeatureHessians
             ``d2 features[i] / d positions[j] d positions[k]`` stored by (centre, j, k) triples
-            (power spectrum only; memory checked before allocating: it grows like the square
-            of the neighbour count).
+            (memory checked before allocating: it grows like the square of the neighbour
+            count).
         """
         from rstref.features.hessians import feature_hessians
 

@@ -1,6 +1,6 @@
 """Second derivatives of per-atom features with respect to atom positions, block-sparse.
 
-For every centre ``i`` the power-spectrum features ``p_i`` depend on the positions of ``i``
+For every centre ``i`` the features ``p_i`` (power spectrum or bispectrum) depend on the positions of ``i``
 and of the atoms in its environment only, so the Hessian of ``p_i`` is stored by
 ``(centre, j, k)`` triples of atoms of that environment (``i`` included, periodic images
 summed into their atom), never as a dense ``(3N)^2`` array::
@@ -110,14 +110,11 @@ def atom_hessian_block(Hpairs, centre, neighbours):
 
 
 def feature_hessians(featurizer, atoms):
-    """:class:`FeatureHessians` of ``atoms`` (an ``ase.Atoms``) for a power-spectrum ``featurizer``.
+    """:class:`FeatureHessians` of ``atoms`` (an ``ase.Atoms``) for ``featurizer``.
 
-    Raises ValueError for a bispectrum featurizer (not implemented for structures) and when
-    :func:`feature_hessians_bytes` exceeds ``rstref.limits.MAX_ALLOCATION_BYTES``.
+    Power spectrum or bispectrum, either species mode, either projection.  Raises
+    ValueError when :func:`feature_hessians_bytes` exceeds ``rstref.limits.MAX_ALLOCATION_BYTES``.
     """
-    if featurizer.invariant != "power_spectrum":
-        raise ValueError("feature Hessians of structures are implemented for the power spectrum "
-                         f"only, got invariant={featurizer.invariant!r}")
     species = tuple(sorted(set(int(z) for z in atoms.get_atomic_numbers())))
     env = environments(featurizer, atoms, species)
     F = featurizer.n_features
@@ -134,7 +131,10 @@ def feature_hessians(featurizer, atoms):
         pairs = slice(env.offsets[i], env.offsets[i + 1])
         full, full2 = _stacked_derivatives(dc[pairs], d2c[pairs], env.channel[pairs], n_max, n_channels,
                                            l_max)
-        d2p = power_spectrum_hessian(c[i], full, full2, n_channels * n_max, l_max)[2]
+        if featurizer.invariant == "power_spectrum":
+            d2p = power_spectrum_hessian(c[i], full, full2, n_channels * n_max, l_max)[2]
+        else:
+            d2p = featurizer._bispectrum.hessian(c[i], full, full2)[2]
         involved, block = atom_hessian_block(d2p, i, env.neighbour[pairs])
         k = involved.shape[0]
         first, second = np.meshgrid(involved, involved, indexing="ij")
