@@ -34,11 +34,9 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from rstref._numba import njit
-
 from . import limits
 from ._checks import as_float_array, check_allocation, check_bool, check_positive_float
-from ._kernels.neighbors import atom_pairs, open_atom_pairs
+from ._kernels.neighbors import count_pairs_parallel, fill_pairs, small_open_pairs, write_pairs_parallel
 
 #: relative size below which periodic lattice vectors count as linearly dependent
 _SINGULAR_CELL_RTOL = 1e-10
@@ -112,34 +110,98 @@ def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False
         return _empty_list()
     if n_atoms <= _SMALL_OPEN_ATOMS and not periodic.any():
         return _small_open_list(positions, r_cut, self_interaction)
-    atom_bin, offsets, n_bins, reach = _bins(positions, r_cut, cell, periodic)
+    atom_bin, offsets, n_bins, reach, estimate = _bins(positions, r_cut, cell, periodic)
     flat = (atom_bin[:, 0] * n_bins[1] + atom_bin[:, 1]) * n_bins[2] + atom_bin[:, 2]
     bin_atoms = np.argsort(flat, kind="stable").astype(np.int64)
     bin_start = np.zeros(int(np.prod(n_bins)) + 1, dtype=np.int64)
     np.cumsum(np.bincount(flat, minlength=bin_start.size - 1), out=bin_start[1:])
     args = (positions, cell, periodic, atom_bin, offsets, n_bins, reach,
             bin_start, bin_atoms, r_cut, self_interaction)
+    key_low, key_width, sort = _pair_key_layout(offsets, n_bins, reach, periodic)
+    if n_atoms >= _PARALLEL_MIN_ATOMS and numba.get_num_threads() > 1:
+        out = _search_parallel(args, (key_low, key_width, sort), r_cut)
+    else:
+        out = _search_serial(args, (key_low, key_width, sort), estimate, r_cut)
+    nl = NeighborList(*out)
+    return nl if sort else _sorted(nl)
+
+
+#: bytes per pair: i, j (int64), shift (3 int64), vector (3 float64), distance (float64),
+#: twice (the arrays and, while they grow or are sorted, their copies)
+_PAIR_BYTES = 2 * (8 + 8 + 24 + 24 + 8)
+
+
+def _check_pair_memory(n_pairs, r_cut, about=""):
+    check_allocation(n_pairs * _PAIR_BYTES, f"neighbor_list: {about}{n_pairs:.4g} pairs within r_cut={r_cut}",
+                     "use a smaller r_cut (or fewer atoms, or a larger cell)")
+
+
+def _pair_key_layout(offsets, n_bins, reach, periodic):
+    """Integer sort key of the pairs of one atom: lowest shift and shift range per axis.
+
+    For centre ``i`` the shift is ``t - offsets[j] + offsets[i]`` with the bin wrap
+    ``t`` in ``[floor(-reach / n_bins), (n_bins - 1 + reach) // n_bins]`` (0 along open
+    axes), so ``shift - offsets[i] - low`` lies in ``[0, width)``.  Returns ``(low, width,
+    fits)``; ``fits`` is False when ``N * prod(width)`` would not fit in int64 (atoms
+    very far outside the cell): the pairs are then sorted afterwards with lexsort.
+    """
+    t_low = np.where(periodic, (-reach) // n_bins, 0)
+    t_high = np.where(periodic, (n_bins - 1 + reach) // n_bins, 0)
+    off_low, off_high = offsets.min(axis=0), offsets.max(axis=0)
+    low = (t_low - off_high).astype(np.int64)
+    width = ((t_high - t_low) + (off_high - off_low) + 1).astype(np.int64)
+    fits = offsets.shape[0] * int(width[0]) * int(width[1]) * int(width[2]) < 2**62
+    return low, width, fits
+
+
+def _search_serial(args, key_layout, estimate, r_cut):
+    """One pass, each atom's pairs sorted as they are written; the arrays start at the
+    estimated size and grow (each growth checked against the allocation limit)."""
+    n_atoms = args[0].shape[0]
+    capacity = min(max(int(estimate), 64), _allowed_pairs())
+    out = (np.empty(capacity, np.int64), np.empty(capacity, np.int64), np.empty((capacity, 3), np.int64),
+           np.empty((capacity, 3), np.float64), np.empty(capacity, np.float64))
+    first = written = 0
+    while True:
+        first, written = fill_pairs(first, written, *args, *key_layout, *out)
+        if first == n_atoms:
+            break
+        capacity = _grown_capacity(capacity, r_cut)
+        _resize(out, capacity)
+    _resize(out, written)
+    return out
+
+
+def _allowed_pairs():
+    return max(int(limits.MAX_ALLOCATION_BYTES // _PAIR_BYTES), 0)
+
+
+def _grown_capacity(capacity, r_cut):
+    grown = min(max(2 * capacity, capacity + 1024), _allowed_pairs())
+    if grown <= capacity:
+        _check_pair_memory(capacity + 1, r_cut, about="more than ")
+    return grown
+
+
+def _resize(arrays, size):
+    # in place: no copy when shrinking; the arrays own their data and have no views
+    for a in arrays:
+        a.resize((size,) + a.shape[1:], refcheck=False)
+
+
+def _search_parallel(args, key_layout, r_cut):
+    """Threaded: a counting pass, one allocation of the exact size, a writing pass."""
+    n_atoms = args[0].shape[0]
     counts = np.zeros(n_atoms, dtype=np.int64)
-    _count_pairs(args, counts)
+    count_pairs_parallel(*args, counts)
     starts = np.zeros(n_atoms, dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
     total = int(counts.sum())
     _check_pair_memory(total, r_cut)
     out = (np.empty(total, np.int64), np.empty(total, np.int64), np.empty((total, 3), np.int64),
            np.empty((total, 3), np.float64), np.empty(total, np.float64))
-    _write_pairs(args, starts, out)
-    return _sorted(NeighborList(*out))
-
-
-#: bytes per pair: i, j (int64), shift (3 int64), vector (3 float64), distance (float64),
-#: twice (the arrays and their sorted copies)
-_PAIR_BYTES = 2 * (8 + 8 + 24 + 24 + 8)
-
-
-def _check_pair_memory(n_pairs, r_cut, approximate=False):
-    about = "~" if approximate else ""
-    check_allocation(n_pairs * _PAIR_BYTES, f"neighbor_list: {about}{n_pairs:.4g} pairs within r_cut={r_cut}",
-                     "use a smaller r_cut (or fewer atoms, or a larger cell)")
+    write_pairs_parallel(*args, *key_layout, starts, counts, *out)
+    return out
 
 
 def neighbor_list_brute_force(positions, r_cut, cell=None, pbc=False, self_interaction=False):
@@ -291,8 +353,8 @@ def _bins(positions, r_cut, cell, periodic):
             f"cell: lattice planes {spacing[k]:.3g} apart along periodic axis {k} need more than "
             f"{_MAX_REACH} periodic images per direction for r_cut={r_cut}")
     reach = reach.astype(np.int64)
-    _check_search_size(positions.shape[0], n_bins, reach, r_cut, spacing, periodic, cell)
-    return atom_bin, offsets, n_bins, reach
+    estimate = _check_search_size(positions.shape[0], n_bins, reach, r_cut, spacing, periodic, cell)
+    return atom_bin, offsets, n_bins, reach, estimate
 
 
 #: a periodic fractional coordinate beyond this is refused: its integer cell shift would not
@@ -330,7 +392,8 @@ def _bin_counts(extent, spacing, r_cut, n_atoms):
 def _check_search_size(n_atoms, n_bins, reach, r_cut, spacing, periodic, cell):
     """Refuse, before the search, one that would test more than ``NEIGHBOR_MAX_CANDIDATES``
     candidate pairs or (for a fully periodic cell) whose estimated pairs would need more
-    than ``MAX_ALLOCATION_BYTES``."""
+    than ``MAX_ALLOCATION_BYTES``.  Returns an estimate of the number of pairs (from the
+    density for a fully periodic cell, else the number of candidates)."""
     visits = 1.0
     for k in range(3):
         span = 2.0 * float(reach[k]) + 1.0
@@ -341,7 +404,7 @@ def _check_search_size(n_atoms, n_bins, reach, r_cut, spacing, periodic, cell):
         with np.errstate(over="ignore"):
             pairs = n_atoms * n_atoms * (4.0 / 3.0 * np.pi * r_cut**3) / abs(np.linalg.det(cell))
         estimate = f"~{pairs:.3g} pairs (~{pairs * _PAIR_BYTES / 2**30:.3g} GiB) and "
-        _check_pair_memory(pairs, r_cut, approximate=True)
+        _check_pair_memory(pairs, r_cut, about="~")
     if candidates > limits.NEIGHBOR_MAX_CANDIDATES:
         k = int(np.argmax(np.where(periodic, reach, 0)))
         thin = (f"; the lattice planes along periodic axis {k} are {spacing[k]:.3g} apart"
@@ -350,79 +413,20 @@ def _check_search_size(n_atoms, n_bins, reach, r_cut, spacing, periodic, cell):
             f"neighbor_list: r_cut={r_cut} would give {estimate}test ~{candidates:.3g} candidate pairs "
             f"(more than rstref.limits.NEIGHBOR_MAX_CANDIDATES = {limits.NEIGHBOR_MAX_CANDIDATES:.3g})"
             f"{thin}; use a smaller r_cut or a larger cell (or raise the limit)")
+    # a little above the density estimate (its fluctuation), plus the self pairs
+    return 1.1 * pairs + 64 + n_atoms if periodic.all() else candidates
 
 
-#: below this many atoms the pair search runs serially (thread start-up costs more)
+#: below this many atoms (or with one numba thread) the pair search runs serially
 _PARALLEL_MIN_ATOMS = 4096
-
-
-def _pair_loop(*args):
-    if args[0].shape[0] >= _PARALLEL_MIN_ATOMS:
-        _pair_loop_parallel(*args)
-    else:
-        _pair_loop_serial(*args)
-
-
-def _count_pairs(args, counts):
-    dummy_i = np.empty(0, np.int64)
-    dummy_s = np.empty((0, 3), np.int64)
-    dummy_v = np.empty((0, 3), np.float64)
-    dummy_d = np.empty(0, np.float64)
-    _pair_loop(*args, False, counts, counts, dummy_i, dummy_i, dummy_s, dummy_v, dummy_d)
-
-
-def _write_pairs(args, starts, out):
-    counts = np.empty_like(starts)
-    _pair_loop(*args, True, starts, counts, *out)
-
-
-def _pair_loop_body(positions, cell, periodic, atom_bin, offsets, n_bins, reach, bin_start,
-               bin_atoms, r_cut, self_interaction, write, starts, counts,
-               out_i, out_j, out_shift, out_vector, out_distance):
-    for i in numba.prange(positions.shape[0]):
-        start = starts[i] if write else 0
-        counts[i] = atom_pairs(i, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
-                               bin_start, bin_atoms, r_cut, self_interaction, write, start,
-                               out_i, out_j, out_shift, out_vector, out_distance)
-
-
-_pair_loop_parallel = njit(parallel=True)(_pair_loop_body)
-_pair_loop_serial = njit(_pair_loop_body)
-
 
 #: open systems up to this size skip the binning (an all-pairs loop costs less than its set-up)
 _SMALL_OPEN_ATOMS = 64
 
 
-@njit
-def _small_open_pairs(positions, r_cut, self_interaction):
-    n = positions.shape[0]
-    counts = np.zeros(n, dtype=np.int64)
-    e_i = np.empty(0, np.int64)
-    e_s = np.empty((0, 3), np.int64)
-    e_v = np.empty((0, 3), np.float64)
-    e_d = np.empty(0, np.float64)
-    total = 0
-    for i in range(n):
-        counts[i] = open_atom_pairs(i, positions, r_cut, self_interaction, False, 0,
-                                    e_i, e_i, e_s, e_v, e_d)
-        total += counts[i]
-    out_i = np.empty(total, np.int64)
-    out_j = np.empty(total, np.int64)
-    out_shift = np.empty((total, 3), np.int64)
-    out_vector = np.empty((total, 3), np.float64)
-    out_distance = np.empty(total, np.float64)
-    start = 0
-    for i in range(n):
-        open_atom_pairs(i, positions, r_cut, self_interaction, True, start,
-                        out_i, out_j, out_shift, out_vector, out_distance)
-        start += counts[i]
-    return out_i, out_j, out_shift, out_vector, out_distance
-
-
 def _small_open_list(positions, r_cut, self_interaction):
     """Pairs of a small open system, already in (i, j) order (shift is always 0)."""
-    return NeighborList(*_small_open_pairs(positions, r_cut, self_interaction))
+    return NeighborList(*small_open_pairs(positions, r_cut, self_interaction))
 
 
 def _sorted(nl):

@@ -37,8 +37,7 @@ import sys  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _peers import (Report, import_peer, machine_info, markdown_table,  # noqa: E402
-                    time_interleaved, update_results_section, utc_now)
+from _peers import Report, import_peer, machine_info, markdown_table, time_interleaved, update_results_section, utc_now  # noqa: E402
 
 HEADING = "## Neighbour list: speed vs ase, matscipy and vesin"
 R_CUT = 5.0

@@ -11,12 +11,15 @@ them from position ``start`` on.  It never allocates.
 
 import math
 
+import numba
+import numpy as np
+
 from rstref._numba import njit
 
 
 @njit
 def atom_pairs(i, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
-               bin_start, bin_atoms, r_cut, self_interaction, write, start,
+               bin_start, bin_atoms, r_cut, self_interaction, write, start, stop,
                out_i, out_j, out_shift, out_vector, out_distance):
     """Count (and, if ``write``, store) the pairs ``(i, j, S)`` with
     ``|r_j + S @ cell - r_i|^2 < r_cut^2``.
@@ -48,6 +51,9 @@ def atom_pairs(i, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
         Whether the pair ``(i, i, 0)`` is included.
     write : bool
         Store the pairs in the ``out_*`` arrays from index ``start`` on.
+    stop : int
+        With ``write``: the pairs must end before index ``stop``; if they do not fit,
+        -1 is returned (what was written before ``stop`` is then meaningless).
     out_i, out_j : (P,) int64
     out_shift : (P, 3) int64
     out_vector : (P, 3) float64
@@ -56,7 +62,8 @@ def atom_pairs(i, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
     Returns
     -------
     int
-        The number of pairs of atom ``i``.
+        The number of pairs of atom ``i`` (in the order the bins are visited), or -1
+        if they did not fit before ``stop``.
     """
     r_cut2 = r_cut * r_cut
     n0 = n_bins[0]
@@ -102,6 +109,8 @@ def atom_pairs(i, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
                     if d2sq < r_cut2:
                         if write:
                             p = start + count
+                            if p >= stop:
+                                return -1
                             out_i[p] = i
                             out_j[p] = j
                             out_shift[p, 0] = s0
@@ -146,3 +155,151 @@ def open_atom_pairs(i, positions, r_cut, self_interaction, write, start,
                 out_distance[p] = math.sqrt(d2sq)
             count += 1
     return count
+
+
+@njit
+def sort_atom_pairs(start, count, base, width, out_j, out_shift, out_vector, out_distance,
+                    keys, tmp_int, tmp_float):
+    """Sort the ``count`` pairs from ``start`` on (all of one centre atom) by ``j``, then
+    ``shift``, in place.
+
+    The order is that of the integer key
+    ``((j * width[0] + u0) * width[1] + u1) * width[2] + u2`` with ``u = shift - base``,
+    where the caller guarantees ``0 <= u[k] < width[k]`` and that the key fits in int64.
+    ``keys`` (>= count) and ``tmp_int``, ``tmp_float`` (>= (count, 4)) are scratch.
+    """
+    w0 = width[0]
+    w1 = width[1]
+    w2 = width[2]
+    ordered = True
+    previous = -1
+    for q in range(count):
+        p = start + q
+        key = (((out_j[p] * w0 + (out_shift[p, 0] - base[0])) * w1 + (out_shift[p, 1] - base[1])) * w2
+               + (out_shift[p, 2] - base[2]))
+        keys[q] = key
+        if key < previous:
+            ordered = False
+        previous = key
+    if ordered:
+        return
+    order = np.argsort(keys[:count])
+    for q in range(count):
+        p = start + order[q]
+        tmp_int[q, 0] = out_j[p]
+        tmp_int[q, 1] = out_shift[p, 0]
+        tmp_int[q, 2] = out_shift[p, 1]
+        tmp_int[q, 3] = out_shift[p, 2]
+        tmp_float[q, 0] = out_vector[p, 0]
+        tmp_float[q, 1] = out_vector[p, 1]
+        tmp_float[q, 2] = out_vector[p, 2]
+        tmp_float[q, 3] = out_distance[p]
+    for q in range(count):
+        p = start + q
+        out_j[p] = tmp_int[q, 0]
+        out_shift[p, 0] = tmp_int[q, 1]
+        out_shift[p, 1] = tmp_int[q, 2]
+        out_shift[p, 2] = tmp_int[q, 3]
+        out_vector[p, 0] = tmp_float[q, 0]
+        out_vector[p, 1] = tmp_float[q, 1]
+        out_vector[p, 2] = tmp_float[q, 2]
+        out_distance[p] = tmp_float[q, 3]
+
+
+@njit
+def fill_pairs(first, written, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
+               bin_start, bin_atoms, r_cut, self_interaction, key_low, key_width, sort,
+               out_i, out_j, out_shift, out_vector, out_distance):
+    """Serial search: append the pairs of atoms ``first, first + 1, ...`` from index
+    ``written`` on, each atom's pairs sorted by (j, shift) if ``sort``.
+
+    Stops at the first atom whose pairs do not fit in the ``out_*`` arrays.  Returns
+    ``(next_atom, written)``: the atom to resume with (``N`` when all are done) and the
+    number of pairs stored so far.
+    """
+    n = positions.shape[0]
+    stop = out_i.shape[0]
+    keys = np.empty(0, np.int64)
+    tmp_int = np.empty((0, 4), np.int64)
+    tmp_float = np.empty((0, 4), np.float64)
+    base = np.empty(3, np.int64)
+    for i in range(first, n):
+        count = atom_pairs(i, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
+                           bin_start, bin_atoms, r_cut, self_interaction, True, written, stop,
+                           out_i, out_j, out_shift, out_vector, out_distance)
+        if count < 0:
+            return i, written
+        if sort and count > 1:
+            if keys.shape[0] < count:
+                size = max(count, 2 * keys.shape[0])
+                keys = np.empty(size, np.int64)
+                tmp_int = np.empty((size, 4), np.int64)
+                tmp_float = np.empty((size, 4), np.float64)
+            for k in range(3):
+                base[k] = offsets[i, k] + key_low[k]
+            sort_atom_pairs(written, count, base, key_width, out_j, out_shift, out_vector,
+                            out_distance, keys, tmp_int, tmp_float)
+        written += count
+    return n, written
+
+
+@njit(parallel=True)
+def count_pairs_parallel(positions, cell, periodic, atom_bin, offsets, n_bins, reach,
+                         bin_start, bin_atoms, r_cut, self_interaction, counts):
+    """Threaded counting pass: ``counts[i]`` = number of pairs of atom ``i``."""
+    e_i = np.empty(0, np.int64)
+    e_s = np.empty((0, 3), np.int64)
+    e_v = np.empty((0, 3), np.float64)
+    e_d = np.empty(0, np.float64)
+    for i in numba.prange(positions.shape[0]):
+        counts[i] = atom_pairs(i, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
+                               bin_start, bin_atoms, r_cut, self_interaction, False, 0, 0,
+                               e_i, e_i, e_s, e_v, e_d)
+
+
+@njit(parallel=True)
+def write_pairs_parallel(positions, cell, periodic, atom_bin, offsets, n_bins, reach,
+                         bin_start, bin_atoms, r_cut, self_interaction, key_low, key_width, sort,
+                         starts, counts, out_i, out_j, out_shift, out_vector, out_distance):
+    """Threaded writing pass: the ``counts[i]`` pairs of atom ``i`` from ``starts[i]`` on,
+    sorted by (j, shift) if ``sort``."""
+    for i in numba.prange(positions.shape[0]):
+        start = starts[i]
+        count = counts[i]
+        atom_pairs(i, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
+                   bin_start, bin_atoms, r_cut, self_interaction, True, start, start + count,
+                   out_i, out_j, out_shift, out_vector, out_distance)
+        if sort and count > 1:
+            base = np.empty(3, np.int64)
+            for k in range(3):
+                base[k] = offsets[i, k] + key_low[k]
+            sort_atom_pairs(start, count, base, key_width, out_j, out_shift, out_vector, out_distance,
+                            np.empty(count, np.int64), np.empty((count, 4), np.int64),
+                            np.empty((count, 4), np.float64))
+
+
+@njit
+def small_open_pairs(positions, r_cut, self_interaction):
+    """All pairs of an open system by the direct loop, in (i, j) order (shift 0)."""
+    n = positions.shape[0]
+    counts = np.zeros(n, dtype=np.int64)
+    e_i = np.empty(0, np.int64)
+    e_s = np.empty((0, 3), np.int64)
+    e_v = np.empty((0, 3), np.float64)
+    e_d = np.empty(0, np.float64)
+    total = 0
+    for i in range(n):
+        counts[i] = open_atom_pairs(i, positions, r_cut, self_interaction, False, 0,
+                                    e_i, e_i, e_s, e_v, e_d)
+        total += counts[i]
+    out_i = np.empty(total, np.int64)
+    out_j = np.empty(total, np.int64)
+    out_shift = np.empty((total, 3), np.int64)
+    out_vector = np.empty((total, 3), np.float64)
+    out_distance = np.empty(total, np.float64)
+    start = 0
+    for i in range(n):
+        open_atom_pairs(i, positions, r_cut, self_interaction, True, start,
+                        out_i, out_j, out_shift, out_vector, out_distance)
+        start += counts[i]
+    return out_i, out_j, out_shift, out_vector, out_distance
