@@ -110,20 +110,27 @@ def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False
         return _empty_list()
     if n_atoms <= _SMALL_OPEN_ATOMS and not periodic.any():
         return _small_open_list(positions, r_cut, self_interaction)
+    args, key_layout, estimate = _search_setup(positions, r_cut, cell, periodic, self_interaction)
+    if n_atoms >= _PARALLEL_MIN_ATOMS and numba.get_num_threads() > 1:
+        out = _search_parallel(args, key_layout, r_cut)
+    else:
+        out = _search_serial(args, key_layout, estimate, r_cut)
+    nl = NeighborList(*out)
+    return nl if key_layout[2] else _sorted(nl)
+
+
+def _search_setup(positions, r_cut, cell, periodic, self_interaction):
+    """Bins, their atom lists and wrap tables (the kernels' arguments), the sort-key
+    layout and the estimated number of pairs."""
     atom_bin, offsets, n_bins, reach, estimate = _bins(positions, r_cut, cell, periodic)
     flat = (atom_bin[:, 0] * n_bins[1] + atom_bin[:, 1]) * n_bins[2] + atom_bin[:, 2]
     bin_atoms = np.argsort(flat, kind="stable").astype(np.int64)
     bin_start = np.zeros(int(np.prod(n_bins)) + 1, dtype=np.int64)
     np.cumsum(np.bincount(flat, minlength=bin_start.size - 1), out=bin_start[1:])
-    args = (positions, cell, periodic, atom_bin, offsets, n_bins, reach,
-            bin_start, bin_atoms, r_cut, self_interaction)
-    key_low, key_width, sort = _pair_key_layout(offsets, n_bins, reach, periodic)
-    if n_atoms >= _PARALLEL_MIN_ATOMS and numba.get_num_threads() > 1:
-        out = _search_parallel(args, (key_low, key_width, sort), r_cut)
-    else:
-        out = _search_serial(args, (key_low, key_width, sort), estimate, r_cut)
-    nl = NeighborList(*out)
-    return nl if sort else _sorted(nl)
+    wrap_bin, wrap_shift = _wrap_tables(n_bins, reach, periodic)
+    args = (positions, cell, atom_bin, offsets, n_bins, reach, bin_start, bin_atoms, wrap_bin, wrap_shift,
+            positions[bin_atoms], offsets[bin_atoms], r_cut, self_interaction)
+    return args, _pair_key_layout(offsets, n_bins, reach, periodic), estimate
 
 
 #: bytes per pair: i, j (int64), shift (3 int64), vector (3 float64), distance (float64),
@@ -134,6 +141,21 @@ _PAIR_BYTES = 2 * (8 + 8 + 24 + 24 + 8)
 def _check_pair_memory(n_pairs, r_cut, about=""):
     check_allocation(n_pairs * _PAIR_BYTES, f"neighbor_list: {about}{n_pairs:.4g} pairs within r_cut={r_cut}",
                      "use a smaller r_cut (or fewer atoms, or a larger cell)")
+
+
+def _wrap_tables(n_bins, reach, periodic):
+    """Bin and cell wrap of the bin ``c = e - reach[k]`` along axis ``k`` (``e >= 0``).
+
+    ``wrap_bin[k, e]`` is ``c mod n_bins[k]`` along a periodic axis (and ``wrap_shift``
+    is ``c // n_bins[k]``, the number of cells crossed); along an open axis it is ``c``
+    inside ``[0, n_bins[k])`` and -1 outside (no bin), with no shift.
+    """
+    e = np.arange(int(np.max(n_bins + 2 * reach)), dtype=np.int64)
+    c = e[None, :] - reach[:, None]
+    n = n_bins[:, None]
+    wrap_bin = np.where(periodic[:, None], c % n, np.where((c >= 0) & (c < n), c, -1))
+    wrap_shift = np.where(periodic[:, None], c // n, 0)
+    return wrap_bin, wrap_shift
 
 
 def _pair_key_layout(offsets, n_bins, reach, periodic):
