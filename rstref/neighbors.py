@@ -139,8 +139,12 @@ _PAIR_BYTES = 2 * (8 + 8 + 24 + 24 + 8)
 
 
 def _check_pair_memory(n_pairs, r_cut, about=""):
-    check_allocation(n_pairs * _PAIR_BYTES, f"neighbor_list: {about}{n_pairs:.4g} pairs within r_cut={r_cut}",
-                     "use a smaller r_cut (or fewer atoms, or a larger cell)")
+    count = f"{n_pairs}" if isinstance(n_pairs, int) else f"{n_pairs:.4g}"  # exact, or an estimate
+    check_allocation(n_pairs * _PAIR_BYTES, f"neighbor_list: {about}{count} pairs within r_cut={r_cut}",
+                     _PAIR_REMEDY)
+
+
+_PAIR_REMEDY = "use a smaller r_cut (or fewer atoms, or a larger cell)"
 
 
 def _wrap_tables(n_bins, reach, periodic):
@@ -200,8 +204,9 @@ def _allowed_pairs():
 
 def _grown_capacity(capacity, r_cut):
     grown = min(max(2 * capacity, capacity + 1024), _allowed_pairs())
-    if grown <= capacity:
-        _check_pair_memory(capacity + 1, r_cut, about="more than ")
+    if grown <= capacity:  # at the limit and more pairs to come
+        check_allocation((capacity + 1) * _PAIR_BYTES,
+                         f"neighbor_list: more than {capacity} pairs within r_cut={r_cut}", _PAIR_REMEDY)
     return grown
 
 

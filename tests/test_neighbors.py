@@ -316,3 +316,91 @@ def test_pbc_must_be_bools():
     with pytest.raises(TypeError, match="pbc"):
         neighbor_list(np.zeros((2, 3)), 1.0, np.eye(3), "yes")
     assert neighbor_list(np.zeros((1, 3)), 0.6, np.eye(3), (1, 0, 0)).i.size == 0
+
+
+# ----------------------------------------------------------------------------- the fast paths
+# The search writes each atom's pairs sorted in the kernel (insertion sort of packed keys up
+# to 128 pairs, quicksort above, argsort where the packed key would not fit, a global lexsort
+# where even the plain key would not), into arrays that start at an estimate and grow.
+
+def _clustered_periodic_system(n_atoms=150):
+    # a dense blob in a large periodic cell: the density estimate of the pair count is far
+    # too low, so the pair arrays must grow several times
+    positions = np.random.default_rng(5).uniform(10.0, 13.0, (n_atoms, 3))
+    return positions, 2.0, 40.0 * np.eye(3)
+
+
+def test_pair_arrays_grow_beyond_the_estimate_and_equal_brute_force():
+    positions, r_cut, cell = _clustered_periodic_system()
+    fast = neighbor_list(positions, r_cut, cell, True)
+    assert_lists_equal(fast, neighbor_list_brute_force(positions, r_cut, cell, True))
+    estimate = positions.shape[0] ** 2 * 4 / 3 * np.pi * r_cut**3 / 40.0**3
+    assert fast.i.size > 20 * estimate  # growth was needed
+    assert all(a.flags.c_contiguous and a.flags.owndata for a in fast)
+
+
+def test_growth_stops_exactly_at_the_memory_limit(monkeypatch):
+    from rstref import limits
+    from rstref.neighbors import _PAIR_BYTES
+
+    positions, r_cut, cell = _clustered_periodic_system()
+    total = neighbor_list(positions, r_cut, cell, True).i.size
+    monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", total * _PAIR_BYTES)
+    assert neighbor_list(positions, r_cut, cell, True).i.size == total  # just fits
+    monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", (total - 1) * _PAIR_BYTES)
+    with pytest.raises(ValueError, match=rf"more than {total - 1} pairs within r_cut=2\.0 .*MAX_ALLOCATION_BYTES"):
+        neighbor_list(positions, r_cut, cell, True)
+
+
+@pytest.mark.parametrize("pbc", [(True, True, True), (True, False, True)])
+def test_atoms_with_hundreds_of_pairs_equal_brute_force(pbc):
+    # hundreds of pairs per atom: the quicksort branch of the per-atom sort
+    rng = np.random.default_rng(6)
+    cell = np.array([[2.0, 0.0, 0.0], [0.3, 1.8, 0.0], [0.2, -0.4, 2.1]])
+    positions = rng.uniform(-0.3, 1.3, (12, 3)) @ cell
+    fast = neighbor_list(positions, 4.5, cell, pbc)
+    assert np.bincount(fast.i).min() > 128
+    assert_lists_equal(fast, neighbor_list_brute_force(positions, 4.5, cell, pbc))
+
+
+@pytest.mark.parametrize("cells_away", [3, 2**18, 2**23])
+def test_atoms_far_outside_the_cell_use_every_sort_and_equal_brute_force(cells_away):
+    # the shift range (and so the sort key) grows with the spread of the cell offsets:
+    # 3: packed keys; 2**18: keys too wide to pack (argsort); 2**23: keys beyond int64
+    # (global lexsort afterwards)
+    from rstref.neighbors import _bins, _pair_key_layout
+
+    rng = np.random.default_rng(7)
+    cell = np.array([[3.0, 0.0, 0.0], [0.5, 2.5, 0.0], [0.0, 0.4, 2.8]])
+    frac = rng.uniform(0, 1, (16, 3))
+    frac[:4] += cells_away * np.array([[1, 0, 0], [0, -1, 0], [0, 0, 1], [-1, 1, -1]])
+    positions = frac @ cell
+    fast = neighbor_list(positions, 2.5, cell, True)
+    assert_lists_equal(fast, neighbor_list_brute_force(positions, 2.5, cell, True))
+    atom_bin, offsets, n_bins, reach, _ = _bins(positions, 2.5, cell, np.ones(3, bool))
+    _, width, fits = _pair_key_layout(offsets, n_bins, reach, np.ones(3, bool))
+    key_bits = np.log2(16 * np.prod(width.astype(float)))
+    assert fits == (cells_away < 2**23)
+    if cells_away == 2**18:  # no room in int64 for the pair's position beside the key
+        assert 2.0 ** (62 - key_bits) < np.bincount(fast.i).min()
+
+
+def test_threaded_search_equals_serial_search():
+    import numba
+    from ase.build import bulk
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread")
+    atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat((8, 8, 8))  # 4096 atoms
+    atoms.rattle(0.05, seed=1)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(2)
+        threaded = neighbor_list(atoms, 4.0)
+        numba.set_num_threads(1)
+        serial = neighbor_list(atoms, 4.0)
+    finally:
+        numba.set_num_threads(threads)
+    assert_lists_equal(threaded, serial)
+    keys = np.column_stack([serial.i, serial.j, serial.shift])
+    assert np.all(np.diff(np.lexsort(keys.T[::-1])) == 1)  # sorted
