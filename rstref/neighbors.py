@@ -362,7 +362,7 @@ def _bins(positions, r_cut, cell, periodic):
     half = 0.5 * (frac - offsets)  # halved: open extents of +-1e308 stay finite
     low = np.where(periodic, 0.0, half.min(axis=0))
     extent = np.where(periodic, 0.5, half.max(axis=0) - low)  # halved extent
-    n_bins = _bin_counts(extent, spacing, r_cut, positions.shape[0])
+    n_bins = _bin_counts(extent, spacing, r_cut, positions.shape[0], periodic)
     width = np.where(extent > 0.0, extent / n_bins, 1.0)  # halved bin width
     atom_bin = np.floor((half - low) / width).astype(np.int64)
     atom_bin = np.clip(atom_bin, 0, n_bins - 1)
@@ -402,18 +402,40 @@ def _check_fractional(frac, periodic):
             f"{axis} (more than {_MAX_CELL_OFFSET:.3g}); wrap the positions into the cell first")
 
 
-def _bin_counts(extent, spacing, r_cut, n_atoms):
-    """Bins per axis of about ``r_cut / 2``, at most ``max(64, 2 n_atoms)`` in all."""
+def _bin_counts(extent, spacing, r_cut, n_atoms, periodic):
+    """Bins per axis, at most ``max(64, 2 n_atoms)`` in all: about ``r_cut / 2`` or
+    ``r_cut / 3`` thick, whichever search is cheaper.
+
+    Bins of ``r_cut / m`` give a search volume of about ``((2m + 1) / m r_cut)^3``; finer
+    bins test fewer candidates but visit more bins.  A cell of a few ``r_cut`` loses much
+    to rounding with ``m = 2`` (e.g. 2 bins of 0.71 r_cut), so both are costed as
+    candidates plus bin visits per atom (measured to cost about the same).
+    """
+    choices = [_bins_of_thickness(extent, spacing, r_cut, n_atoms, m) for m in (2, 3)]
+    costs = [_search_cost(counts, extent, spacing, r_cut, n_atoms, periodic) for counts in choices]
+    return choices[1] if costs[1] < costs[0] else choices[0]
+
+
+def _bins_of_thickness(extent, spacing, r_cut, n_atoms, m):
     cap = max(64, 2 * n_atoms)
-    # bins of about r_cut / 2 (reach 2): a search volume ~(2.5 r_cut)^3 instead of (3 r_cut)^3;
-    # (extent / r_cut) may be inf or 0, never NaN (extent finite >= 0, r_cut > 0)
+    # (extent / r_cut) may be inf or 0, never NaN (extent finite >= 0, r_cut > 0); extent is halved
     with np.errstate(over="ignore", under="ignore"):
-        ratio = (extent / r_cut) * (4.0 * spacing)
+        ratio = (extent / r_cut) * (2.0 * m * spacing)
     counts = [int(c) for c in np.clip(np.floor(ratio), 1.0, float(cap))]
     while counts[0] * counts[1] * counts[2] > cap:
         k = counts.index(max(counts))
         counts[k] = max(1, counts[k] // 2)
     return np.array(counts, dtype=np.int64)
+
+
+def _search_cost(counts, extent, spacing, r_cut, n_atoms, periodic):
+    """Bin visits per atom times (1 + atoms per bin); inf where the reach overflows."""
+    with np.errstate(all="ignore"):
+        thickness = 2.0 * extent / counts * spacing
+        span = 2.0 * np.maximum(np.ceil(r_cut / thickness), 1.0) + 1.0
+    span = np.where(periodic, span, np.minimum(span, counts))
+    span = np.where(~periodic & (extent == 0.0), 1.0, span)
+    return float(np.prod(span)) * (1.0 + n_atoms / float(np.prod(counts.astype(np.float64))))
 
 
 def _check_search_size(n_atoms, n_bins, reach, r_cut, spacing, periodic, cell):
