@@ -341,13 +341,13 @@ def test_pair_arrays_grow_beyond_the_estimate_and_equal_brute_force():
 
 def test_growth_stops_exactly_at_the_memory_limit(monkeypatch):
     from rstref import limits
-    from rstref.neighbors import _PAIR_BYTES
+    from rstref._cell_list import PAIR_BYTES
 
     positions, r_cut, cell = _clustered_periodic_system()
     total = neighbor_list(positions, r_cut, cell, True).i.size
-    monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", total * _PAIR_BYTES)
+    monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", total * PAIR_BYTES)
     assert neighbor_list(positions, r_cut, cell, True).i.size == total  # just fits
-    monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", (total - 1) * _PAIR_BYTES)
+    monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", (total - 1) * PAIR_BYTES)
     with pytest.raises(ValueError, match=rf"more than {total - 1} pairs within r_cut=2\.0 .*MAX_ALLOCATION_BYTES"):
         neighbor_list(positions, r_cut, cell, True)
 
@@ -368,7 +368,7 @@ def test_atoms_far_outside_the_cell_use_every_sort_and_equal_brute_force(cells_a
     # the shift range (and so the sort key) grows with the spread of the cell offsets:
     # 3: packed keys; 2**18: keys too wide to pack (argsort); 2**23: keys beyond int64
     # (global lexsort afterwards)
-    from rstref.neighbors import _bins, _pair_key_layout
+    from rstref._cell_list import atom_bins, pair_key_layout
 
     rng = np.random.default_rng(7)
     cell = np.array([[3.0, 0.0, 0.0], [0.5, 2.5, 0.0], [0.0, 0.4, 2.8]])
@@ -377,8 +377,8 @@ def test_atoms_far_outside_the_cell_use_every_sort_and_equal_brute_force(cells_a
     positions = frac @ cell
     fast = neighbor_list(positions, 2.5, cell, True)
     assert_lists_equal(fast, neighbor_list_brute_force(positions, 2.5, cell, True))
-    atom_bin, offsets, n_bins, reach, _ = _bins(positions, 2.5, cell, np.ones(3, bool))
-    _, width, fits = _pair_key_layout(offsets, n_bins, reach, np.ones(3, bool))
+    atom_bin, offsets, n_bins, reach, _ = atom_bins(positions, 2.5, cell, np.ones(3, bool))
+    _, width, fits = pair_key_layout(offsets, n_bins, reach, np.ones(3, bool))
     key_bits = np.log2(16 * np.prod(width.astype(float)))
     assert fits == (cells_away < 2**23)
     if cells_away == 2**18:  # no room in int64 for the pair's position beside the key

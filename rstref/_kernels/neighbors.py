@@ -1,12 +1,15 @@
-"""Per-atom kernel of the cell-list neighbour search (used by :mod:`rstref.neighbors`).
+"""Per-atom kernels of the cell-list neighbour search (driven by :mod:`rstref._cell_list`).
 
 The driver sorts the atoms into bins of a (possibly triclinic, possibly completed)
 cell so that every bin is at least ``r_cut / reach[k]`` thick along axis ``k``; the
 neighbours of atom ``i`` are then in the bins ``bin(i) + delta`` with
 ``|delta[k]| <= reach[k]``.  Along a periodic axis the bin index wraps around and the
-number of wraps becomes the integer cell shift.  The kernel below visits those bins
-for one atom, and either only counts its pairs (``write == False``) or also writes
-them from position ``start`` on.  It never allocates.
+number of wraps becomes the integer cell shift (looked up in wrap tables, no division
+per bin).  :func:`atom_pairs` visits those bins for one atom and either only counts its
+pairs (``write == False``) or also writes them from position ``start`` on; it never
+allocates.  :func:`sort_atom_pairs` puts one atom's pairs in (j, shift) order in place;
+:func:`fill_pairs` (serial, resumable when the arrays are full) and the threaded
+:func:`count_pairs_parallel` / :func:`write_pairs_parallel` drive them over all atoms.
 """
 
 import math
@@ -34,8 +37,6 @@ def atom_pairs(i, positions, cell, atom_bin, offsets, n_bins, reach,
     cell : (3, 3) float64
         Lattice vectors as rows; only the rows of periodic axes are ever multiplied
         by a non-zero shift.
-    periodic : (3,) bool
-        Per-axis periodicity.
     atom_bin : (N, 3) int64
         Bin of each atom along each axis, ``0 <= atom_bin[:, k] < n_bins[k]``.
     offsets : (N, 3) int64
@@ -47,6 +48,12 @@ def atom_pairs(i, positions, cell, atom_bin, offsets, n_bins, reach,
         ``bin_atoms[bin_start[b]:bin_start[b + 1]]`` are the atoms of the flat bin
         ``b = (b0 * n_bins[1] + b1) * n_bins[2] + b2``.
     bin_atoms : (N,) int64
+    wrap_bin, wrap_shift : (3, E) int64
+        For the bin ``c = e - reach[k]`` along axis ``k``: the bin it wraps to (-1: none,
+        along an open axis) and the number of cells crossed (0 along open axes);
+        ``E >= n_bins[k] + 2 reach[k]``.
+    bin_positions, bin_offsets : (N, 3)
+        ``positions[bin_atoms]`` and ``offsets[bin_atoms]`` (contiguous per bin).
     r_cut : float
     self_interaction : bool
         Whether the pair ``(i, i, 0)`` is included.
