@@ -404,3 +404,18 @@ def test_threaded_search_equals_serial_search():
     assert_lists_equal(threaded, serial)
     keys = np.column_stack([serial.i, serial.j, serial.shift])
     assert np.all(np.diff(np.lexsort(keys.T[::-1])) == 1)  # sorted
+
+
+def test_small_cell_gets_finer_bins_and_equals_brute_force():
+    # a 7.1 A cell with r_cut = 5: bins of r_cut/2 round down to 2 per axis (3.6 A thick,
+    # ~1000 candidates per atom); bins of r_cut/3 (4 per axis, ~340 candidates) are chosen
+    from ase.build import bulk
+
+    from rstref._cell_list import atom_bins
+
+    atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat((2, 2, 2))
+    atoms.rattle(0.05, seed=2)
+    cell = np.asarray(atoms.get_cell())
+    n_bins, reach = atom_bins(atoms.positions, 5.0, cell, np.ones(3, bool))[2:4]
+    assert n_bins.tolist() == [4, 4, 4] and reach.tolist() == [3, 3, 3]
+    assert_lists_equal(neighbor_list(atoms, 5.0), neighbor_list_brute_force(atoms, 5.0))
