@@ -129,7 +129,7 @@ def search_parallel(args, key_layout, r_cut):
     return out
 
 
-def _completed_basis(cell, periodic):
+def completed_basis(cell, periodic):
     """Periodic rows of ``cell`` completed by an orthonormal complement (rows)."""
     basis = np.array(cell, dtype=np.float64)
     axes = np.flatnonzero(periodic)
@@ -151,7 +151,7 @@ def atom_bins(positions, r_cut, cell, periodic):
     the bins per axis are capped in floating point before the cast to int64, and their
     product is reduced with Python integers.
     """
-    basis = _completed_basis(cell, periodic)
+    basis = completed_basis(cell, periodic)
     inverse = np.linalg.inv(basis)
     with np.errstate(over="ignore", invalid="ignore"):
         frac = positions @ inverse

@@ -41,8 +41,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ._cell_list import search_parallel, search_serial, search_setup
-from ._checks import as_float_array, check_bool, check_positive_float
+from ._cell_list import completed_basis, search_parallel, search_serial, search_setup
+from ._checks import as_float_array, check_bool, check_choice, check_positive_float
 from ._kernels.neighbors import small_open_pairs
 
 #: relative size below which periodic lattice vectors count as linearly dependent
@@ -71,7 +71,7 @@ class NeighborList(NamedTuple):
     distance: np.ndarray
 
 
-def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False):
+def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False, backend="rstref"):
     """All pairs of atoms (and periodic images) closer than ``r_cut``.
 
     Parameters
@@ -88,6 +88,16 @@ def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False
         Periodicity per axis, as in ase.
     self_interaction : bool
         Include the pairs ``(i, i, S = 0)`` (vector 0, distance 0).  Must be a bool.
+    backend : {"rstref", "vesin"}
+        Who finds the pairs.  ``"rstref"`` (default): the cell list of this module, the
+        reference (bit for bit equal to :func:`neighbor_list_brute_force`).  ``"vesin"``:
+        the pairs ``(i, j, S)`` found by the optional `vesin` package (``pip install
+        vesin``; its threads follow ``OMP_NUM_THREADS``); rstref then forms the vectors
+        and distances itself, in the same order of operations, keeps the pairs with
+        ``|vector|^2 < r_cut^2`` and sorts them, so the output has the same contract and
+        values.  A pair whose distance is within rounding of ``r_cut`` may be missing
+        from vesin's search (it tests its own vectors): where that matters, use the
+        default.
 
     Returns
     -------
@@ -105,14 +115,20 @@ def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False
         ``rstref.limits.NEIGHBOR_MAX_CANDIDATES`` candidate pairs (r_cut far larger than
         the cell) or whose pairs would need more than ``rstref.limits.MAX_ALLOCATION_BYTES``
         (the message gives the number and what shrinks it).
+        ``backend`` not one of the above.
     TypeError
         ``self_interaction`` not a bool, ``pbc`` not bools.
+    ImportError
+        ``backend="vesin"`` without the vesin package.
     """
     positions, r_cut, cell, periodic = _checked_input(positions, r_cut, cell, pbc)
     self_interaction = check_bool(self_interaction, "self_interaction")
+    backend = check_choice(backend, "backend", ("rstref", "vesin"))
     n_atoms = positions.shape[0]
     if n_atoms == 0:
         return _empty_list()
+    if backend == "vesin":
+        return _vesin_list(positions, r_cut, cell, periodic, self_interaction)
     if n_atoms <= _SMALL_OPEN_ATOMS and not periodic.any():
         return _small_open_list(positions, r_cut, self_interaction)
     args, key_layout, estimate = search_setup(positions, r_cut, cell, periodic, self_interaction)
@@ -232,6 +248,31 @@ _SMALL_OPEN_ATOMS = 64
 def _small_open_list(positions, r_cut, self_interaction):
     """Pairs of a small open system, already in (i, j) order (shift is always 0)."""
     return NeighborList(*small_open_pairs(positions, r_cut, self_interaction))
+
+
+def _vesin_list(positions, r_cut, cell, periodic, self_interaction):
+    """Pairs (i, j, S) from vesin; vectors, distances, cutoff test and order from rstref."""
+    try:
+        import vesin
+    except ImportError as err:
+        raise ImportError("neighbor_list(backend='vesin') needs the optional vesin package "
+                          "(pip install vesin); the default backend='rstref' needs nothing") from err
+    search = vesin.NeighborList(cutoff=r_cut, full_list=True, sorted=False)
+    # open axes get the orthonormal complement as their rows (no shift is ever along them)
+    i, j, shift = search.compute(positions, completed_basis(cell, periodic), periodic.tolist(), "ijS")
+    i, j = i.astype(np.int64), j.astype(np.int64)
+    shift = shift.astype(np.int64).reshape(-1, 3)
+    if self_interaction:
+        n_atoms = positions.shape[0]
+        i = np.concatenate([i, np.arange(n_atoms)])
+        j = np.concatenate([j, np.arange(n_atoms)])
+        shift = np.concatenate([shift, np.zeros((n_atoms, 3), np.int64)])
+    # r_j + S @ cell - r_i, in the kernels' order of operations
+    lattice_shift = shift[:, 0, None] * cell[0] + shift[:, 1, None] * cell[1] + shift[:, 2, None] * cell[2]
+    vector = (positions[j] + lattice_shift) - positions[i]
+    d2 = vector[:, 0] * vector[:, 0] + vector[:, 1] * vector[:, 1] + vector[:, 2] * vector[:, 2]
+    keep = d2 < r_cut * r_cut
+    return _sorted(NeighborList(i[keep], j[keep], shift[keep], vector[keep], np.sqrt(d2[keep])))
 
 
 def _sorted(nl):

@@ -419,3 +419,44 @@ def test_small_cell_gets_finer_bins_and_equals_brute_force():
     n_bins, reach = atom_bins(atoms.positions, 5.0, cell, np.ones(3, bool))[2:4]
     assert n_bins.tolist() == [4, 4, 4] and reach.tolist() == [3, 3, 3]
     assert_lists_equal(neighbor_list(atoms, 5.0), neighbor_list_brute_force(atoms, 5.0))
+
+
+# ----------------------------------------------------------------------------- optional vesin backend
+
+def _backend_systems():
+    from ase.build import bulk, fcc111, molecule
+
+    diamond = bulk("C", "diamond", a=3.567, cubic=True).repeat((3, 3, 3))
+    diamond.rattle(0.05, seed=4)
+    yield diamond.positions, 5.0, np.asarray(diamond.cell), True
+    yield np.asarray(bulk("Cu", "fcc", a=3.61).positions), 7.5, np.asarray(bulk("Cu", "fcc", a=3.61).cell), True
+    slab = fcc111("Al", size=(2, 2, 3), vacuum=4.0)
+    yield slab.positions, 6.0, np.asarray(slab.cell), slab.pbc
+    benzene = molecule("C6H6")
+    yield benzene.positions, 3.0, None, False
+    rng = np.random.default_rng(9)
+    for seed in range(4):
+        cell = np.array([[3.0, 0.0, 0.0], [0.9, 2.7, 0.0], [-0.5, 0.6, 2.9]]) * (1 + 0.2 * seed)
+        frac = rng.uniform(-0.5, 1.5, (7 + 5 * seed, 3))  # atoms outside the cell too
+        pbc = [(True, True, True), (True, False, True), (False, True, False), (True, True, False)][seed]
+        yield frac @ cell, 2.0 + 1.5 * seed, cell, pbc
+
+
+@pytest.mark.parametrize("self_interaction", [False, True])
+def test_vesin_backend_equals_the_default(self_interaction):
+    pytest.importorskip("vesin")
+    for positions, r_cut, cell, pbc in _backend_systems():
+        ours = neighbor_list(positions, r_cut, cell, pbc, self_interaction=self_interaction)
+        theirs = neighbor_list(positions, r_cut, cell, pbc, self_interaction=self_interaction, backend="vesin")
+        assert ours.i.size > 0
+        assert_lists_equal(theirs, ours)
+
+
+def test_backend_argument(monkeypatch):
+    import sys
+
+    with pytest.raises(ValueError, match="backend must be one of"):
+        neighbor_list(np.zeros((2, 3)), 1.0, backend="ase")
+    monkeypatch.setitem(sys.modules, "vesin", None)  # as if vesin were not installed
+    with pytest.raises(ImportError, match="pip install vesin"):
+        neighbor_list(np.zeros((2, 3)), 1.0, backend="vesin")
