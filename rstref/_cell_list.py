@@ -39,10 +39,10 @@ PAIR_BYTES = 2 * (8 + 8 + 24 + 24 + 8)
 def _check_pair_memory(n_pairs, r_cut, about=""):
     count = f"{n_pairs}" if isinstance(n_pairs, int) else f"{n_pairs:.4g}"  # exact, or an estimate
     check_allocation(n_pairs * PAIR_BYTES, f"neighbor_list: {about}{count} pairs within r_cut={r_cut}",
-                     _PAIR_REMEDY)
+                     PAIR_REMEDY)
 
 
-_PAIR_REMEDY = "use a smaller r_cut (or fewer atoms, or a larger cell)"
+PAIR_REMEDY = "use a smaller r_cut (or fewer atoms, or a larger cell)"
 
 
 def _wrap_tables(n_bins, reach, periodic):
@@ -104,7 +104,7 @@ def _grown_capacity(capacity, r_cut):
     grown = min(max(2 * capacity, capacity + 1024), _allowed_pairs())
     if grown <= capacity:  # at the limit and more pairs to come
         check_allocation((capacity + 1) * PAIR_BYTES,
-                         f"neighbor_list: more than {capacity} pairs within r_cut={r_cut}", _PAIR_REMEDY)
+                         f"neighbor_list: more than {capacity} pairs within r_cut={r_cut}", PAIR_REMEDY)
     return grown
 
 

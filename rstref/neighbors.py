@@ -41,9 +41,9 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ._cell_list import completed_basis, search_parallel, search_serial, search_setup
-from ._checks import as_float_array, check_bool, check_choice, check_positive_float
-from ._kernels.neighbors import small_open_pairs
+from ._cell_list import PAIR_BYTES, PAIR_REMEDY, completed_basis, search_parallel, search_serial, search_setup
+from ._checks import as_float_array, check_allocation, check_bool, check_choice, check_positive_float
+from ._kernels.neighbors import finish_given_pairs, small_open_pairs
 
 #: relative size below which periodic lattice vectors count as linearly dependent
 _SINGULAR_CELL_RTOL = 1e-10
@@ -97,7 +97,8 @@ def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False
         ``|vector|^2 < r_cut^2`` and sorts them, so the output has the same contract and
         values.  A pair whose distance is within rounding of ``r_cut`` may be missing
         from vesin's search (it tests its own vectors): where that matters, use the
-        default.
+        default.  An independent cross-check rather than a speed-up: with the
+        conversion and sort it takes 2-3 times the default's time (one thread).
 
     Returns
     -------
@@ -251,28 +252,30 @@ def _small_open_list(positions, r_cut, self_interaction):
 
 
 def _vesin_list(positions, r_cut, cell, periodic, self_interaction):
-    """Pairs (i, j, S) from vesin; vectors, distances, cutoff test and order from rstref."""
+    """Pairs (i, j, S) from vesin; vectors, distances, cutoff test and order from rstref
+    (each atom's pairs sorted with the cell list's key, the shift range taken from vesin's)."""
     try:
         import vesin
     except ImportError as err:
         raise ImportError("neighbor_list(backend='vesin') needs the optional vesin package "
                           "(pip install vesin); the default backend='rstref' needs nothing") from err
     search = vesin.NeighborList(cutoff=r_cut, full_list=True, sorted=False)
-    # open axes get the orthonormal complement as their rows (no shift is ever along them)
-    i, j, shift = search.compute(positions, completed_basis(cell, periodic), periodic.tolist(), "ijS")
+    # open axes get the orthonormal complement as their rows (no shift is ever along them);
+    # copy=False: vesin's buffers are read (converted to int64) while `search` is alive
+    i, j, shift = search.compute(positions, completed_basis(cell, periodic), periodic.tolist(), "ijS", copy=False)
     i, j = i.astype(np.int64), j.astype(np.int64)
-    shift = shift.astype(np.int64).reshape(-1, 3)
-    if self_interaction:
-        n_atoms = positions.shape[0]
-        i = np.concatenate([i, np.arange(n_atoms)])
-        j = np.concatenate([j, np.arange(n_atoms)])
-        shift = np.concatenate([shift, np.zeros((n_atoms, 3), np.int64)])
-    # r_j + S @ cell - r_i, in the kernels' order of operations
-    lattice_shift = shift[:, 0, None] * cell[0] + shift[:, 1, None] * cell[1] + shift[:, 2, None] * cell[2]
-    vector = (positions[j] + lattice_shift) - positions[i]
-    d2 = vector[:, 0] * vector[:, 0] + vector[:, 1] * vector[:, 1] + vector[:, 2] * vector[:, 2]
-    keep = d2 < r_cut * r_cut
-    return _sorted(NeighborList(i[keep], j[keep], shift[keep], vector[keep], np.sqrt(d2[keep])))
+    shift = np.ascontiguousarray(shift.reshape(-1, 3), dtype=np.int64)
+    check_allocation((i.size + positions.shape[0]) * PAIR_BYTES,
+                     f"neighbor_list(backend='vesin'): {i.size} pairs within r_cut={r_cut}", PAIR_REMEDY)
+    if shift.shape[0]:
+        low, high = shift.min(axis=0), shift.max(axis=0)
+    else:
+        low = high = np.zeros(3, np.int64)
+    low, high = np.minimum(low, 0), np.maximum(high, 0)  # the self pairs' zero shift
+    width = high - low + 1
+    fits = positions.shape[0] * int(width[0]) * int(width[1]) * int(width[2]) < 2**62
+    out = finish_given_pairs(positions, cell, r_cut, self_interaction, i, j, shift, low, width, fits)
+    return NeighborList(*out) if fits else _sorted(NeighborList(*out))
 
 
 def _sorted(nl):

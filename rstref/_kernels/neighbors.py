@@ -349,3 +349,74 @@ def small_open_pairs(positions, r_cut, self_interaction):
                         out_i, out_j, out_shift, out_vector, out_distance)
         start += counts[i]
     return out_i, out_j, out_shift, out_vector, out_distance
+
+
+@njit
+def finish_given_pairs(positions, cell, r_cut, self_interaction, pair_i, pair_j, pair_shift,
+                       key_low, key_width, sort):
+    """The list of the given candidate pairs ``(i, j, S)`` (another library's search):
+    vectors and distances formed as in :func:`atom_pairs`, the pairs with
+    ``|vector|^2 < r_cut^2`` kept (plus ``(i, i, 0)`` if ``self_interaction``), grouped
+    by ``i`` in order and, if ``sort``, each group sorted by (j, shift) with the key of
+    :func:`sort_atom_pairs` (``key_low`` the lowest shift, ``key_width`` the shift range).
+    """
+    n = positions.shape[0]
+    total = pair_i.shape[0] + (n if self_interaction else 0)
+    keep = np.zeros(total, np.bool_)
+    starts = np.zeros(n + 1, np.int64)
+    r_cut2 = r_cut * r_cut
+    for p in range(total):
+        i, j, s0, s1, s2 = _given_pair(p, n, pair_i, pair_j, pair_shift)
+        vx = positions[j, 0] + (s0 * cell[0, 0] + s1 * cell[1, 0] + s2 * cell[2, 0]) - positions[i, 0]
+        vy = positions[j, 1] + (s0 * cell[0, 1] + s1 * cell[1, 1] + s2 * cell[2, 1]) - positions[i, 1]
+        vz = positions[j, 2] + (s0 * cell[0, 2] + s1 * cell[1, 2] + s2 * cell[2, 2]) - positions[i, 2]
+        if vx * vx + vy * vy + vz * vz < r_cut2:
+            keep[p] = True
+            starts[i + 1] += 1
+    for a in range(n):
+        starts[a + 1] += starts[a]
+    kept = starts[n]
+    out_i = np.empty(kept, np.int64)
+    out_j = np.empty(kept, np.int64)
+    out_shift = np.empty((kept, 3), np.int64)
+    out_vector = np.empty((kept, 3), np.float64)
+    out_distance = np.empty(kept, np.float64)
+    fill = starts[:n].copy()
+    for p in range(total):
+        if not keep[p]:
+            continue
+        i, j, s0, s1, s2 = _given_pair(p, n, pair_i, pair_j, pair_shift)
+        q = fill[i]
+        fill[i] += 1
+        vx = positions[j, 0] + (s0 * cell[0, 0] + s1 * cell[1, 0] + s2 * cell[2, 0]) - positions[i, 0]
+        vy = positions[j, 1] + (s0 * cell[0, 1] + s1 * cell[1, 1] + s2 * cell[2, 1]) - positions[i, 1]
+        vz = positions[j, 2] + (s0 * cell[0, 2] + s1 * cell[1, 2] + s2 * cell[2, 2]) - positions[i, 2]
+        out_i[q] = i
+        out_j[q] = j
+        out_shift[q, 0] = s0
+        out_shift[q, 1] = s1
+        out_shift[q, 2] = s2
+        out_vector[q, 0] = vx
+        out_vector[q, 1] = vy
+        out_vector[q, 2] = vz
+        out_distance[q] = math.sqrt(vx * vx + vy * vy + vz * vz)
+    if sort:
+        longest = 0
+        for a in range(n):
+            longest = max(longest, starts[a + 1] - starts[a])
+        keys = np.empty(longest, np.int64)
+        tmp_int = np.empty((longest, 4), np.int64)
+        tmp_float = np.empty((longest, 4), np.float64)
+        for a in range(n):
+            sort_atom_pairs(starts[a], starts[a + 1] - starts[a], key_low, key_width, n, out_j, out_shift,
+                            out_vector, out_distance, keys, tmp_int, tmp_float)
+    return out_i, out_j, out_shift, out_vector, out_distance
+
+
+@njit
+def _given_pair(p, n, pair_i, pair_j, pair_shift):
+    """Pair ``p`` of the given list, or the self pair ``(p - P, p - P, 0)`` after it."""
+    if p < pair_i.shape[0]:
+        return pair_i[p], pair_j[p], pair_shift[p, 0], pair_shift[p, 1], pair_shift[p, 2]
+    a = p - pair_i.shape[0]
+    return a, a, 0, 0, 0
