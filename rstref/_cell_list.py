@@ -7,6 +7,8 @@ in the order of the contract (by i, then j, then shift) without a global sort, e
 where the per-atom sort key would not fit in int64 (``fits`` of :func:`pair_key_layout`).
 """
 
+import math
+
 import numpy as np
 
 from . import limits
@@ -218,10 +220,12 @@ def _bin_counts(extent, spacing, r_cut, n_atoms, periodic):
 
 def _bins_of_thickness(extent, spacing, r_cut, n_atoms, m):
     cap = max(64, 2 * n_atoms)
-    # (extent / r_cut) may be inf or 0, never NaN (extent finite >= 0, r_cut > 0); extent is halved
-    with np.errstate(over="ignore", under="ignore"):
-        ratio = (extent / r_cut) * (2.0 * m * spacing)
-    counts = [int(c) for c in np.clip(np.floor(ratio), 1.0, float(cap))]
+    counts = []
+    for k in range(3):
+        # Python floats (3 values: cheaper than numpy); extent is halved and finite >= 0,
+        # so the ratio is finite, inf or 0, never NaN; clipped before the cast
+        ratio = (float(extent[k]) / r_cut) * (2.0 * m * float(spacing[k]))
+        counts.append(int(math.floor(min(max(ratio, 1.0), float(cap)))))
     while counts[0] * counts[1] * counts[2] > cap:
         k = counts.index(max(counts))
         counts[k] = max(1, counts[k] // 2)
@@ -230,12 +234,15 @@ def _bins_of_thickness(extent, spacing, r_cut, n_atoms, m):
 
 def _search_cost(counts, extent, spacing, r_cut, n_atoms, periodic):
     """Bin visits per atom times (1 + atoms per bin); inf where the reach overflows."""
-    with np.errstate(all="ignore"):
-        thickness = 2.0 * extent / counts * spacing
-        span = 2.0 * np.maximum(np.ceil(r_cut / thickness), 1.0) + 1.0
-    span = np.where(periodic, span, np.minimum(span, counts))
-    span = np.where(~periodic & (extent == 0.0), 1.0, span)
-    return float(np.prod(span)) * (1.0 + n_atoms / float(np.prod(counts.astype(np.float64))))
+    visits = 1.0
+    for k in range(3):
+        if not periodic[k] and extent[k] == 0.0:
+            continue  # one bin, reach 0
+        thickness = 2.0 * float(extent[k]) / int(counts[k]) * float(spacing[k])
+        ratio = r_cut / thickness if thickness > 0.0 else math.inf
+        span = 2.0 * max(math.ceil(ratio), 1) + 1.0 if ratio < 1e18 else math.inf
+        visits *= span if periodic[k] else min(span, float(counts[k]))
+    return visits * (1.0 + n_atoms / float(int(counts[0]) * int(counts[1]) * int(counts[2])))
 
 
 def _check_search_size(n_atoms, n_bins, reach, r_cut, spacing, periodic, cell):
