@@ -406,6 +406,17 @@ def test_threaded_search_equals_serial_search():
     assert np.all(np.diff(np.lexsort(keys.T[::-1])) == 1)  # sorted
 
 
+@given(periodic_systems(max_atoms=40), st.booleans())
+@settings(max_examples=15, deadline=None)
+def test_cell_list_equals_brute_force_with_more_atoms(system, self_interaction):
+    # more atoms per bin and per atom, so each atom's pairs come from several bins to sort;
+    # bins of r_cut/3 instead of r_cut/2 are chosen in about a quarter of these draws
+    positions, cell, pbc, r_cut = system
+    fast = neighbor_list(positions, r_cut, cell, pbc, self_interaction=self_interaction)
+    assert_lists_equal(fast, neighbor_list_brute_force(positions, r_cut, cell, pbc,
+                                                       self_interaction=self_interaction))
+
+
 def test_small_cell_gets_finer_bins_and_equals_brute_force():
     # a 7.1 A cell with r_cut = 5: bins of r_cut/2 round down to 2 per axis (3.6 A thick,
     # ~1000 candidates per atom); bins of r_cut/3 (4 per axis, ~340 candidates) are chosen
