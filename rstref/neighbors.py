@@ -14,19 +14,26 @@ returned shifts and vectors refer to the positions exactly as given.
 
 Algorithm.  The periodic lattice vectors are completed to a basis of R^3 by an
 orthonormal complement (the open axes' rows of ``cell`` play no role and may be zero).
-Atoms are sorted into bins in fractional coordinates of that basis, with at least
-``r_cut / 2`` of plane spacing per bin where the cell is large enough; two atoms closer
-than ``r_cut`` differ by at most ``reach[k] = ceil(r_cut / bin thickness)`` bins along
-axis ``k``, because ``|Delta s_k| <= |Delta r| / d_k`` for the plane spacing ``d_k``.
-For a periodic axis thinner than ``r_cut`` the reach exceeds the number of bins, and
-wrapping the bin index yields every needed image shift.  The number of bins is
-capped at about twice the number of atoms, so sparse open systems stay O(N); bin counts
-and extents are formed without integer or floating-point overflow (an atom 1e300 away
-gives coarse bins, not a wrong or failed search).  Before the search, the number of
-candidate pairs it would test is estimated and a request beyond
-``rstref.limits.NEIGHBOR_MAX_CANDIDATES`` is refused; after the counting pass, the pair
-arrays are checked against ``rstref.limits.MAX_ALLOCATION_BYTES`` before allocation.  Open
-systems of at most 64 atoms use a direct all-pairs loop instead (same output).
+Atoms are sorted into bins in fractional coordinates of that basis, with about
+``r_cut / 2`` or ``r_cut / 3`` of plane spacing per bin (whichever makes the search
+cheaper) where the cell is large enough; two atoms closer than ``r_cut`` differ by at
+most ``reach[k] = ceil(r_cut / bin thickness)`` bins along axis ``k``, because
+``|Delta s_k| <= |Delta r| / d_k`` for the plane spacing ``d_k``.  For a periodic axis
+thinner than ``r_cut`` the reach exceeds the number of bins, and wrapping the bin index
+yields every needed image shift.  The number of bins is capped at about twice the number
+of atoms, so sparse open systems stay O(N); bin counts and extents are formed without
+integer or floating-point overflow (an atom 1e300 away gives coarse bins, not a wrong or
+failed search).  Before the search, the number of candidate pairs it would test is
+estimated and a request beyond ``rstref.limits.NEIGHBOR_MAX_CANDIDATES`` is refused.  The
+search visits the atoms in order and writes each atom's pairs sorted by (j, shift) (a
+sort of that atom's pairs only), so the list needs no global sort.  With one thread
+the pair arrays start at an estimate (from the density for a fully periodic cell) and
+grow, every allocation checked against ``rstref.limits.MAX_ALLOCATION_BYTES``; with
+several numba threads and at least 4096 atoms a counting pass gives the exact size,
+checked before the one allocation, and a writing pass fills it.  The vectors are formed
+as ``(r_j + S @ cell) - r_i`` in the same order of operations as the brute-force
+reference, so both agree bit for bit.  Open systems of at most 64 atoms use a direct
+all-pairs loop instead (same output).
 """
 
 from typing import NamedTuple
@@ -34,16 +41,12 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from rstref._numba import njit
-
-from . import limits
-from ._checks import as_float_array, check_allocation, check_bool, check_positive_float
-from ._kernels.neighbors import atom_pairs, open_atom_pairs
+from ._cell_list import PAIR_BYTES, PAIR_REMEDY, completed_basis, search_parallel, search_serial, search_setup
+from ._checks import as_float_array, check_allocation, check_bool, check_choice, check_positive_float
+from ._kernels.neighbors import finish_given_pairs, small_open_pairs
 
 #: relative size below which periodic lattice vectors count as linearly dependent
 _SINGULAR_CELL_RTOL = 1e-10
-#: a cell needing more image shifts than this per direction is refused (r_cut / plane spacing)
-_MAX_REACH = 100_000
 
 
 class NeighborList(NamedTuple):
@@ -68,7 +71,7 @@ class NeighborList(NamedTuple):
     distance: np.ndarray
 
 
-def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False):
+def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False, backend="rstref"):
     """All pairs of atoms (and periodic images) closer than ``r_cut``.
 
     Parameters
@@ -85,6 +88,17 @@ def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False
         Periodicity per axis, as in ase.
     self_interaction : bool
         Include the pairs ``(i, i, S = 0)`` (vector 0, distance 0).  Must be a bool.
+    backend : {"rstref", "vesin"}
+        Who finds the pairs.  ``"rstref"`` (default): the cell list of this module, the
+        reference (bit for bit equal to :func:`neighbor_list_brute_force`).  ``"vesin"``:
+        the pairs ``(i, j, S)`` found by the optional `vesin` package (``pip install
+        vesin``; its threads follow ``OMP_NUM_THREADS``); rstref then forms the vectors
+        and distances itself, in the same order of operations, keeps the pairs with
+        ``|vector|^2 < r_cut^2`` and sorts them, so the output has the same contract and
+        values.  A pair whose distance is within rounding of ``r_cut`` may be missing
+        from vesin's search (it tests its own vectors): where that matters, use the
+        default.  An independent cross-check rather than a speed-up: with the
+        conversion and sort it takes 2-3 times the default's time (one thread).
 
     Returns
     -------
@@ -102,44 +116,29 @@ def neighbor_list(positions, r_cut, cell=None, pbc=False, self_interaction=False
         ``rstref.limits.NEIGHBOR_MAX_CANDIDATES`` candidate pairs (r_cut far larger than
         the cell) or whose pairs would need more than ``rstref.limits.MAX_ALLOCATION_BYTES``
         (the message gives the number and what shrinks it).
+        ``backend`` not one of the above.
     TypeError
         ``self_interaction`` not a bool, ``pbc`` not bools.
+    ImportError
+        ``backend="vesin"`` without the vesin package.
     """
     positions, r_cut, cell, periodic = _checked_input(positions, r_cut, cell, pbc)
     self_interaction = check_bool(self_interaction, "self_interaction")
+    backend = check_choice(backend, "backend", ("rstref", "vesin"))
     n_atoms = positions.shape[0]
     if n_atoms == 0:
         return _empty_list()
+    if backend == "vesin":
+        return _vesin_list(positions, r_cut, cell, periodic, self_interaction)
     if n_atoms <= _SMALL_OPEN_ATOMS and not periodic.any():
         return _small_open_list(positions, r_cut, self_interaction)
-    atom_bin, offsets, n_bins, reach = _bins(positions, r_cut, cell, periodic)
-    flat = (atom_bin[:, 0] * n_bins[1] + atom_bin[:, 1]) * n_bins[2] + atom_bin[:, 2]
-    bin_atoms = np.argsort(flat, kind="stable").astype(np.int64)
-    bin_start = np.zeros(int(np.prod(n_bins)) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(flat, minlength=bin_start.size - 1), out=bin_start[1:])
-    args = (positions, cell, periodic, atom_bin, offsets, n_bins, reach,
-            bin_start, bin_atoms, r_cut, self_interaction)
-    counts = np.zeros(n_atoms, dtype=np.int64)
-    _count_pairs(args, counts)
-    starts = np.zeros(n_atoms, dtype=np.int64)
-    np.cumsum(counts[:-1], out=starts[1:])
-    total = int(counts.sum())
-    _check_pair_memory(total, r_cut)
-    out = (np.empty(total, np.int64), np.empty(total, np.int64), np.empty((total, 3), np.int64),
-           np.empty((total, 3), np.float64), np.empty(total, np.float64))
-    _write_pairs(args, starts, out)
-    return _sorted(NeighborList(*out))
-
-
-#: bytes per pair: i, j (int64), shift (3 int64), vector (3 float64), distance (float64),
-#: twice (the arrays and their sorted copies)
-_PAIR_BYTES = 2 * (8 + 8 + 24 + 24 + 8)
-
-
-def _check_pair_memory(n_pairs, r_cut, approximate=False):
-    about = "~" if approximate else ""
-    check_allocation(n_pairs * _PAIR_BYTES, f"neighbor_list: {about}{n_pairs:.4g} pairs within r_cut={r_cut}",
-                     "use a smaller r_cut (or fewer atoms, or a larger cell)")
+    args, key_layout, estimate = search_setup(positions, r_cut, cell, periodic, self_interaction)
+    if n_atoms >= _PARALLEL_MIN_ATOMS and numba.get_num_threads() > 1:
+        out = search_parallel(args, key_layout, r_cut)
+    else:
+        out = search_serial(args, key_layout, estimate, r_cut)
+    nl = NeighborList(*out)
+    return nl if key_layout[2] else _sorted(nl)
 
 
 def neighbor_list_brute_force(positions, r_cut, cell=None, pbc=False, self_interaction=False):
@@ -240,189 +239,43 @@ def _check_periodic_cell(cell, periodic):
             f"(pbc={periodic.tolist()}, relative volume {volume:.3g}): zero-volume periodic cell")
 
 
-def _completed_basis(cell, periodic):
-    """Periodic rows of ``cell`` completed by an orthonormal complement (rows)."""
-    basis = np.array(cell, dtype=np.float64)
-    axes = np.flatnonzero(periodic)
-    open_axes = np.flatnonzero(~periodic)
-    if open_axes.size == 0:
-        return basis
-    if axes.size == 0:
-        return np.eye(3)
-    q, _ = np.linalg.qr(cell[axes].T, mode="complete")
-    basis[open_axes] = q[:, axes.size:].T
-    return basis
-
-
-def _bins(positions, r_cut, cell, periodic):
-    """Bin of each atom, fractional offsets, bins per axis and search reach per axis.
-
-    Every quantity is formed so that it cannot overflow: the extent of an open axis is
-    taken on halved coordinates (``max/2 - min/2`` is finite for any finite positions),
-    the bins per axis are capped in floating point before the cast to int64, and their
-    product is reduced with Python integers.
-    """
-    basis = _completed_basis(cell, periodic)
-    inverse = np.linalg.inv(basis)
-    with np.errstate(over="ignore", invalid="ignore"):
-        frac = positions @ inverse
-    spacing = 1.0 / np.linalg.norm(inverse, axis=0)  # distance between lattice planes
-    _check_fractional(frac, periodic)
-    offsets = np.zeros(frac.shape, dtype=np.int64)
-    offsets[:, periodic] = np.floor(frac[:, periodic]).astype(np.int64)
-    half = 0.5 * (frac - offsets)  # halved: open extents of +-1e308 stay finite
-    low = np.where(periodic, 0.0, half.min(axis=0))
-    extent = np.where(periodic, 0.5, half.max(axis=0) - low)  # halved extent
-    n_bins = _bin_counts(extent, spacing, r_cut, positions.shape[0])
-    width = np.where(extent > 0.0, extent / n_bins, 1.0)  # halved bin width
-    atom_bin = np.floor((half - low) / width).astype(np.int64)
-    atom_bin = np.clip(atom_bin, 0, n_bins - 1)
-    # the 1e-9 margin keeps pairs at exactly r_cut / thickness bins from rounding away;
-    # in floating point (a thin open extent gives a huge ratio, a huge one underflows to 0:
-    # at least one bin of reach is always searched)
-    with np.errstate(divide="ignore", over="ignore", under="ignore"):
-        thickness = (2.0 * width) * spacing
-        reach = np.maximum(np.ceil(r_cut / thickness * (1.0 + 1e-9)), 1.0)
-    reach = np.where(periodic, reach, np.minimum(reach, n_bins - 1))
-    reach = np.where(~periodic & (extent == 0.0), 0.0, reach)
-    if np.any(reach > _MAX_REACH):
-        k = int(np.argmax(reach))
-        raise ValueError(
-            f"cell: lattice planes {spacing[k]:.3g} apart along periodic axis {k} need more than "
-            f"{_MAX_REACH} periodic images per direction for r_cut={r_cut}")
-    reach = reach.astype(np.int64)
-    _check_search_size(positions.shape[0], n_bins, reach, r_cut, spacing, periodic, cell)
-    return atom_bin, offsets, n_bins, reach
-
-
-#: a periodic fractional coordinate beyond this is refused: its integer cell shift would not
-#: be exact in float64 (and wrapping it would keep no digit of its position within the cell)
-_MAX_CELL_OFFSET = 2.0**52
-
-
-def _check_fractional(frac, periodic):
-    if not np.all(np.isfinite(frac)):
-        raise ValueError("positions: coordinates too large to express in the cell's basis "
-                         "(overflow to inf); bring the atoms closer to the cell")
-    far = np.abs(frac[:, periodic]) >= _MAX_CELL_OFFSET
-    if np.any(far):
-        atom, axis = np.argwhere(far)[0]
-        axis = int(np.flatnonzero(periodic)[axis])
-        raise ValueError(
-            f"positions: atom {atom} lies {abs(frac[atom, axis]):.3g} cells away along periodic axis "
-            f"{axis} (more than {_MAX_CELL_OFFSET:.3g}); wrap the positions into the cell first")
-
-
-def _bin_counts(extent, spacing, r_cut, n_atoms):
-    """Bins per axis of about ``r_cut / 2``, at most ``max(64, 2 n_atoms)`` in all."""
-    cap = max(64, 2 * n_atoms)
-    # bins of about r_cut / 2 (reach 2): a search volume ~(2.5 r_cut)^3 instead of (3 r_cut)^3;
-    # (extent / r_cut) may be inf or 0, never NaN (extent finite >= 0, r_cut > 0)
-    with np.errstate(over="ignore", under="ignore"):
-        ratio = (extent / r_cut) * (4.0 * spacing)
-    counts = [int(c) for c in np.clip(np.floor(ratio), 1.0, float(cap))]
-    while counts[0] * counts[1] * counts[2] > cap:
-        k = counts.index(max(counts))
-        counts[k] = max(1, counts[k] // 2)
-    return np.array(counts, dtype=np.int64)
-
-
-def _check_search_size(n_atoms, n_bins, reach, r_cut, spacing, periodic, cell):
-    """Refuse, before the search, one that would test more than ``NEIGHBOR_MAX_CANDIDATES``
-    candidate pairs or (for a fully periodic cell) whose estimated pairs would need more
-    than ``MAX_ALLOCATION_BYTES``."""
-    visits = 1.0
-    for k in range(3):
-        span = 2.0 * float(reach[k]) + 1.0
-        visits *= span if periodic[k] else min(span, float(n_bins[k]))
-    candidates = float(n_atoms) * visits * (n_atoms / float(np.prod(n_bins.astype(np.float64))))
-    estimate = ""
-    if periodic.all():
-        with np.errstate(over="ignore"):
-            pairs = n_atoms * n_atoms * (4.0 / 3.0 * np.pi * r_cut**3) / abs(np.linalg.det(cell))
-        estimate = f"~{pairs:.3g} pairs (~{pairs * _PAIR_BYTES / 2**30:.3g} GiB) and "
-        _check_pair_memory(pairs, r_cut, approximate=True)
-    if candidates > limits.NEIGHBOR_MAX_CANDIDATES:
-        k = int(np.argmax(np.where(periodic, reach, 0)))
-        thin = (f"; the lattice planes along periodic axis {k} are {spacing[k]:.3g} apart"
-                if periodic.any() else "")
-        raise ValueError(
-            f"neighbor_list: r_cut={r_cut} would give {estimate}test ~{candidates:.3g} candidate pairs "
-            f"(more than rstref.limits.NEIGHBOR_MAX_CANDIDATES = {limits.NEIGHBOR_MAX_CANDIDATES:.3g})"
-            f"{thin}; use a smaller r_cut or a larger cell (or raise the limit)")
-
-
-#: below this many atoms the pair search runs serially (thread start-up costs more)
+#: below this many atoms (or with one numba thread) the pair search runs serially
 _PARALLEL_MIN_ATOMS = 4096
-
-
-def _pair_loop(*args):
-    if args[0].shape[0] >= _PARALLEL_MIN_ATOMS:
-        _pair_loop_parallel(*args)
-    else:
-        _pair_loop_serial(*args)
-
-
-def _count_pairs(args, counts):
-    dummy_i = np.empty(0, np.int64)
-    dummy_s = np.empty((0, 3), np.int64)
-    dummy_v = np.empty((0, 3), np.float64)
-    dummy_d = np.empty(0, np.float64)
-    _pair_loop(*args, False, counts, counts, dummy_i, dummy_i, dummy_s, dummy_v, dummy_d)
-
-
-def _write_pairs(args, starts, out):
-    counts = np.empty_like(starts)
-    _pair_loop(*args, True, starts, counts, *out)
-
-
-def _pair_loop_body(positions, cell, periodic, atom_bin, offsets, n_bins, reach, bin_start,
-               bin_atoms, r_cut, self_interaction, write, starts, counts,
-               out_i, out_j, out_shift, out_vector, out_distance):
-    for i in numba.prange(positions.shape[0]):
-        start = starts[i] if write else 0
-        counts[i] = atom_pairs(i, positions, cell, periodic, atom_bin, offsets, n_bins, reach,
-                               bin_start, bin_atoms, r_cut, self_interaction, write, start,
-                               out_i, out_j, out_shift, out_vector, out_distance)
-
-
-_pair_loop_parallel = njit(parallel=True)(_pair_loop_body)
-_pair_loop_serial = njit(_pair_loop_body)
-
 
 #: open systems up to this size skip the binning (an all-pairs loop costs less than its set-up)
 _SMALL_OPEN_ATOMS = 64
 
 
-@njit
-def _small_open_pairs(positions, r_cut, self_interaction):
-    n = positions.shape[0]
-    counts = np.zeros(n, dtype=np.int64)
-    e_i = np.empty(0, np.int64)
-    e_s = np.empty((0, 3), np.int64)
-    e_v = np.empty((0, 3), np.float64)
-    e_d = np.empty(0, np.float64)
-    total = 0
-    for i in range(n):
-        counts[i] = open_atom_pairs(i, positions, r_cut, self_interaction, False, 0,
-                                    e_i, e_i, e_s, e_v, e_d)
-        total += counts[i]
-    out_i = np.empty(total, np.int64)
-    out_j = np.empty(total, np.int64)
-    out_shift = np.empty((total, 3), np.int64)
-    out_vector = np.empty((total, 3), np.float64)
-    out_distance = np.empty(total, np.float64)
-    start = 0
-    for i in range(n):
-        open_atom_pairs(i, positions, r_cut, self_interaction, True, start,
-                        out_i, out_j, out_shift, out_vector, out_distance)
-        start += counts[i]
-    return out_i, out_j, out_shift, out_vector, out_distance
-
-
 def _small_open_list(positions, r_cut, self_interaction):
     """Pairs of a small open system, already in (i, j) order (shift is always 0)."""
-    return NeighborList(*_small_open_pairs(positions, r_cut, self_interaction))
+    return NeighborList(*small_open_pairs(positions, r_cut, self_interaction))
+
+
+def _vesin_list(positions, r_cut, cell, periodic, self_interaction):
+    """Pairs (i, j, S) from vesin; vectors, distances, cutoff test and order from rstref
+    (each atom's pairs sorted with the cell list's key, the shift range taken from vesin's)."""
+    try:
+        import vesin
+    except ImportError as err:
+        raise ImportError("neighbor_list(backend='vesin') needs the optional vesin package "
+                          "(pip install vesin); the default backend='rstref' needs nothing") from err
+    search = vesin.NeighborList(cutoff=r_cut, full_list=True, sorted=False)
+    # open axes get the orthonormal complement as their rows (no shift is ever along them);
+    # copy=False: vesin's buffers are read (converted to int64) while `search` is alive
+    i, j, shift = search.compute(positions, completed_basis(cell, periodic), periodic.tolist(), "ijS", copy=False)
+    i, j = i.astype(np.int64), j.astype(np.int64)
+    shift = np.ascontiguousarray(shift.reshape(-1, 3), dtype=np.int64)
+    check_allocation((i.size + positions.shape[0]) * PAIR_BYTES,
+                     f"neighbor_list(backend='vesin'): {i.size} pairs within r_cut={r_cut}", PAIR_REMEDY)
+    if shift.shape[0]:
+        low, high = shift.min(axis=0), shift.max(axis=0)
+    else:
+        low = high = np.zeros(3, np.int64)
+    low, high = np.minimum(low, 0), np.maximum(high, 0)  # the self pairs' zero shift
+    width = high - low + 1
+    fits = positions.shape[0] * int(width[0]) * int(width[1]) * int(width[2]) < 2**62
+    out = finish_given_pairs(positions, cell, r_cut, self_interaction, i, j, shift, low, width, fits)
+    return NeighborList(*out) if fits else _sorted(NeighborList(*out))
 
 
 def _sorted(nl):

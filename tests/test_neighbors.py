@@ -316,3 +316,158 @@ def test_pbc_must_be_bools():
     with pytest.raises(TypeError, match="pbc"):
         neighbor_list(np.zeros((2, 3)), 1.0, np.eye(3), "yes")
     assert neighbor_list(np.zeros((1, 3)), 0.6, np.eye(3), (1, 0, 0)).i.size == 0
+
+
+# ----------------------------------------------------------------------------- the fast paths
+# The search writes each atom's pairs sorted in the kernel (insertion sort of packed keys up
+# to 128 pairs, quicksort above, argsort where the packed key would not fit, a global lexsort
+# where even the plain key would not), into arrays that start at an estimate and grow.
+
+def _clustered_periodic_system(n_atoms=150):
+    # a dense blob in a large periodic cell: the density estimate of the pair count is far
+    # too low, so the pair arrays must grow several times
+    positions = np.random.default_rng(5).uniform(10.0, 13.0, (n_atoms, 3))
+    return positions, 2.0, 40.0 * np.eye(3)
+
+
+def test_pair_arrays_grow_beyond_the_estimate_and_equal_brute_force():
+    positions, r_cut, cell = _clustered_periodic_system()
+    fast = neighbor_list(positions, r_cut, cell, True)
+    assert_lists_equal(fast, neighbor_list_brute_force(positions, r_cut, cell, True))
+    estimate = positions.shape[0] ** 2 * 4 / 3 * np.pi * r_cut**3 / 40.0**3
+    assert fast.i.size > 20 * estimate  # growth was needed
+    assert all(a.flags.c_contiguous and a.flags.owndata for a in fast)
+
+
+def test_growth_stops_exactly_at_the_memory_limit(monkeypatch):
+    from rstref import limits
+    from rstref._cell_list import PAIR_BYTES
+
+    positions, r_cut, cell = _clustered_periodic_system()
+    total = neighbor_list(positions, r_cut, cell, True).i.size
+    monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", total * PAIR_BYTES)
+    assert neighbor_list(positions, r_cut, cell, True).i.size == total  # just fits
+    monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", (total - 1) * PAIR_BYTES)
+    with pytest.raises(ValueError, match=rf"more than {total - 1} pairs within r_cut=2\.0 .*MAX_ALLOCATION_BYTES"):
+        neighbor_list(positions, r_cut, cell, True)
+
+
+@pytest.mark.parametrize("pbc", [(True, True, True), (True, False, True)])
+def test_atoms_with_hundreds_of_pairs_equal_brute_force(pbc):
+    # hundreds of pairs per atom: the quicksort branch of the per-atom sort
+    rng = np.random.default_rng(6)
+    cell = np.array([[2.0, 0.0, 0.0], [0.3, 1.8, 0.0], [0.2, -0.4, 2.1]])
+    positions = rng.uniform(-0.3, 1.3, (12, 3)) @ cell
+    fast = neighbor_list(positions, 4.5, cell, pbc)
+    assert np.bincount(fast.i).min() > 128
+    assert_lists_equal(fast, neighbor_list_brute_force(positions, 4.5, cell, pbc))
+
+
+@pytest.mark.parametrize("cells_away", [3, 2**18, 2**23])
+def test_atoms_far_outside_the_cell_use_every_sort_and_equal_brute_force(cells_away):
+    # the shift range (and so the sort key) grows with the spread of the cell offsets:
+    # 3: packed keys; 2**18: keys too wide to pack (argsort); 2**23: keys beyond int64
+    # (global lexsort afterwards)
+    from rstref._cell_list import atom_bins, pair_key_layout
+
+    rng = np.random.default_rng(7)
+    cell = np.array([[3.0, 0.0, 0.0], [0.5, 2.5, 0.0], [0.0, 0.4, 2.8]])
+    frac = rng.uniform(0, 1, (16, 3))
+    frac[:4] += cells_away * np.array([[1, 0, 0], [0, -1, 0], [0, 0, 1], [-1, 1, -1]])
+    positions = frac @ cell
+    fast = neighbor_list(positions, 2.5, cell, True)
+    assert_lists_equal(fast, neighbor_list_brute_force(positions, 2.5, cell, True))
+    atom_bin, offsets, n_bins, reach, _ = atom_bins(positions, 2.5, cell, np.ones(3, bool))
+    _, width, fits = pair_key_layout(offsets, n_bins, reach, np.ones(3, bool))
+    key_bits = np.log2(16 * np.prod(width.astype(float)))
+    assert fits == (cells_away < 2**23)
+    if cells_away == 2**18:  # no room in int64 for the pair's position beside the key
+        assert 2.0 ** (62 - key_bits) < np.bincount(fast.i).min()
+
+
+def test_threaded_search_equals_serial_search():
+    import numba
+    from ase.build import bulk
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread")
+    atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat((8, 8, 8))  # 4096 atoms
+    atoms.rattle(0.05, seed=1)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(2)
+        threaded = neighbor_list(atoms, 4.0)
+        numba.set_num_threads(1)
+        serial = neighbor_list(atoms, 4.0)
+    finally:
+        numba.set_num_threads(threads)
+    assert_lists_equal(threaded, serial)
+    keys = np.column_stack([serial.i, serial.j, serial.shift])
+    assert np.all(np.diff(np.lexsort(keys.T[::-1])) == 1)  # sorted
+
+
+@given(periodic_systems(max_atoms=40), st.booleans())
+@settings(max_examples=15, deadline=None)
+def test_cell_list_equals_brute_force_with_more_atoms(system, self_interaction):
+    # more atoms per bin and per atom, so each atom's pairs come from several bins to sort;
+    # bins of r_cut/3 instead of r_cut/2 are chosen in about a quarter of these draws
+    positions, cell, pbc, r_cut = system
+    fast = neighbor_list(positions, r_cut, cell, pbc, self_interaction=self_interaction)
+    assert_lists_equal(fast, neighbor_list_brute_force(positions, r_cut, cell, pbc,
+                                                       self_interaction=self_interaction))
+
+
+def test_small_cell_gets_finer_bins_and_equals_brute_force():
+    # a 7.1 A cell with r_cut = 5: bins of r_cut/2 round down to 2 per axis (3.6 A thick,
+    # ~1000 candidates per atom); bins of r_cut/3 (4 per axis, ~340 candidates) are chosen
+    from ase.build import bulk
+
+    from rstref._cell_list import atom_bins
+
+    atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat((2, 2, 2))
+    atoms.rattle(0.05, seed=2)
+    cell = np.asarray(atoms.get_cell())
+    n_bins, reach = atom_bins(atoms.positions, 5.0, cell, np.ones(3, bool))[2:4]
+    assert n_bins.tolist() == [4, 4, 4] and reach.tolist() == [3, 3, 3]
+    assert_lists_equal(neighbor_list(atoms, 5.0), neighbor_list_brute_force(atoms, 5.0))
+
+
+# ----------------------------------------------------------------------------- optional vesin backend
+
+def _backend_systems():
+    from ase.build import bulk, fcc111, molecule
+
+    diamond = bulk("C", "diamond", a=3.567, cubic=True).repeat((3, 3, 3))
+    diamond.rattle(0.05, seed=4)
+    yield diamond.positions, 5.0, np.asarray(diamond.cell), True
+    yield np.asarray(bulk("Cu", "fcc", a=3.61).positions), 7.5, np.asarray(bulk("Cu", "fcc", a=3.61).cell), True
+    slab = fcc111("Al", size=(2, 2, 3), vacuum=4.0)
+    yield slab.positions, 6.0, np.asarray(slab.cell), slab.pbc
+    benzene = molecule("C6H6")
+    yield benzene.positions, 3.0, None, False
+    rng = np.random.default_rng(9)
+    for seed in range(4):
+        cell = np.array([[3.0, 0.0, 0.0], [0.9, 2.7, 0.0], [-0.5, 0.6, 2.9]]) * (1 + 0.2 * seed)
+        frac = rng.uniform(-0.5, 1.5, (7 + 5 * seed, 3))  # atoms outside the cell too
+        pbc = [(True, True, True), (True, False, True), (False, True, False), (True, True, False)][seed]
+        yield frac @ cell, 2.0 + 1.5 * seed, cell, pbc
+
+
+@pytest.mark.parametrize("self_interaction", [False, True])
+def test_vesin_backend_equals_the_default(self_interaction):
+    pytest.importorskip("vesin")
+    for positions, r_cut, cell, pbc in _backend_systems():
+        ours = neighbor_list(positions, r_cut, cell, pbc, self_interaction=self_interaction)
+        theirs = neighbor_list(positions, r_cut, cell, pbc, self_interaction=self_interaction, backend="vesin")
+        assert ours.i.size > 0
+        assert_lists_equal(theirs, ours)
+
+
+def test_backend_argument(monkeypatch):
+    import sys
+
+    with pytest.raises(ValueError, match="backend must be one of"):
+        neighbor_list(np.zeros((2, 3)), 1.0, backend="ase")
+    monkeypatch.setitem(sys.modules, "vesin", None)  # as if vesin were not installed
+    with pytest.raises(ImportError, match="pip install vesin"):
+        neighbor_list(np.zeros((2, 3)), 1.0, backend="vesin")
