@@ -26,6 +26,7 @@ else
 fi
 pip_install -c "$constraints" sphericart wigners
 pip_install -c "$constraints" dscribe featomic
+pip_install -c "$constraints" vesin matscipy
 rm -f "$constraints"
 
 if "$PY" -c "import torch, sys; sys.exit(0 if torch.version.cuda else 1)" 2>/dev/null; then
@@ -33,7 +34,7 @@ if "$PY" -c "import torch, sys; sys.exit(0 if torch.version.cuda else 1)" 2>/dev
 fi
 "$PY" - <<'EOF'
 from importlib import metadata
-names = ["torch", "e3nn", "sphericart", "sphericart-torch", "wigners", "dscribe", "featomic"]
+names = ["torch", "e3nn", "sphericart", "sphericart-torch", "wigners", "dscribe", "featomic", "vesin", "matscipy"]
 def version(name):
     try:
         return metadata.version(name)
