@@ -356,3 +356,17 @@ def test_interleaved_writers_of_one_output_never_mix(tmp_path):
     for w in writers:
         w.cleanup()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.npz"]
+
+
+def test_a_signal_wrapped_by_a_c_callback_is_recognised():
+    # a handler that raises inside numba's cache loader surfaces as SystemError
+    from rstref._commands._staging import Interrupted, signal_in
+
+    try:
+        try:
+            raise Interrupted(2)
+        except Interrupted as inner:
+            raise SystemError("returned a result with an exception set") from inner
+    except SystemError as err:
+        assert isinstance(signal_in(err), Interrupted)
+    assert signal_in(SystemError("unrelated")) is None

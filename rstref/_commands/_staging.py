@@ -165,6 +165,22 @@ class Stop(BaseException):
         self.signum = signum
 
 
+def signal_in(error):
+    """The :class:`Stop` a signal raised inside a C callback, found in ``error``'s causes, or None.
+
+    A signal handler that raises while numba (or another extension) is running a Python
+    callback (e.g. loading a cached kernel) surfaces as ``SystemError`` with the
+    :class:`Stop` among its ``__cause__`` / ``__context__`` chain.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, Stop):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 class Interrupted(Stop):
     """SIGINT while featurizing: stop and write what is done."""
 

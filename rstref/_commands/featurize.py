@@ -424,7 +424,7 @@ def _stopped_message(signum, writer):
 
 
 def _work(args, output, species, species_values, featurizer, writer, signals):
-    from rstref._commands._staging import Interrupted
+    from rstref._commands._staging import Interrupted, signal_in
 
     inputs, failures = list(args.inputs), []
     if featurizer is None:
@@ -439,7 +439,13 @@ def _work(args, output, species, species_values, featurizer, writer, signals):
     state = _Run(featurizer, writer, signals, args, inputs)
     interrupted = False
     try:
-        state.featurize(_Frames(inputs, args.index, args.format, failures), failures)
+        try:
+            state.featurize(_Frames(inputs, args.index, args.format, failures), failures)
+        except SystemError as err:  # a signal that arrived inside a numba callback
+            stop = signal_in(err)
+            if stop is None:
+                raise
+            raise stop from None
     except Interrupted:
         if state.n_structures == 0:
             raise
