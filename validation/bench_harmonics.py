@@ -37,6 +37,7 @@ import numpy as np
 import _peers
 
 QUANTITIES = ("values", "+gradients", "+Hessians")
+PEERS = ("sphericart", "e3nn")
 
 
 # ---------------------------------------------------------------------------------------
@@ -104,8 +105,8 @@ def worker(args):
     load_start = os.getloadavg()[0]
     xyz = _points(args.points, args.seed)
     report = _peers.Report("bench worker")
-    sphericart = _peers.import_peer("sphericart", report)
-    torch = _peers.import_peer("torch", report)
+    sphericart = _peers.import_peer("sphericart", report) if "sphericart" in args.peers else None
+    torch = _peers.import_peer("torch", report) if "e3nn" in args.peers else None
     o3 = _peers.import_peer("e3nn.o3", report) if torch is not None else None
     if torch is not None:
         torch.set_num_threads(threads)
@@ -142,7 +143,7 @@ def run_worker(threads, args):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--threads", str(threads),
            "--points", str(args.points), "--repeat", str(args.repeat), "--seed", str(args.seed),
-           "--l-max", *map(str, args.l_max)]
+           "--peers", *args.peers, "--l-max", *map(str, args.l_max)]
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark worker with {threads} thread(s) failed "
@@ -184,6 +185,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--peers", nargs="*", default=list(PEERS), choices=PEERS,
+                        help="peers to time beside rstref (default: all)")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -196,6 +196,46 @@ def _solid_point(x, y, z, limit):
     return x * inv, y * inv, z * inv, p
 
 
+# ----------------------------------------------------------------------------- checked entry
+# Variants of _direction / _solid_point that also report whether the point was fit to
+# evaluate: (nonfinite, subnormal) flags, 0 or 1.  Only the rare path (|r|^2 outside the
+# safe range, which NaN and inf always are) tests anything, so the common point costs
+# nothing extra; kernels that use them return the counts instead of the caller scanning
+# the input in a separate pass.
+_LARGEST = 1.7976931348623157e308
+_SMALLEST_NORMAL = 2.2250738585072014e-308
+
+
+@njit
+def _all_finite(x, y, z):
+    return abs(x) <= _LARGEST and abs(y) <= _LARGEST and abs(z) <= _LARGEST
+
+
+@njit
+def _direction_checked(x, y, z):
+    """``_direction(x, y, z) + (nonfinite, subnormal)``; a non-finite point gives u = 0."""
+    r2 = x * x + y * y + z * z
+    if r2 >= _R2_LOW and r2 <= _R2_HIGH:
+        s = 1.0 / math.sqrt(r2)
+        return x * s, y * s, z * s, s, 0, 0
+    if not _all_finite(x, y, z):
+        return 0.0, 0.0, 0.0, 0.0, 1, 0
+    ux, uy, uz, s = _direction(x, y, z)
+    big = max(abs(x), abs(y), abs(z))
+    return ux, uy, uz, s, 0, 1 if (big > 0.0 and big < _SMALLEST_NORMAL) else 0
+
+
+@njit
+def _solid_point_checked(x, y, z, limit):
+    """``_solid_point(x, y, z, limit) + (nonfinite,)``; needs ``limit <= _LARGEST``."""
+    if abs(x) <= limit and abs(y) <= limit and abs(z) <= limit:
+        return x, y, z, 1.0, 0
+    if not _all_finite(x, y, z):
+        return 0.0, 0.0, 0.0, 1.0, 1
+    xs, ys, zs, p = _solid_point(x, y, z, limit)
+    return xs, ys, zs, p, 0
+
+
 # ----------------------------------------------------------------------------- kernels
 @njit
 def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val):
