@@ -239,7 +239,12 @@ def _solid_point_checked(x, y, z, limit):
 # ----------------------------------------------------------------------------- kernels
 @njit
 def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val):
-    """Values at the points ``xyz[start:stop]`` into the same rows of ``out_val``."""
+    """Values at the points ``xyz[start:stop]`` into the same rows of ``out_val``.
+
+    Order m outer, l inner: each column ``q_l^m`` (l = m..l_max) is recurred in
+    registers, so the scratch ``q`` and ``cs`` are not needed (kept for a uniform
+    signature); the operations are those of the module docstring, in the same order.
+    """
     a0 = axes[0]
     a1 = axes[1]
     a2 = axes[2]
@@ -255,27 +260,58 @@ def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val
             # zero vector: s = 0 gives u = 0, where every l >= 1 polynomial vanishes
             x, y, z, s = _direction(x, y, z)
         r2 = x * x + y * y + z * z
-        q[0, 0] = coef[0, 0, 0]
-        cs[0, 0] = 1.0
-        cs[1, 0] = 0.0
-        out_val[i, 0] = q[0, 0]
-        for l in range(1, l_max + 1):
-            for m in range(l - 1):
-                q[l, m] = coef[0, l, m] * z * q[l - 1, m] - coef[1, l, m] * r2 * q[l - 2, m]
-            q[l, l - 1] = coef[0, l, l - 1] * z * q[l - 1, l - 1]
-            q[l, l] = coef[0, l, l] * q[l - 1, l - 1]
-            c = cs[0, l - 1]
-            sn = cs[1, l - 1]
-            cs[0, l] = x * c - y * sn
-            cs[1, l] = x * sn + y * c
-            base = lm_index(l, 0)
-            out_val[i, base] = q[l, 0]
-            for m in range(1, l + 1):
-                qv = q[l, m]
-                out_val[i, base + m] = qv * cs[0, m]
-                out_val[i, base - m] = qv * cs[1, m]
+        # columns m and m + 1 together: two independent recurrences in flight
+        qmm = coef[0, 0, 0]
+        c = 1.0
+        sn = 0.0
+        _write_column_value(out_val, i, 0, 0, qmm, c, sn)
+        for m in range(0, l_max + 1, 2):
+            if m > 0:
+                qmm = coef[0, m, m] * qmm
+                c, sn = x * c - y * sn, x * sn + y * c
+                _write_column_value(out_val, i, m, m, qmm, c, sn)
+            if m == l_max:
+                break
+            # column m + 1 starts at l = m + 1; its C, S
+            c1, s1 = x * c - y * sn, x * sn + y * c
+            qm1 = coef[0, m + 1, m + 1] * qmm
+            _write_column_value(out_val, i, m + 1, m + 1, qm1, c1, s1)
+            u1 = coef[0, m + 1, m] * z * qmm
+            _write_column_value(out_val, i, m + 1, m, u1, c, sn)
+            u2 = qmm
+            if m + 2 <= l_max:
+                v1 = coef[0, m + 2, m + 1] * z * qm1
+                _write_column_value(out_val, i, m + 2, m + 1, v1, c1, s1)
+                v2 = qm1
+                u0 = coef[0, m + 2, m] * z * u1 - coef[1, m + 2, m] * r2 * u2
+                _write_column_value(out_val, i, m + 2, m, u0, c, sn)
+                u2 = u1
+                u1 = u0
+                for l in range(m + 3, l_max + 1):
+                    u0 = coef[0, l, m] * z * u1 - coef[1, l, m] * r2 * u2
+                    v0 = coef[0, l, m + 1] * z * v1 - coef[1, l, m + 1] * r2 * v2
+                    _write_column_value(out_val, i, l, m, u0, c, sn)
+                    _write_column_value(out_val, i, l, m + 1, v0, c1, s1)
+                    u2 = u1
+                    u1 = u0
+                    v2 = v1
+                    v1 = v0
+            qmm = qm1
+            c = c1
+            sn = s1
         if p != 1.0:
             _rescale_values(out_val, i, l_max, p)
+
+
+@njit(inline="always")
+def _write_column_value(out_val, i, l, m, qv, c, sn):
+    """Y_{l,m} = q C_m and Y_{l,-m} = q S_m (Y_{l,0} = q) into row i."""
+    base = l * l + l
+    if m == 0:
+        out_val[i, base] = qv
+    else:
+        out_val[i, base + m] = qv * c
+        out_val[i, base - m] = qv * sn
 
 
 @njit
