@@ -721,8 +721,10 @@ def test_outputs_beyond_the_memory_limit_are_refused_before_allocating(monkeypat
 def test_generated_low_l_module_is_up_to_date():
     from rstref._kernels import _generate_sph_low
 
-    assert _generate_sph_low.TARGET.read_text() == _generate_sph_low.source(), (
-        "rstref/_kernels/sph_low.py is stale: run python -m rstref._kernels._generate_sph_low")
+    stale = "is stale: run python -m rstref._kernels._generate_sph_low"
+    assert _generate_sph_low.TARGET.read_text() == _generate_sph_low.source(), "sph_low " + stale
+    assert _generate_sph_low.HEAD_TARGET.read_text() == _generate_sph_low.head_source(), (
+        "sph_head " + stale)
 
 
 def _general_kernels(sh, xyz):
@@ -753,9 +755,12 @@ def test_low_l_kernels_equal_the_general_recurrence(normalization, convention, s
     from rstref._kernels.sph_low import L_LOW
 
     xyz = _awkward_points(7)
-    for l_max in range(L_LOW + 2):
+    for l_max in (*range(L_LOW + 2), 12, 17):
         sh = SphericalHarmonics(l_max, normalization, convention, solid)
         Y, Yg, dY = _general_kernels(sh, xyz)
+        # the values kernel (columns m outer, first degrees unrolled) and the gradients
+        # kernel (degrees l outer) do the same operations in different orders
+        np.testing.assert_array_equal(Y, Yg)
         # the unrolled code does the same operations: equal up to the sign of zeros
         np.testing.assert_array_equal(sh.compute(xyz), Y)
         got_Y, got_dY = sh.compute_with_gradients(xyz)

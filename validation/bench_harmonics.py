@@ -22,8 +22,8 @@ What is timed, on the same 100,000 random points (float64, random norms):
 
 Writes the table to the section '## Spherical harmonics: speed' of validation/RESULTS.md.
 
-Usage: ``python validation/bench_harmonics.py [--points 100000] [--l-max 2 4 8 16]
-[--threads 1 2] [--no-write]``
+Usage: ``python validation/bench_harmonics.py [--points 100000] [--l-max 0 1 2 4 8 12 16]
+[--threads 1 2] [--peers sphericart e3nn] [--no-write]``
 """
 
 import argparse
@@ -181,7 +181,7 @@ def results_table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=100_000)
-    parser.add_argument("--l-max", type=int, nargs="+", default=[2, 4, 8, 16])
+    parser.add_argument("--l-max", type=int, nargs="+", default=[0, 1, 2, 4, 8, 12, 16])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=12345)

@@ -57,6 +57,7 @@ No function here allocates, raises or prints, so numba-cuda kernels may call the
 import math
 
 from rstref._kernels.layout import lm_index
+from rstref._kernels.sph_head import L_HEAD, sph_values_head
 from rstref._numba import njit
 
 #: largest supported degree
@@ -260,47 +261,82 @@ def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val
             # zero vector: s = 0 gives u = 0, where every l >= 1 polynomial vanishes
             x, y, z, s = _direction(x, y, z)
         r2 = x * x + y * y + z * z
-        # columns m and m + 1 together: two independent recurrences in flight
-        qmm = coef[0, 0, 0]
-        c = 1.0
-        sn = 0.0
-        _write_column_value(out_val, i, 0, 0, qmm, c, sn)
-        for m in range(0, l_max + 1, 2):
-            if m > 0:
-                qmm = coef[0, m, m] * qmm
-                c, sn = x * c - y * sn, x * sn + y * c
-                _write_column_value(out_val, i, m, m, qmm, c, sn)
-            if m == l_max:
-                break
-            # column m + 1 starts at l = m + 1; its C, S
-            c1, s1 = x * c - y * sn, x * sn + y * c
-            qm1 = coef[0, m + 1, m + 1] * qmm
-            _write_column_value(out_val, i, m + 1, m + 1, qm1, c1, s1)
-            u1 = coef[0, m + 1, m] * z * qmm
-            _write_column_value(out_val, i, m + 1, m, u1, c, sn)
-            u2 = qmm
-            if m + 2 <= l_max:
-                v1 = coef[0, m + 2, m + 1] * z * qm1
-                _write_column_value(out_val, i, m + 2, m + 1, v1, c1, s1)
-                v2 = qm1
-                u0 = coef[0, m + 2, m] * z * u1 - coef[1, m + 2, m] * r2 * u2
-                _write_column_value(out_val, i, m + 2, m, u0, c, sn)
-                u2 = u1
-                u1 = u0
-                for l in range(m + 3, l_max + 1):
-                    u0 = coef[0, l, m] * z * u1 - coef[1, l, m] * r2 * u2
-                    v0 = coef[0, l, m + 1] * z * v1 - coef[1, l, m + 1] * r2 * v2
-                    _write_column_value(out_val, i, l, m, u0, c, sn)
-                    _write_column_value(out_val, i, l, m + 1, v0, c1, s1)
-                    u2 = u1
-                    u1 = u0
-                    v2 = v1
-                    v1 = v0
-            qmm = qm1
-            c = c1
-            sn = s1
+        if l_max > L_HEAD:
+            # degrees <= L_HEAD by straight-line code, which leaves the last two rows of
+            # q (q[0] = q_L^m, q[1] = q_{L-1}^m) and C_m, S_m in the scratch
+            sph_values_head(i, x, y, z, r2, coef, q, cs, out_val)
+            for m in range(0, L_HEAD, 2):
+                _value_column_pair(out_val, i, L_HEAD + 1, l_max, m, q[0, m], q[1, m],
+                                   cs[0, m], cs[1, m], q[0, m + 1], q[1, m + 1],
+                                   cs[0, m + 1], cs[1, m + 1], z, r2, coef)
+            if L_HEAD % 2 == 0:
+                _value_column(out_val, i, L_HEAD + 1, l_max, L_HEAD, q[0, L_HEAD],
+                              q[1, L_HEAD], cs[0, L_HEAD], cs[1, L_HEAD], z, r2, coef)
+            _value_columns_from(out_val, i, l_max, L_HEAD + 1, q[0, L_HEAD],
+                                cs[0, L_HEAD], cs[1, L_HEAD], x, y, z, r2, coef)
+        else:
+            _write_column_value(out_val, i, 0, 0, coef[0, 0, 0], 1.0, 0.0)
+            _value_columns_from(out_val, i, l_max, 0, coef[0, 0, 0], 1.0, 0.0,
+                                x, y, z, r2, coef)
         if p != 1.0:
             _rescale_values(out_val, i, l_max, p)
+
+
+@njit(inline="always")
+def _value_column_pair(out_val, i, l_lo, l_max, m, u1, u2, c, sn, v1, v2, c1, s1, z, r2, coef):
+    """Columns m and m + 1 from degree l_lo on, given their q at l_lo - 1 and l_lo - 2."""
+    for l in range(l_lo, l_max + 1):
+        u0 = coef[0, l, m] * z * u1 - coef[1, l, m] * r2 * u2
+        v0 = coef[0, l, m + 1] * z * v1 - coef[1, l, m + 1] * r2 * v2
+        _write_column_value(out_val, i, l, m, u0, c, sn)
+        _write_column_value(out_val, i, l, m + 1, v0, c1, s1)
+        u2 = u1
+        u1 = u0
+        v2 = v1
+        v1 = v0
+
+
+@njit(inline="always")
+def _value_column(out_val, i, l_lo, l_max, m, u1, u2, c, sn, z, r2, coef):
+    """Column m from degree l_lo on, given its q at l_lo - 1 and l_lo - 2."""
+    for l in range(l_lo, l_max + 1):
+        u0 = coef[0, l, m] * z * u1 - coef[1, l, m] * r2 * u2
+        _write_column_value(out_val, i, l, m, u0, c, sn)
+        u2 = u1
+        u1 = u0
+
+
+@njit(inline="always")
+def _value_columns_from(out_val, i, l_max, m_first, qmm, c, sn, x, y, z, r2, coef):
+    """Columns m_first..l_max, two at a time, each from its diagonal on.
+
+    ``qmm``, ``c``, ``sn``: ``q_{m-1}^{m-1}``, ``C_{m-1}``, ``S_{m-1}`` for
+    ``m = m_first`` (for ``m_first = 0``: ``q_0^0``, 1, 0; column 0's diagonal
+    is then written by the caller).
+    """
+    for m in range(m_first, l_max + 1, 2):
+        if m > 0:
+            qmm = coef[0, m, m] * qmm
+            c, sn = x * c - y * sn, x * sn + y * c
+            _write_column_value(out_val, i, m, m, qmm, c, sn)
+        if m == l_max:
+            break
+        # column m + 1 starts at l = m + 1; its C, S
+        c1, s1 = x * c - y * sn, x * sn + y * c
+        qm1 = coef[0, m + 1, m + 1] * qmm
+        _write_column_value(out_val, i, m + 1, m + 1, qm1, c1, s1)
+        u1 = coef[0, m + 1, m] * z * qmm
+        _write_column_value(out_val, i, m + 1, m, u1, c, sn)
+        if m + 2 <= l_max:
+            v1 = coef[0, m + 2, m + 1] * z * qm1
+            _write_column_value(out_val, i, m + 2, m + 1, v1, c1, s1)
+            u0 = coef[0, m + 2, m] * z * u1 - coef[1, m + 2, m] * r2 * qmm
+            _write_column_value(out_val, i, m + 2, m, u0, c, sn)
+            _value_column_pair(out_val, i, m + 3, l_max, m, u0, u1, c, sn, v1, qm1,
+                               c1, s1, z, r2, coef)
+        qmm = qm1
+        c = c1
+        sn = s1
 
 
 @njit(inline="always")
