@@ -299,10 +299,45 @@ def _head_values():
     return lines + [line[4:] for line in b.lines]
 
 
+def _head_gradients():
+    b = _Body(inline_coefficients=True)
+    for l in range(1, L_HEAD + 1):
+        b.emit(f"t{l} = 0.0 if solid else {float(l)}")
+    for l in range(L_HEAD + 1):
+        _recurrence(b, l)
+        _gradient_block(b, l)
+    # the state the general loop reads: rows L-1 and L of q with 4 zeros of padding,
+    # and cs[0..3, m] = C_m, S_m, m C_{m-1}, m S_{m-1}
+    for l in (L_HEAD - 1, L_HEAD):
+        for m in range(l + 5):
+            b.emit(f"q[{l}, {m}] = q{l}_{m}" if m <= l else f"q[{l}, {m}] = 0.0")
+    b.emit("cs[0, 0] = 1.0")
+    b.emit("cs[1, 0] = 0.0")
+    for m in range(1, L_HEAD + 1):
+        b.emit(f"cs[0, {m}] = c{m}")
+        b.emit(f"cs[1, {m}] = s{m}")
+        b.emit(f"cs[2, {m}] = {m} * {'1.0' if m == 1 else f'c{m - 1}'}")
+        b.emit(f"cs[3, {m}] = {m} * {'0.0' if m == 1 else f's{m - 1}'}")
+    lines = [
+        "",
+        "",
+        '@njit(inline="always")',
+        "def sph_gradients_head(i, x, y, z, r2, s, solid, coef, q, cs, out_val, out_grad,",
+        "                       a0, a1, a2):",
+        f'    """Rows i of values and gradients to l = {L_HEAD} (as ``sph_gradients_points``).',
+        "",
+        f"    Leaves rows {L_HEAD - 1} and {L_HEAD} of ``q`` (with their zero padding) and",
+        f"    ``cs[:, m]`` for m <= {L_HEAD} as that kernel's loop would, for it to continue.",
+        '    """',
+    ]
+    return lines + [line[4:] for line in b.lines]
+
+
 def head_source():
     """The text of sph_head.py."""
     lines = [HEAD_HEADER.format(l_head=L_HEAD).rstrip("\n")]
     lines += _head_values()
+    lines += _head_gradients()
     return "\n".join(lines) + "\n"
 
 

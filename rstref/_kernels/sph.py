@@ -57,7 +57,7 @@ No function here allocates, raises or prints, so numba-cuda kernels may call the
 import math
 
 from rstref._kernels.layout import lm_index
-from rstref._kernels.sph_head import L_HEAD, sph_values_head
+from rstref._kernels.sph_head import L_HEAD, sph_gradients_head, sph_values_head
 from rstref._numba import njit
 
 #: largest supported degree
@@ -369,16 +369,24 @@ def sph_gradients_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_
             # zero vector: s = 0 makes every l >= 1 value and derivative exactly 0
             x, y, z, s = _direction(x, y, z)
         r2 = x * x + y * y + z * z
-        q[0, 0] = coef[0, 0, 0]
-        for k in range(1, 5):
-            q[0, k] = 0.0
-        cs[0, 0] = 1.0
-        cs[1, 0] = 0.0
-        out_val[i, 0] = q[0, 0]
-        out_grad[i, 0, 0] = 0.0
-        out_grad[i, 1, 0] = 0.0
-        out_grad[i, 2, 0] = 0.0
-        for l in range(1, l_max + 1):
+        l_first = 1
+        if l_max > L_HEAD:
+            # degrees <= L_HEAD by straight-line code; it leaves rows L_HEAD - 1 and
+            # L_HEAD of q and the columns 0..L_HEAD of cs as the loop below would
+            sph_gradients_head(i, x, y, z, r2, s, solid, coef, q, cs, out_val, out_grad,
+                               a0, a1, a2)
+            l_first = L_HEAD + 1
+        else:
+            q[0, 0] = coef[0, 0, 0]
+            for k in range(1, 5):
+                q[0, k] = 0.0
+            cs[0, 0] = 1.0
+            cs[1, 0] = 0.0
+            out_val[i, 0] = q[0, 0]
+            out_grad[i, 0, 0] = 0.0
+            out_grad[i, 1, 0] = 0.0
+            out_grad[i, 2, 0] = 0.0
+        for l in range(l_first, l_max + 1):
             for m in range(l - 1):
                 q[l, m] = coef[0, l, m] * z * q[l - 1, m] - coef[1, l, m] * r2 * q[l - 2, m]
             q[l, l - 1] = coef[0, l, l - 1] * z * q[l - 1, l - 1]
