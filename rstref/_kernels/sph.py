@@ -57,7 +57,12 @@ No function here allocates, raises or prints, so numba-cuda kernels may call the
 import math
 
 from rstref._kernels.layout import lm_index
-from rstref._kernels.sph_head import L_HEAD, sph_gradients_head, sph_values_head
+from rstref._kernels.sph_head import (
+    L_HEAD,
+    L_HEAD_VALUES,
+    sph_gradients_head,
+    sph_values_head,
+)
 from rstref._numba import njit
 
 #: largest supported degree
@@ -261,23 +266,20 @@ def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val
             # zero vector: s = 0 gives u = 0, where every l >= 1 polynomial vanishes
             x, y, z, s = _direction(x, y, z)
         r2 = x * x + y * y + z * z
-        if l_max > L_HEAD:
-            # degrees <= L_HEAD by straight-line code, which leaves the last two rows of
-            # q (q[0] = q_L^m, q[1] = q_{L-1}^m) and C_m, S_m in the scratch
-            sph_values_head(i, x, y, z, r2, coef, q, cs, out_val)
-            for m in range(0, L_HEAD, 2):
-                _value_column_pair(out_val, i, L_HEAD + 1, l_max, m, q[0, m], q[1, m],
+        # degrees <= L_HEAD_VALUES by straight-line code; above, it leaves the last two
+        # rows of q (q[0] = q_L^m, q[1] = q_{L-1}^m) and C_m, S_m in the scratch
+        sph_values_head(i, x, y, z, r2, l_max, coef, q, cs, out_val)
+        if l_max > L_HEAD_VALUES:
+            top = L_HEAD_VALUES
+            for m in range(0, top - 1, 2):
+                _value_column_pair(out_val, i, top + 1, l_max, m, q[0, m], q[1, m],
                                    cs[0, m], cs[1, m], q[0, m + 1], q[1, m + 1],
                                    cs[0, m + 1], cs[1, m + 1], z, r2, coef)
-            if L_HEAD % 2 == 0:
-                _value_column(out_val, i, L_HEAD + 1, l_max, L_HEAD, q[0, L_HEAD],
-                              q[1, L_HEAD], cs[0, L_HEAD], cs[1, L_HEAD], z, r2, coef)
-            _value_columns_from(out_val, i, l_max, L_HEAD + 1, q[0, L_HEAD],
-                                cs[0, L_HEAD], cs[1, L_HEAD], x, y, z, r2, coef)
-        else:
-            _write_column_value(out_val, i, 0, 0, coef[0, 0, 0], 1.0, 0.0)
-            _value_columns_from(out_val, i, l_max, 0, coef[0, 0, 0], 1.0, 0.0,
-                                x, y, z, r2, coef)
+            if top % 2 == 0:
+                _value_column(out_val, i, top + 1, l_max, top, q[0, top], q[1, top],
+                              cs[0, top], cs[1, top], z, r2, coef)
+            _value_columns_from(out_val, i, l_max, top + 1, q[0, top], cs[0, top],
+                                cs[1, top], x, y, z, r2, coef)
         if p != 1.0:
             _rescale_values(out_val, i, l_max, p)
 
