@@ -90,9 +90,10 @@ def e3nn_calls(torch, o3, xyz, l_max):
         columns = []
         with fwAD.dual_level():
             for t in tangents:
-                y = f(fwAD.make_dual(x, t))
-                columns.append(fwAD.unpack_dual(y).tangent)
-        return fwAD.unpack_dual(y).primal, torch.stack(columns, dim=1)  # (n, 3, L)
+                y = fwAD.unpack_dual(f(fwAD.make_dual(x, t)))
+                # a constant output (l_max = 0) has no tangent
+                columns.append(torch.zeros_like(y.primal) if y.tangent is None else y.tangent)
+        return y.primal, torch.stack(columns, dim=1)  # (n, 3, L)
 
     return {"values": values, "+gradients": gradients}
 
