@@ -46,12 +46,14 @@ import numpy as np
 
 from rstref._checks import as_float_array, check_allocation, check_choice, check_int
 from rstref._dispatch import wants_gpu
+from rstref._kernels import sph_low
 from rstref._kernels.sph import (
     L_MAX_SUPPORTED,
     sph_gradients_points,
     sph_hessians_points,
     sph_values_points,
 )
+from rstref._kernels.sph_low import L_LOW, sph_low_gradients_points, sph_low_values_points
 from rstref._numba import njit
 from rstref._sph_tables import sph_tables
 from rstref.layouts import lm_block, lm_index, lm_range, lm_size  # noqa: F401 (re-exported)
@@ -72,6 +74,43 @@ _AXES = {
 _CHUNK = 512
 #: below this many points the serial loop is used (threads do not pay)
 _PARALLEL_MIN_POINTS = 2048
+
+
+# ----------------------------------------------------------------------------- input scan
+_LARGEST = float(np.finfo(np.float64).max)
+
+
+_ABS_BITS = np.uint64(0x7FFFFFFFFFFFFFFF)
+_INF_BITS = np.uint64(0x7FF0000000000000)
+_NORMAL_BITS = np.uint64(0x0010000000000000)
+_ZERO_BITS = np.uint64(0)
+
+
+@njit
+def _count_bad_rows(xyz):
+    """(rows with a NaN/inf entry, non-zero rows whose entries are all subnormal).
+
+    One pass over the bit patterns (for non-negative floats their order is that of the
+    values, NaN above inf): cheaper than numpy's isfinite and max along axis 1, which
+    cost more than the harmonics themselves at low l_max.
+    """
+    bits = xyz.view(np.uint64)
+    nonfinite = 0
+    subnormal = 0
+    for i in range(bits.shape[0]):
+        big = max(bits[i, 0] & _ABS_BITS, bits[i, 1] & _ABS_BITS, bits[i, 2] & _ABS_BITS)
+        nonfinite += big >= _INF_BITS
+        subnormal += (big > _ZERO_BITS) & (big < _NORMAL_BITS)
+    return nonfinite, subnormal
+
+
+def _subnormal_rows_error(xyz):
+    big = np.max(np.abs(xyz), axis=1)
+    bad = np.flatnonzero((big > 0.0) & (big < _SMALLEST_NORMAL))
+    return ValueError(
+        f"xyz rows {bad[:5].tolist()} have 0 < |r| < {_SMALLEST_NORMAL:.3g} (subnormal): "
+        "1/|r| overflows, so derivatives of Y(r/|r|) are not representable in float64"
+    )
 
 
 # ----------------------------------------------------------------------------- loops
@@ -127,6 +166,36 @@ def _hessians_parallel(xyz, chunk, axes, l_max, solid, coef, out, dout, d2out):
         _hessians_range(
             xyz, c * chunk, min(n, (c + 1) * chunk), axes, l_max, solid, coef, out, dout, d2out
         )
+
+
+@njit(parallel=True)
+def _low_values_parallel(xyz, chunk, axes, l_max, solid, coef, out):
+    n = xyz.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    nonfinite = 0
+    subnormal = 0
+    for c in numba.prange(n_chunks):
+        bad, tiny = sph_low_values_points(
+            xyz, c * chunk, min(n, (c + 1) * chunk), axes, l_max, solid, coef, out
+        )
+        nonfinite += bad
+        subnormal += tiny
+    return nonfinite, subnormal
+
+
+@njit(parallel=True)
+def _low_gradients_parallel(xyz, chunk, axes, l_max, solid, coef, out, dout):
+    n = xyz.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    nonfinite = 0
+    subnormal = 0
+    for c in numba.prange(n_chunks):
+        bad, tiny = sph_low_gradients_points(
+            xyz, c * chunk, min(n, (c + 1) * chunk), axes, l_max, solid, coef, out, dout
+        )
+        nonfinite += bad
+        subnormal += tiny
+    return nonfinite, subnormal
 
 
 # ----------------------------------------------------------------------------- calculator
@@ -207,49 +276,71 @@ class SphericalHarmonics:
             f"convention={self.convention!r}, solid={self.solid})"
         )
 
-    def _points(self, xyz, arrays=1):
-        """Checked points; ``arrays``: output floats per (point, function), 1, 4 or 13."""
-        xyz = as_float_array(xyz, "xyz", trailing_shape=(3,))
+    def _points(self, xyz, arrays=1, derivatives=False, scan=True):
+        """Checked points; ``arrays``: output floats per (point, function), 1, 4 or 13.
+
+        ``derivatives``: also refuse non-zero rows whose entries are all subnormal (for
+        ``Y(r/|r|)``, see the module docstring).  ``scan=False`` leaves the NaN/inf and
+        subnormal checks to :meth:`_refuse_bad_rows` with the counts a kernel returned.
+        """
+        xyz = as_float_array(xyz, "xyz", trailing_shape=(3,), allow_nonfinite=True)
         check_allocation(8 * arrays * xyz.shape[0] * self.size,
                          f"spherical harmonics of {xyz.shape[0]} points to l_max={self.l_max}",
                          "pass fewer points per call (or a smaller l_max)")
+        if scan and xyz.shape[0]:
+            self._refuse_bad_rows(xyz, *_count_bad_rows(xyz), derivatives)
         return xyz
+
+    def _refuse_bad_rows(self, xyz, nonfinite, subnormal, derivatives):
+        """Raise for NaN/inf rows, and subnormal rows of derivatives of Y(r/|r|) (counts)."""
+        if nonfinite:
+            as_float_array(xyz, "xyz", trailing_shape=(3,))  # raises its ValueError
+        if derivatives and not self.solid and subnormal:
+            raise _subnormal_rows_error(xyz)
 
     def compute(self, xyz):
         """Values, shape ``(n, L)``, for points ``xyz`` of shape ``(n, 3)``."""
-        xyz = self._points(xyz)
+        low = self.l_max <= L_LOW
+        xyz = self._points(xyz, scan=not low)
         n = xyz.shape[0]
         out = np.empty((n, self.size))
-        args = (*self.kernel_arguments(), out)
-        if _use_threads(n):
-            _values_parallel(xyz, _CHUNK, *args)
+        axes, l_max, solid, coef = self.kernel_arguments()
+        if low and n:
+            # the straight-line kernels check the points themselves (see sph_low)
+            if _use_threads(n):
+                counts = _low_values_parallel(xyz, _CHUNK, axes, l_max, solid, coef, out)
+            else:
+                counts = sph_low.VALUES[l_max](xyz, 0, n, axes, solid, coef, out)
+            self._refuse_bad_rows(xyz, *counts, derivatives=False)
+        elif _use_threads(n):
+            _values_parallel(xyz, _CHUNK, axes, l_max, solid, coef, out)
         elif n:
-            _values_range(xyz, 0, n, *args)
+            _values_range(xyz, 0, n, axes, l_max, solid, coef, out)
         return out
 
-    def _points_for_derivatives(self, xyz, arrays):
-        xyz = self._points(xyz, arrays)
-        if not self.solid and xyz.size:
-            big = np.max(np.abs(xyz), axis=1)
-            bad = np.flatnonzero((big > 0.0) & (big < _SMALLEST_NORMAL))
-            if bad.size:
-                raise ValueError(
-                    f"xyz rows {bad[:5].tolist()} have 0 < |r| < {_SMALLEST_NORMAL:.3g} (subnormal): "
-                    "1/|r| overflows, so derivatives of Y(r/|r|) are not representable in float64"
-                )
-        return xyz
+    def _points_for_derivatives(self, xyz, arrays, scan=True):
+        return self._points(xyz, arrays, derivatives=True, scan=scan)
 
     def compute_with_gradients(self, xyz):
         """Values ``(n, L)`` and gradients ``(n, 3, L)`` for ``xyz`` of shape ``(n, 3)``."""
-        xyz = self._points_for_derivatives(xyz, 4)
+        low = self.l_max <= L_LOW
+        xyz = self._points_for_derivatives(xyz, 4, scan=not low)
         n = xyz.shape[0]
         out = np.empty((n, self.size))
         dout = np.empty((n, 3, self.size))
-        args = (*self.kernel_arguments(), out, dout)
-        if _use_threads(n):
-            _gradients_parallel(xyz, _CHUNK, *args)
+        axes, l_max, solid, coef = self.kernel_arguments()
+        if low and n:
+            # the straight-line kernels check the points themselves (see sph_low)
+            if _use_threads(n):
+                counts = _low_gradients_parallel(
+                    xyz, _CHUNK, axes, l_max, solid, coef, out, dout)
+            else:
+                counts = sph_low.GRADIENTS[l_max](xyz, 0, n, axes, solid, coef, out, dout)
+            self._refuse_bad_rows(xyz, *counts, derivatives=True)
+        elif _use_threads(n):
+            _gradients_parallel(xyz, _CHUNK, axes, l_max, solid, coef, out, dout)
         elif n:
-            _gradients_range(xyz, 0, n, *args)
+            _gradients_range(xyz, 0, n, axes, l_max, solid, coef, out, dout)
         return out, dout
 
     def compute_with_hessians(self, xyz):

@@ -715,3 +715,107 @@ def test_outputs_beyond_the_memory_limit_are_refused_before_allocating(monkeypat
         spherical_harmonics_with_gradients(xyz, 10)
     with pytest.raises(ValueError, match="MAX_ALLOCATION_BYTES"):
         spherical_harmonics_with_hessians(xyz[:100], 10)
+
+
+# ----------------------------------------------------------------------------- low-l kernels
+def test_generated_low_l_module_is_up_to_date():
+    from rstref._kernels import _generate_sph_low
+
+    stale = "is stale: run python -m rstref._kernels._generate_sph_low"
+    assert _generate_sph_low.TARGET.read_text() == _generate_sph_low.source(), "sph_low " + stale
+    assert _generate_sph_low.HEAD_TARGET.read_text() == _generate_sph_low.head_source(), (
+        "sph_head " + stale)
+
+
+def _general_kernels(sh, xyz):
+    """Values and gradients by the general recurrence of rstref._kernels.sph."""
+    from rstref.harmonics import _gradients_range, _values_range
+
+    n = xyz.shape[0]
+    Y = np.empty((n, sh.size))
+    Yg = np.empty((n, sh.size))
+    dY = np.empty((n, 3, sh.size))
+    _values_range(xyz, 0, n, *sh.kernel_arguments(), Y)
+    _gradients_range(xyz, 0, n, *sh.kernel_arguments(), Yg, dY)
+    return Y, Yg, dY
+
+
+def _awkward_points(seed):
+    rng = np.random.default_rng(seed)
+    xyz = rng.normal(size=(300, 3)) * np.exp(rng.uniform(-3, 3, size=(300, 1)))
+    xyz[:6] = [[0, 0, 0], [0, 0, 1], [0, 0, -2], [1e-9, -1e-9, 1], [1e-300, 0, 2e-300],
+               [3e200, -1e200, 2e200]]
+    return xyz
+
+
+@pytest.mark.parametrize("normalization", NORMS)
+@pytest.mark.parametrize("convention", CONVS)
+@pytest.mark.parametrize("solid", [False, True])
+def test_low_l_kernels_equal_the_general_recurrence(normalization, convention, solid):
+    from rstref._kernels.sph_low import L_LOW
+
+    xyz = _awkward_points(7)
+    for l_max in (*range(L_LOW + 2), 12, 17):
+        sh = SphericalHarmonics(l_max, normalization, convention, solid)
+        Y, Yg, dY = _general_kernels(sh, xyz)
+        # the values kernel (columns m outer, first degrees unrolled) and the gradients
+        # kernel (degrees l outer) do the same operations in different orders
+        np.testing.assert_array_equal(Y, Yg)
+        # the unrolled code does the same operations: equal up to the sign of zeros
+        np.testing.assert_array_equal(sh.compute(xyz), Y)
+        got_Y, got_dY = sh.compute_with_gradients(xyz)
+        np.testing.assert_array_equal(got_Y, Yg)
+        np.testing.assert_array_equal(got_dY, dY)
+
+
+@pytest.mark.parametrize("l_max", [0, 1, 4, 8])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("solid", [False, True])
+def test_low_l_kernels_refuse_nonfinite_rows_everywhere(l_max, bad, solid):
+    xyz = _awkward_points(8)
+    for row, col in [(0, 0), (150, 1), (299, 2), (5, 2)]:
+        pts = xyz.copy()
+        pts[row, col] = bad
+        sh = SphericalHarmonics(l_max, solid=solid)
+        with pytest.raises(ValueError, match="xyz contains NaN or infinite"):
+            sh.compute(pts)
+        with pytest.raises(ValueError, match="xyz contains NaN or infinite"):
+            sh.compute_with_gradients(pts)
+        with pytest.raises(ValueError, match="xyz contains NaN or infinite"):
+            sh.compute_with_hessians(pts)
+
+
+@pytest.mark.parametrize("l_max", [0, 2, 8, 9])
+def test_low_l_kernels_refuse_subnormal_rows_for_gradients_only(l_max):
+    xyz = _awkward_points(9)
+    xyz[200] = [1e-310, -3e-320, 0.0]
+    sh = SphericalHarmonics(l_max)
+    assert np.all(np.isfinite(sh.compute(xyz)))
+    with pytest.raises(ValueError, match=r"rows \[200\]"):
+        sh.compute_with_gradients(xyz)
+    Y, dY = SphericalHarmonics(l_max, solid=True).compute_with_gradients(xyz)
+    assert not np.any(np.isnan(Y)) and not np.any(np.isnan(dY))
+    assert np.all(np.isfinite(Y[200])) and np.all(np.isfinite(dY[200]))
+
+
+def test_low_l_threaded_path_equals_serial_path():
+    import numba
+
+    xyz = np.random.default_rng(10).normal(size=(5000, 3))
+    for l_max in (0, 3, 8):
+        sh = SphericalHarmonics(l_max)
+        if numba.config.NUMBA_NUM_THREADS > 1:
+            numba.set_num_threads(2)
+        Y, dY = sh.compute_with_gradients(xyz)
+        Yv = sh.compute(xyz)
+        np.testing.assert_array_equal(Yv, Y)
+        for i in (0, 2500, 4999):
+            Yi, dYi = sh.compute_with_gradients(xyz[i:i + 1])
+            np.testing.assert_array_equal(Yi[0], Y[i])
+            np.testing.assert_array_equal(dYi[0], dY[i])
+        bad = xyz.copy()
+        bad[4321, 1] = np.nan
+        with pytest.raises(ValueError, match="xyz contains NaN"):
+            sh.compute(bad)
+        with pytest.raises(ValueError, match="xyz contains NaN"):
+            sh.compute_with_gradients(bad)

@@ -22,8 +22,8 @@ What is timed, on the same 100,000 random points (float64, random norms):
 
 Writes the table to the section '## Spherical harmonics: speed' of validation/RESULTS.md.
 
-Usage: ``python validation/bench_harmonics.py [--points 100000] [--l-max 2 4 8 16]
-[--threads 1 2] [--no-write]``
+Usage: ``python validation/bench_harmonics.py [--points 100000] [--l-max 0 1 2 4 8 12 16]
+[--threads 1 2] [--peers sphericart e3nn] [--no-write]``
 """
 
 import argparse
@@ -37,6 +37,7 @@ import numpy as np
 import _peers
 
 QUANTITIES = ("values", "+gradients", "+Hessians")
+PEERS = ("sphericart", "e3nn")
 
 
 # ---------------------------------------------------------------------------------------
@@ -89,9 +90,10 @@ def e3nn_calls(torch, o3, xyz, l_max):
         columns = []
         with fwAD.dual_level():
             for t in tangents:
-                y = f(fwAD.make_dual(x, t))
-                columns.append(fwAD.unpack_dual(y).tangent)
-        return fwAD.unpack_dual(y).primal, torch.stack(columns, dim=1)  # (n, 3, L)
+                y = fwAD.unpack_dual(f(fwAD.make_dual(x, t)))
+                # a constant output (l_max = 0) has no tangent
+                columns.append(torch.zeros_like(y.primal) if y.tangent is None else y.tangent)
+        return y.primal, torch.stack(columns, dim=1)  # (n, 3, L)
 
     return {"values": values, "+gradients": gradients}
 
@@ -104,8 +106,8 @@ def worker(args):
     load_start = os.getloadavg()[0]
     xyz = _points(args.points, args.seed)
     report = _peers.Report("bench worker")
-    sphericart = _peers.import_peer("sphericart", report)
-    torch = _peers.import_peer("torch", report)
+    sphericart = _peers.import_peer("sphericart", report) if "sphericart" in args.peers else None
+    torch = _peers.import_peer("torch", report) if "e3nn" in args.peers else None
     o3 = _peers.import_peer("e3nn.o3", report) if torch is not None else None
     if torch is not None:
         torch.set_num_threads(threads)
@@ -142,7 +144,7 @@ def run_worker(threads, args):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--threads", str(threads),
            "--points", str(args.points), "--repeat", str(args.repeat), "--seed", str(args.seed),
-           "--l-max", *map(str, args.l_max)]
+           "--peers", *args.peers, "--l-max", *map(str, args.l_max)]
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark worker with {threads} thread(s) failed "
@@ -180,10 +182,12 @@ def results_table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=100_000)
-    parser.add_argument("--l-max", type=int, nargs="+", default=[2, 4, 8, 16])
+    parser.add_argument("--l-max", type=int, nargs="+", default=[0, 1, 2, 4, 8, 12, 16])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--peers", nargs="*", default=list(PEERS), choices=PEERS,
+                        help="peers to time beside rstref (default: all)")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -57,6 +57,12 @@ No function here allocates, raises or prints, so numba-cuda kernels may call the
 import math
 
 from rstref._kernels.layout import lm_index
+from rstref._kernels.sph_head import (
+    L_HEAD,
+    L_HEAD_VALUES,
+    sph_gradients_head,
+    sph_values_head,
+)
 from rstref._numba import njit
 
 #: largest supported degree
@@ -196,10 +202,55 @@ def _solid_point(x, y, z, limit):
     return x * inv, y * inv, z * inv, p
 
 
+# ----------------------------------------------------------------------------- checked entry
+# Variants of _direction / _solid_point that also report whether the point was fit to
+# evaluate: (nonfinite, subnormal) flags, 0 or 1.  Only the rare path (|r|^2 outside the
+# safe range, which NaN and inf always are) tests anything, so the common point costs
+# nothing extra; kernels that use them return the counts instead of the caller scanning
+# the input in a separate pass.
+_LARGEST = 1.7976931348623157e308
+_SMALLEST_NORMAL = 2.2250738585072014e-308
+
+
+@njit
+def _all_finite(x, y, z):
+    return abs(x) <= _LARGEST and abs(y) <= _LARGEST and abs(z) <= _LARGEST
+
+
+@njit
+def _direction_checked(x, y, z):
+    """``_direction(x, y, z) + (nonfinite, subnormal)``; a non-finite point gives u = 0."""
+    r2 = x * x + y * y + z * z
+    if r2 >= _R2_LOW and r2 <= _R2_HIGH:
+        s = 1.0 / math.sqrt(r2)
+        return x * s, y * s, z * s, s, 0, 0
+    if not _all_finite(x, y, z):
+        return 0.0, 0.0, 0.0, 0.0, 1, 0
+    ux, uy, uz, s = _direction(x, y, z)
+    big = max(abs(x), abs(y), abs(z))
+    return ux, uy, uz, s, 0, 1 if (big > 0.0 and big < _SMALLEST_NORMAL) else 0
+
+
+@njit
+def _solid_point_checked(x, y, z, limit):
+    """``_solid_point(x, y, z, limit) + (nonfinite,)``; needs ``limit <= _LARGEST``."""
+    if abs(x) <= limit and abs(y) <= limit and abs(z) <= limit:
+        return x, y, z, 1.0, 0
+    if not _all_finite(x, y, z):
+        return 0.0, 0.0, 0.0, 1.0, 1
+    xs, ys, zs, p = _solid_point(x, y, z, limit)
+    return xs, ys, zs, p, 0
+
+
 # ----------------------------------------------------------------------------- kernels
 @njit
 def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val):
-    """Values at the points ``xyz[start:stop]`` into the same rows of ``out_val``."""
+    """Values at the points ``xyz[start:stop]`` into the same rows of ``out_val``.
+
+    Order m outer, l inner: each column ``q_l^m`` (l = m..l_max) is recurred in
+    registers, so the scratch ``q`` and ``cs`` are not needed (kept for a uniform
+    signature); the operations are those of the module docstring, in the same order.
+    """
     a0 = axes[0]
     a1 = axes[1]
     a2 = axes[2]
@@ -215,27 +266,90 @@ def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val
             # zero vector: s = 0 gives u = 0, where every l >= 1 polynomial vanishes
             x, y, z, s = _direction(x, y, z)
         r2 = x * x + y * y + z * z
-        q[0, 0] = coef[0, 0, 0]
-        cs[0, 0] = 1.0
-        cs[1, 0] = 0.0
-        out_val[i, 0] = q[0, 0]
-        for l in range(1, l_max + 1):
-            for m in range(l - 1):
-                q[l, m] = coef[0, l, m] * z * q[l - 1, m] - coef[1, l, m] * r2 * q[l - 2, m]
-            q[l, l - 1] = coef[0, l, l - 1] * z * q[l - 1, l - 1]
-            q[l, l] = coef[0, l, l] * q[l - 1, l - 1]
-            c = cs[0, l - 1]
-            sn = cs[1, l - 1]
-            cs[0, l] = x * c - y * sn
-            cs[1, l] = x * sn + y * c
-            base = lm_index(l, 0)
-            out_val[i, base] = q[l, 0]
-            for m in range(1, l + 1):
-                qv = q[l, m]
-                out_val[i, base + m] = qv * cs[0, m]
-                out_val[i, base - m] = qv * cs[1, m]
+        # degrees <= L_HEAD_VALUES by straight-line code; above, it leaves the last two
+        # rows of q (q[0] = q_L^m, q[1] = q_{L-1}^m) and C_m, S_m in the scratch
+        sph_values_head(i, x, y, z, r2, l_max, coef, q, cs, out_val)
+        if l_max > L_HEAD_VALUES:
+            top = L_HEAD_VALUES
+            for m in range(0, top - 1, 2):
+                _value_column_pair(out_val, i, top + 1, l_max, m, q[0, m], q[1, m],
+                                   cs[0, m], cs[1, m], q[0, m + 1], q[1, m + 1],
+                                   cs[0, m + 1], cs[1, m + 1], z, r2, coef)
+            if top % 2 == 0:
+                _value_column(out_val, i, top + 1, l_max, top, q[0, top], q[1, top],
+                              cs[0, top], cs[1, top], z, r2, coef)
+            _value_columns_from(out_val, i, l_max, top + 1, q[0, top], cs[0, top],
+                                cs[1, top], x, y, z, r2, coef)
         if p != 1.0:
             _rescale_values(out_val, i, l_max, p)
+
+
+@njit(inline="always")
+def _value_column_pair(out_val, i, l_lo, l_max, m, u1, u2, c, sn, v1, v2, c1, s1, z, r2, coef):
+    """Columns m and m + 1 from degree l_lo on, given their q at l_lo - 1 and l_lo - 2."""
+    for l in range(l_lo, l_max + 1):
+        u0 = coef[0, l, m] * z * u1 - coef[1, l, m] * r2 * u2
+        v0 = coef[0, l, m + 1] * z * v1 - coef[1, l, m + 1] * r2 * v2
+        _write_column_value(out_val, i, l, m, u0, c, sn)
+        _write_column_value(out_val, i, l, m + 1, v0, c1, s1)
+        u2 = u1
+        u1 = u0
+        v2 = v1
+        v1 = v0
+
+
+@njit(inline="always")
+def _value_column(out_val, i, l_lo, l_max, m, u1, u2, c, sn, z, r2, coef):
+    """Column m from degree l_lo on, given its q at l_lo - 1 and l_lo - 2."""
+    for l in range(l_lo, l_max + 1):
+        u0 = coef[0, l, m] * z * u1 - coef[1, l, m] * r2 * u2
+        _write_column_value(out_val, i, l, m, u0, c, sn)
+        u2 = u1
+        u1 = u0
+
+
+@njit(inline="always")
+def _value_columns_from(out_val, i, l_max, m_first, qmm, c, sn, x, y, z, r2, coef):
+    """Columns m_first..l_max, two at a time, each from its diagonal on.
+
+    ``qmm``, ``c``, ``sn``: ``q_{m-1}^{m-1}``, ``C_{m-1}``, ``S_{m-1}`` for
+    ``m = m_first`` (for ``m_first = 0``: ``q_0^0``, 1, 0; column 0's diagonal
+    is then written by the caller).
+    """
+    for m in range(m_first, l_max + 1, 2):
+        if m > 0:
+            qmm = coef[0, m, m] * qmm
+            c, sn = x * c - y * sn, x * sn + y * c
+            _write_column_value(out_val, i, m, m, qmm, c, sn)
+        if m == l_max:
+            break
+        # column m + 1 starts at l = m + 1; its C, S
+        c1, s1 = x * c - y * sn, x * sn + y * c
+        qm1 = coef[0, m + 1, m + 1] * qmm
+        _write_column_value(out_val, i, m + 1, m + 1, qm1, c1, s1)
+        u1 = coef[0, m + 1, m] * z * qmm
+        _write_column_value(out_val, i, m + 1, m, u1, c, sn)
+        if m + 2 <= l_max:
+            v1 = coef[0, m + 2, m + 1] * z * qm1
+            _write_column_value(out_val, i, m + 2, m + 1, v1, c1, s1)
+            u0 = coef[0, m + 2, m] * z * u1 - coef[1, m + 2, m] * r2 * qmm
+            _write_column_value(out_val, i, m + 2, m, u0, c, sn)
+            _value_column_pair(out_val, i, m + 3, l_max, m, u0, u1, c, sn, v1, qm1,
+                               c1, s1, z, r2, coef)
+        qmm = qm1
+        c = c1
+        sn = s1
+
+
+@njit(inline="always")
+def _write_column_value(out_val, i, l, m, qv, c, sn):
+    """Y_{l,m} = q C_m and Y_{l,-m} = q S_m (Y_{l,0} = q) into row i."""
+    base = l * l + l
+    if m == 0:
+        out_val[i, base] = qv
+    else:
+        out_val[i, base + m] = qv * c
+        out_val[i, base - m] = qv * sn
 
 
 @njit
@@ -257,16 +371,24 @@ def sph_gradients_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_
             # zero vector: s = 0 makes every l >= 1 value and derivative exactly 0
             x, y, z, s = _direction(x, y, z)
         r2 = x * x + y * y + z * z
-        q[0, 0] = coef[0, 0, 0]
-        for k in range(1, 5):
-            q[0, k] = 0.0
-        cs[0, 0] = 1.0
-        cs[1, 0] = 0.0
-        out_val[i, 0] = q[0, 0]
-        out_grad[i, 0, 0] = 0.0
-        out_grad[i, 1, 0] = 0.0
-        out_grad[i, 2, 0] = 0.0
-        for l in range(1, l_max + 1):
+        l_first = 1
+        if l_max > L_HEAD:
+            # degrees <= L_HEAD by straight-line code; it leaves rows L_HEAD - 1 and
+            # L_HEAD of q and the columns 0..L_HEAD of cs as the loop below would
+            sph_gradients_head(i, x, y, z, r2, s, solid, coef, q, cs, out_val, out_grad,
+                               a0, a1, a2)
+            l_first = L_HEAD + 1
+        else:
+            q[0, 0] = coef[0, 0, 0]
+            for k in range(1, 5):
+                q[0, k] = 0.0
+            cs[0, 0] = 1.0
+            cs[1, 0] = 0.0
+            out_val[i, 0] = q[0, 0]
+            out_grad[i, 0, 0] = 0.0
+            out_grad[i, 1, 0] = 0.0
+            out_grad[i, 2, 0] = 0.0
+        for l in range(l_first, l_max + 1):
             for m in range(l - 1):
                 q[l, m] = coef[0, l, m] * z * q[l - 1, m] - coef[1, l, m] * r2 * q[l - 2, m]
             q[l, l - 1] = coef[0, l, l - 1] * z * q[l - 1, l - 1]
