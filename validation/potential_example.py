@@ -140,7 +140,7 @@ def main():
     print("|---|---:|---:|")
     print(f"| analytic (contracted per environment) | {ta:.3f} | 1 |")
     print(f"| central differences of analytic forces ({6 * n} force calls) | {tf:.3f} | {tf / ta:.1f} |")
-    print("| torch autograd Hessian | not run (torch is a validation-only peer; not installed here) | |")
+    print("| torch autograd Hessian | not run (needs a torch re-implementation of the descriptor) | |")
     print(f"\nmax |analytic - FD| / max |H| = {np.abs(H - Hfd).max() / np.abs(H).max():.1e}")
 
 
