@@ -60,7 +60,10 @@ Derivatives
 Many structures
 ---------------
 :meth:`Featurizer.iter_batches` streams any iterable of structures in batches of about
-``batch_atoms`` atoms (memory is bounded by one batch), in input order;
+``batch_atoms`` atoms and within a memory budget ``max_memory`` (estimated from each
+structure's neighbour pairs before the batch is allocated), in input order;
+:meth:`Featurizer.compute_to` appends the batches to a resumable Zarr store, optionally
+computed on Dask workers;
 :func:`featurize` on a list concatenates everything with ``atom_offsets``.
 
 Rooms
@@ -69,7 +72,9 @@ Rooms
 ``progress`` (:class:`Progress`), ``species`` (symbols, atomic numbers, peak heights),
 ``pairs`` (neighbour pairs of structures -> the engine's ragged batch),
 ``featurizer`` (:class:`Featurizer`: configuration and compute), ``api``
-(:func:`featurize`).  The numbers come from the engine (:mod:`rstref._engine`), the
+(:func:`featurize`), ``memory`` (the bytes of a batch, the budget), ``storage`` (Zarr
+stores: :meth:`Featurizer.compute_to`, :func:`open_features`), ``distributed`` (batches on
+Dask workers).  The numbers come from the engine (:mod:`rstref._engine`), the
 same per-atom projection and invariant kernels as :class:`rstref.RadialSphericalTensor`.
 """
 
@@ -88,6 +93,7 @@ from rstref.features.featurizer import Featurizer
 from rstref.features.progress import Progress, progress_enabled
 from rstref.features.results import Features
 from rstref.features.species import seed_species_value
+from rstref.features.storage import StoredFeatures, open_features
 
 #: private aliases kept for ``rstref._commands.featurize`` until it uses the public names
 _Progress = Progress
@@ -95,4 +101,4 @@ _progress_enabled = progress_enabled
 
 __all__ = ["featurize", "Featurizer", "Features", "Progress", "SPECIES_MODES", "INVARIANTS",
            "DEFAULT_R_CUT", "DEFAULT_N_MAX", "DEFAULT_L_MAX", "DEFAULT_BATCH_ATOMS",
-           "DEFAULT_RADIAL", "seed_species_value"]
+           "DEFAULT_RADIAL", "seed_species_value", "open_features", "StoredFeatures"]
