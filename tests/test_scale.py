@@ -177,3 +177,25 @@ def test_open_features_reads_the_command_line_npz(tmp_path):
     assert np.array_equal(read.gradient_values, whole.gradient_values)
     assert read.attrs["hyperparameters"]["n_max"] == 3
     assert read.extra["positions"].shape == (whole.n_atoms, 3)
+
+
+def test_a_structure_over_the_budget_is_written_in_centre_pieces_that_equal_the_whole(tmp_path):
+    _zarr()
+    from ase.build import bulk
+
+    from rstref.features import open_features
+
+    big = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((3, 3, 3))
+    big.rattle(0.05, seed=3)
+    structures = _structures()[:3] + [big] + _structures()[3:5]
+    featurizer = _featurizer()
+    whole = featurizer.compute_many(structures, True, True, batch_atoms=10**6)
+    budget = featurizer.estimate_bytes([big], True, True) // 4
+    with pytest.raises(MemoryBudgetError):
+        featurizer.compute_many(structures, True, True, max_memory=budget)
+    store = featurizer.compute_to(tmp_path / "out.zarr", structures, True, True,
+                                  max_memory=budget)
+    assert store.committed["structures"] == len(structures)
+    read = open_features(tmp_path / "out.zarr", lazy=False)
+    for name, value in whole.arrays().items():
+        assert np.array_equal(getattr(read, name), value), name

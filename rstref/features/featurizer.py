@@ -4,7 +4,7 @@ import numba
 import numpy as np
 
 from rstref._checks import check_bool, check_choice, check_int, check_positive_float
-from rstref._engine import Expansion
+from rstref._engine import Expansion, RaggedBatch
 from rstref._engine.structures import structure_invariants
 from rstref.features.defaults import (
     BISPECTRUM_PARITIES,
@@ -17,8 +17,10 @@ from rstref.features.defaults import (
     SPECIES_MODES,
 )
 from rstref.features.memory import (
+    PAIR_BYTES,
     MemoryBudgetError,
     batch_bytes,
+    centre_ranges,
     gradient_rows_bound,
     memory_budget,
     too_large_message,
@@ -191,6 +193,13 @@ class Featurizer:
         None (on for >= 50 structures when stderr is a terminal), True or False; tqdm is
         used when installed.
         """
+        return self._iter_units(structures, gradients, stress, batch_atoms, progress, max_memory,
+                                split=False)
+
+    def _iter_units(self, structures, gradients, stress, batch_atoms, progress, max_memory,
+                    split):
+        """:meth:`iter_batches`; with ``split`` a structure over the budget is yielded as
+        :class:`StructurePieces` (its centres in ranges that fit) instead of refused."""
         batch_atoms = check_int(batch_atoms, "batch_atoms", 1)
         gradients = check_bool(gradients, "gradients")
         stress = check_bool(stress, "stress")
@@ -203,13 +212,18 @@ class Featurizer:
                 pairs = structure_pairs([atoms], k, self.r_cut, self.include_center, self._assign)
                 size = _sizes(pairs)
                 needed = self.batch_bytes(*size, gradients, stress)
-                if needed > budget:
-                    raise MemoryBudgetError(too_large_message(k, *size[:2], needed, budget,
-                                                              gradients, stress))
-                if batch and self.batch_bytes(*(sizes + size), gradients, stress) > budget:
+                if batch and (needed > budget or
+                              self.batch_bytes(*(sizes + size), gradients, stress) > budget):
                     yield self._compute_pairs(merge_pairs(batch), gradients, stress)
                     bar.update(len(batch))
                     batch, sizes = [], np.zeros(3, dtype=np.int64)
+                if needed > budget:
+                    message = too_large_message(k, *size[:2], needed, budget, gradients, stress)
+                    if not split:
+                        raise MemoryBudgetError(message)
+                    yield self._pieces(pairs, gradients, stress, budget, message)
+                    bar.update(1)
+                    continue
                 batch.append(pairs)
                 sizes += size
                 if sizes[0] >= batch_atoms:
@@ -221,6 +235,16 @@ class Featurizer:
                 bar.update(len(batch))
         finally:
             bar.close()
+
+    def _pieces(self, pairs, gradients, stress, budget, message):
+        """:class:`StructurePieces` of one structure: centre ranges within ``budget``."""
+        per_centre = np.bincount(pairs.centers, minlength=pairs.n_atoms)
+        costs = [self.batch_bytes(1, p, p + 1, gradients, stress) for p in per_centre]
+        held = PAIR_BYTES * pairs.centers.shape[0]  # the structure's pairs stay in memory
+        ranges = centre_ranges(costs, budget - held)
+        if ranges is None:
+            raise MemoryBudgetError(message + " (even one centre atom at a time does not fit)")
+        return StructurePieces(self, pairs, ranges, gradients, stress)
 
     def compute_to(self, path, structures, gradients=False, stress=False, client=None,
                    batch_atoms=DEFAULT_BATCH_ATOMS, max_memory=None, progress=None,
@@ -274,28 +298,55 @@ class Featurizer:
                                 self._assign)
         return self._compute_pairs(pairs, gradients, stress)
 
-    def _compute_pairs(self, pairs, gradients, stress):
-        """:class:`Features` of the structures whose neighbour pairs are ``pairs``."""
-        n_atoms, F = pairs.n_atoms, self.n_features
-        features = np.zeros((n_atoms, F))
-        result = Features(features=features, atom_offsets=pairs.atom_offsets,
-                          atomic_numbers=pairs.atomic_numbers)
+    def _compute_centres(self, pairs, start, stop, gradients, stress):
+        """:class:`Features` of centres ``start..stop`` of one structure's ``pairs``."""
+        lo, hi = np.searchsorted(pairs.centers, [start, stop])
+        n, F = stop - start, self.n_features
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pairs.centers[lo:hi] - start, minlength=n), out=offsets[1:])
+        batch = RaggedBatch(offsets, np.ascontiguousarray(pairs.vectors[lo:hi]),
+                            np.ascontiguousarray(pairs.channels[lo:hi]),
+                            np.ascontiguousarray(pairs.weights[lo:hi]), self.n_channels)
+        features = np.zeros((n, F))
+        result = Features(features=features, atom_offsets=np.array([0, n], dtype=np.int64),
+                          atomic_numbers=pairs.atomic_numbers[start:stop])
         if gradients:
-            centers, neighbors, pair_slot, self_slot = pairs.gradient_slots()
+            centers, neighbors, pair_slot, self_slot = centre_slots(pairs, start, stop)
             grad = np.zeros((centers.shape[0], 3, F))
             result.gradient_centers, result.gradient_neighbors = centers, neighbors
             result.gradient_values = grad
         else:
-            pair_slot = np.zeros(pairs.centers.shape[0], dtype=np.int64)
-            self_slot = np.zeros(n_atoms, dtype=np.int64)
+            pair_slot, self_slot = np.zeros(hi - lo, dtype=np.int64), np.zeros(n, dtype=np.int64)
             grad = np.zeros((1, 3, 0))
-        strain = np.zeros((n_atoms, 3, 3, F if stress else 0))
+        strain = np.zeros((n, 3, 3, F if stress else 0))
         if stress:
             result.strain_derivatives = strain
-        structure_invariants(self._expansion, pairs.ragged_batch(self.n_channels), self.normalize,
-                             self._bispectrum, pair_slot, self_slot, features, grad, gradients,
-                             strain, stress)
+        structure_invariants(self._expansion, batch, self.normalize, self._bispectrum, pair_slot,
+                             self_slot, features, grad, gradients, strain, stress)
         return result
+
+    def _compute_pairs(self, pairs, gradients, stress):
+        """:class:`Features` of the structures whose neighbour pairs are ``pairs``."""
+        result = self._compute_centres(pairs, 0, pairs.n_atoms, gradients, stress)
+        result.atom_offsets = pairs.atom_offsets
+        return result
+
+
+class StructurePieces:
+    """One structure featurized centre range by centre range (a structure over the memory
+    budget).  Iterating gives :class:`Features` of consecutive centre atoms, gradient
+    indices numbering the structure's atoms; concatenated they equal the whole structure."""
+
+    def __init__(self, featurizer, pairs, ranges, gradients, stress):
+        self._featurizer, self._pairs, self.ranges = featurizer, pairs, ranges
+        self._gradients, self._stress = gradients, stress
+        self.n_atoms = pairs.n_atoms
+        self.n_structures = 1
+
+    def __iter__(self):
+        for start, stop in self.ranges:
+            yield self._featurizer._compute_centres(self._pairs, start, stop, self._gradients,
+                                                    self._stress)
 
 
 def _sizes(pairs):
@@ -303,6 +354,20 @@ def _sizes(pairs):
     n_pairs = pairs.centers.shape[0]
     return np.array([pairs.n_atoms, n_pairs, gradient_rows_bound(pairs.n_atoms, n_pairs)],
                     dtype=np.int64)
+
+
+def centre_slots(pairs, start, stop):
+    """Gradient rows of centres ``start..stop`` of one structure's pairs: ``(centers,
+    neighbors, pair_slot, self_slot)`` for the pair rows of those centres, the rows of
+    :meth:`~rstref.features.pairs.StructurePairs.gradient_slots` that belong to them."""
+    lo, hi = np.searchsorted(pairs.centers, [start, stop])
+    width = max(pairs.n_atoms, 1)
+    pair_keys = pairs.centers[lo:hi] * width + pairs.neighbors[lo:hi]
+    own = np.arange(start, stop, dtype=np.int64) * (width + 1)
+    keys = np.unique(np.concatenate([pair_keys, own]))
+    return ((keys // width).astype(np.int64), (keys % width).astype(np.int64),
+            np.searchsorted(keys, pair_keys).astype(np.int64),
+            np.searchsorted(keys, own).astype(np.int64))
 
 
 def merge_pairs(parts):

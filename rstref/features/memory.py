@@ -136,3 +136,21 @@ def too_large_message(index, n_atoms, n_pairs, needed, budget, gradients, stress
         shrink.append("stress=False")
     shrink.append("fewer species in 'channels' mode (or species_mode='values')")
     return parts[0] + "; options that shrink it: " + ", ".join(shrink)
+
+
+def centre_ranges(costs, available):
+    """Split centres ``0..n`` into consecutive ranges whose summed ``costs`` (bytes per
+    centre) stay within ``available``; None when one centre alone exceeds it."""
+    import numpy as np
+
+    costs = np.asarray(costs, dtype=np.float64)
+    if costs.size and costs.max() > available:
+        return None
+    total = np.concatenate([[0.0], np.cumsum(costs)])
+    ranges, start = [], 0
+    while start < costs.size:
+        stop = int(np.searchsorted(total, total[start] + available, side="right")) - 1
+        stop = max(stop, start + 1)
+        ranges.append((start, stop))
+        start = stop
+    return ranges

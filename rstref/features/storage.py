@@ -136,6 +136,8 @@ class FeatureStore:
             self.committed = {"atoms": 0, "structures": 0, "gradients": 0, "inputs": 0,
                               "batches": 0}
             self.complete = False
+            self._written = {name: _length(kind, self.committed)
+                             for name, (_, _, kind) in declared.items()}
             self.group.attrs.update({**identity, "species": identity["hyperparameters"]["species"],
                                      "feature_label_names": list(names),
                                      "rstref_version": rstref.__version__,
@@ -152,11 +154,13 @@ class FeatureStore:
 
     def _trim(self):
         """Cut every array to the committed counts (rows of an unfinished batch)."""
+        self._written = {}
         for name, (_, trailing, kind) in self.declared.items():
             array = self.group[name]
             n = _length(kind, self.committed)
             if array.shape[0] != n:
                 array.resize((n, *trailing))
+            self._written[name] = n
 
     @property
     def n_inputs(self):
@@ -167,31 +171,57 @@ class FeatureStore:
         """Write one batch (a :class:`rstref.features.Features` with its own atom numbering)
         and commit it.  ``n_inputs``: input structures it consumed (default: its structures);
         ``extra``: the declared extra arrays' rows of this batch."""
-        c = self.committed
-        rows = {"features": result.features, "atomic_numbers": result.atomic_numbers,
-                "atom_offsets": result.atom_offsets[1:] + c["atoms"]}
+        self._write_atoms(result, self.committed["atoms"])
+        self._write_structures(result.atom_offsets[1:] + self.committed["atoms"], extra)
+        self._commit(result.n_structures, n_inputs)
+
+    def append_pieces(self, pieces, n_inputs=1, extra=None):
+        """Write one structure given as consecutive pieces of its centre atoms (each a
+        :class:`Features` whose gradient indices number the structure's atoms), then commit
+        it.  A run killed before the commit leaves the structure to be redone."""
+        base, n_atoms = self.committed["atoms"], 0
+        for piece in pieces:
+            self._write_atoms(piece, base)
+            n_atoms += piece.n_atoms
+        self._write_structures(np.array([base + n_atoms], dtype=np.int64), extra)
+        self._commit(1, n_inputs)
+
+    def _write(self, name, data):
+        array, data = self.group[name], np.asarray(data)
+        trailing = self.declared[name][1]
+        start = self._written[name]
+        array.resize((start + data.shape[0], *trailing))
+        array[start:] = data
+        self._written[name] = start + data.shape[0]
+
+    def _write_atoms(self, result, base):
+        """Rows per atom and per gradient entry; gradient atom indices shifted by ``base``."""
+        self._write("features", result.features)
+        self._write("atomic_numbers", result.atomic_numbers)
         if self.gradients:
-            rows.update(gradient_centers=result.gradient_centers + c["atoms"],
-                        gradient_neighbors=result.gradient_neighbors + c["atoms"],
-                        gradient_values=result.gradient_values)
+            self._write("gradient_centers", result.gradient_centers + base)
+            self._write("gradient_neighbors", result.gradient_neighbors + base)
+            self._write("gradient_values", result.gradient_values)
         if self.stress:
-            rows["strain_derivatives"] = result.strain_derivatives
-        rows.update(extra or {})
-        missing = set(self.declared) - set(rows)
+            self._write("strain_derivatives", result.strain_derivatives)
+
+    def _write_structures(self, offsets, extra):
+        self._write("atom_offsets", offsets)
+        extra = extra or {}
+        missing = {k for k in self.declared if k not in _FEATURE_FIELDS} - set(extra)
         if missing:
             raise ValueError(f"append: rows missing for {sorted(missing)}")
-        for name, (_, trailing, kind) in self.declared.items():
-            array, data = self.group[name], np.asarray(rows[name])
-            start = _length(kind, c)
-            array.resize((start + data.shape[0], *trailing))
-            array[start:] = data
-        n_grad = 0 if result.gradient_values is None else result.gradient_values.shape[0]
-        self.committed = {"atoms": c["atoms"] + result.n_atoms,
-                          "structures": c["structures"] + result.n_structures,
-                          "gradients": c["gradients"] + (n_grad if self.gradients else 0),
-                          "inputs": c["inputs"] + (result.n_structures if n_inputs is None
-                                                   else int(n_inputs)),
-                          "batches": c["batches"] + 1}
+        for name, value in extra.items():
+            self._write(name, value)
+
+    def _commit(self, n_structures, n_inputs):
+        c = self.committed
+        self.committed = {
+            "atoms": self._written["features"],
+            "structures": c["structures"] + int(n_structures),
+            "gradients": self._written.get("gradient_values", 0),
+            "inputs": c["inputs"] + (int(n_structures) if n_inputs is None else int(n_inputs)),
+            "batches": c["batches"] + 1}
         self.group.attrs["committed"] = self.committed  # last: the commit
 
     def skipped(self, n_inputs):
@@ -328,14 +358,17 @@ def compute_to(featurizer, path, structures, gradients=False, stress=False, clie
     else:
         rest = itertools.islice(structures, skip, None)
     if client is None:
-        batches = featurizer.iter_batches(rest, gradients, stress, batch_atoms, progress,
-                                          max_memory)
+        batches = featurizer._iter_units(rest, gradients, stress, batch_atoms, progress,
+                                         max_memory, split=True)
     else:
         from rstref.features.distributed import distributed_batches
 
         batches = distributed_batches(client, featurizer, rest, gradients, stress, batch_atoms,
                                       max_memory, progress)
     for result in batches:
-        store.append(result)
+        if isinstance(result, Features):
+            store.append(result)
+        else:  # one structure over the budget, in pieces of its centre atoms
+            store.append_pieces(result)
     store.finish()
     return store
