@@ -37,6 +37,8 @@ from rstref.features.results import Features
 FORMAT = "rstref-features/1"
 #: target bytes of one chunk
 CHUNK_BYTES = 8 * 2**20
+#: largest block of rows handed to Zarr in one write
+WRITE_BYTES = 64 * 2**20
 #: row kinds and the count that sets an array's length
 KINDS = ("atoms", "structures", "gradients", "offsets")
 
@@ -147,10 +149,16 @@ class FeatureStore:
         attrs = self.group.attrs
         for key, value in identity.items():
             stored = _plain(attrs.get(key))
-            if stored != _plain(value):
-                raise ValueError(f"{self.path!r} was written with a different {key} "
-                                 f"({stored!r}, now {_plain(value)!r}); it cannot be resumed: "
-                                 "remove it or write to another path")
+            now = _plain(value)
+            if stored != now:
+                if isinstance(stored, dict) and isinstance(now, dict):
+                    keys = sorted(k for k in set(stored) | set(now) if stored.get(k) != now.get(k))
+                    what = ", ".join(f"{k}: {stored.get(k)!r} there, {now.get(k)!r} now"
+                                     for k in keys)
+                else:
+                    what = f"{stored!r} there, {now!r} now"
+                raise ValueError(f"{self.path!r} was written with different {key} ({what}); "
+                                 "it cannot be resumed: remove it or write to another path")
 
     def _trim(self):
         """Cut every array to the committed counts (rows of an unfinished batch)."""
@@ -180,18 +188,22 @@ class FeatureStore:
         :class:`Features` whose gradient indices number the structure's atoms), then commit
         it.  A run killed before the commit leaves the structure to be redone."""
         base, n_atoms = self.committed["atoms"], 0
-        for piece in pieces:
+        for piece in _released(pieces):
             self._write_atoms(piece, base)
             n_atoms += piece.n_atoms
+            del piece  # before the next piece is computed
         self._write_structures(np.array([base + n_atoms], dtype=np.int64), extra)
         self._commit(1, n_inputs)
 
     def _write(self, name, data):
+        """Append rows, a few chunks at a time (Zarr's encoded copies stay small)."""
         array, data = self.group[name], np.asarray(data)
         trailing = self.declared[name][1]
         start = self._written[name]
         array.resize((start + data.shape[0], *trailing))
-        array[start:] = data
+        step = array.chunks[0] * max(1, WRITE_BYTES // max(array.chunks[0] * data[:1].nbytes, 1))
+        for k in range(0, data.shape[0], step):
+            array[start + k:start + min(k + step, data.shape[0])] = data[k:k + step]
         self._written[name] = start + data.shape[0]
 
     def _write_atoms(self, result, base):
@@ -365,10 +377,28 @@ def compute_to(featurizer, path, structures, gradients=False, stress=False, clie
 
         batches = distributed_batches(client, featurizer, rest, gradients, stress, batch_atoms,
                                       max_memory, progress)
-    for result in batches:
+    for result in _released(batches):
         if isinstance(result, Features):
             store.append(result)
         else:  # one structure over the budget, in pieces of its centre atoms
             store.append_pieces(result)
+        del result  # before the next batch is computed: one batch in memory at a time
     store.finish()
     return store
+
+
+def _released(iterable):
+    """``iterable``'s items, with no reference kept by the loop while the next is made.
+
+    ``for x in it`` keeps the previous ``x`` alive while ``next(it)`` runs, which doubles
+    the peak memory of a stream of batches; a loop body that ends with ``del x`` and this
+    generator (which holds nothing between items) keeps one.
+    """
+    iterator = iter(iterable)
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        yield item
+        del item
