@@ -71,7 +71,9 @@ class StoreWriter:
                 f"of its committed batches; run the same command again to resume")
 
     def cleanup(self):
-        pass
+        """Commit the batches done (the store stays, to be resumed)."""
+        if self.store is not None:
+            self.store.flush()
 
 
 @contextmanager

@@ -18,8 +18,9 @@ Group attributes: ``hyperparameters`` (:meth:`rstref.Featurizer.hyperparameters`
 structures came from), ``gradients``, ``stress``, ``arrays`` (name -> row kind) and
 ``committed`` (rows of each kind and input structures consumed).
 
-Commit protocol: a batch is written by growing every array and writing its rows; only then
-is ``committed`` rewritten (one atomic file replacement of the group's ``zarr.json`` in
+Commit protocol: batches are buffered and written together (at least every
+``COMMIT_SECONDS`` or ``FLUSH_BYTES``; a structure done in pieces at once), growing the
+arrays geometrically; only then is ``committed`` rewritten (one atomic file replacement of the group's ``zarr.json`` in
 Zarr's local store).  Readers use the ``committed`` counts, so a run killed at any moment
 leaves a valid store of the batches it completed; rows past the counts are ignored, and a
 writer that reopens the store cuts them off and appends after the last committed
@@ -27,6 +28,7 @@ structure.  Reopening with other hyperparameters, derivatives or provenance is r
 """
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -37,6 +39,10 @@ from rstref.features.results import Features
 FORMAT = "rstref-features/1"
 #: target bytes of one chunk
 CHUNK_BYTES = 8 * 2**20
+#: buffered batches are committed when they hold this many bytes ...
+FLUSH_BYTES = 64 * 2**20
+#: ... or when this many seconds have passed since the last commit
+COMMIT_SECONDS = 1.0
 #: largest block of rows handed to Zarr in one write
 WRITE_BYTES = 64 * 2**20
 #: row kinds and the count that sets an array's length
@@ -138,8 +144,7 @@ class FeatureStore:
             self.committed = {"atoms": 0, "structures": 0, "gradients": 0, "inputs": 0,
                               "batches": 0}
             self.complete = False
-            self._written = {name: _length(kind, self.committed)
-                             for name, (_, _, kind) in declared.items()}
+            self._trim()
             self.group.attrs.update({**identity, "species": identity["hyperparameters"]["species"],
                                      "feature_label_names": list(names),
                                      "rstref_version": rstref.__version__,
@@ -162,7 +167,8 @@ class FeatureStore:
 
     def _trim(self):
         """Cut every array to the committed counts (rows of an unfinished batch)."""
-        self._written = {}
+        self._written, self._buffer, self._buffered_bytes = {}, {}, 0
+        self._staged, self._last_commit = dict(self.committed), time.monotonic()
         for name, (_, trailing, kind) in self.declared.items():
             array = self.group[name]
             n = _length(kind, self.committed)
@@ -176,46 +182,62 @@ class FeatureStore:
         return int(self.committed["inputs"])
 
     def append(self, result, n_inputs=None, extra=None):
-        """Write one batch (a :class:`rstref.features.Features` with its own atom numbering)
-        and commit it.  ``n_inputs``: input structures it consumed (default: its structures);
-        ``extra``: the declared extra arrays' rows of this batch."""
-        self._write_atoms(result, self.committed["atoms"])
-        self._write_structures(result.atom_offsets[1:] + self.committed["atoms"], extra)
-        self._commit(result.n_structures, n_inputs)
+        """Add one batch (a :class:`rstref.features.Features` with its own atom numbering).
+
+        ``n_inputs``: input structures it consumed (default: its structures); ``extra``: the
+        declared extra arrays' rows of this batch.  Batches are committed together when
+        ``FLUSH_BYTES`` are buffered or ``COMMIT_SECONDS`` have passed since the last
+        commit, and by :meth:`flush` / :meth:`finish`.
+        """
+        base = self._staged["atoms"]
+        self._write_atoms(result, base)
+        self._write_structures(result.atom_offsets[1:] + base, extra)
+        self._stage(result.n_structures, n_inputs)
 
     def append_pieces(self, pieces, n_inputs=1, extra=None):
         """Write one structure given as consecutive pieces of its centre atoms (each a
         :class:`Features` whose gradient indices number the structure's atoms), then commit
         it.  A run killed before the commit leaves the structure to be redone."""
-        base, n_atoms = self.committed["atoms"], 0
+        self.flush()
+        base, n_atoms = self._staged["atoms"], 0
         for piece in _released(pieces):
-            self._write_atoms(piece, base)
+            self._write_atoms(piece, base, direct=True)
             n_atoms += piece.n_atoms
             del piece  # before the next piece is computed
         self._write_structures(np.array([base + n_atoms], dtype=np.int64), extra)
-        self._commit(1, n_inputs)
+        self._stage(1, n_inputs)
+        self.flush()
 
-    def _write(self, name, data):
-        """Append rows, a few chunks at a time (Zarr's encoded copies stay small)."""
-        array, data = self.group[name], np.asarray(data)
-        trailing = self.declared[name][1]
+    def _write(self, name, data, direct=False):
+        """Buffer rows (or, ``direct``, write them now, a few chunks at a time)."""
+        data = np.asarray(data)
+        if not direct:
+            self._buffer.setdefault(name, []).append(data)
+            self._buffered_bytes += data.nbytes
+            return
+        array, trailing = self.group[name], self.declared[name][1]
         start = self._written[name]
-        array.resize((start + data.shape[0], *trailing))
+        end = start + data.shape[0]
+        if array.shape[0] < end:  # grow geometrically: few metadata rewrites
+            array.resize((max(end, 2 * array.shape[0]), *trailing))
         step = array.chunks[0] * max(1, WRITE_BYTES // max(array.chunks[0] * data[:1].nbytes, 1))
         for k in range(0, data.shape[0], step):
             array[start + k:start + min(k + step, data.shape[0])] = data[k:k + step]
-        self._written[name] = start + data.shape[0]
+        self._written[name] = end
 
-    def _write_atoms(self, result, base):
+    def _write_atoms(self, result, base, direct=False):
         """Rows per atom and per gradient entry; gradient atom indices shifted by ``base``."""
-        self._write("features", result.features)
-        self._write("atomic_numbers", result.atomic_numbers)
+        self._write("features", result.features, direct)
+        self._write("atomic_numbers", result.atomic_numbers, direct)
         if self.gradients:
-            self._write("gradient_centers", result.gradient_centers + base)
-            self._write("gradient_neighbors", result.gradient_neighbors + base)
-            self._write("gradient_values", result.gradient_values)
+            self._write("gradient_centers", result.gradient_centers + base, direct)
+            self._write("gradient_neighbors", result.gradient_neighbors + base, direct)
+            self._write("gradient_values", result.gradient_values, direct)
         if self.stress:
-            self._write("strain_derivatives", result.strain_derivatives)
+            self._write("strain_derivatives", result.strain_derivatives, direct)
+        self._staged["atoms"] += result.n_atoms
+        if result.gradient_values is not None and self.gradients:
+            self._staged["gradients"] += result.gradient_values.shape[0]
 
     def _write_structures(self, offsets, extra):
         self._write("atom_offsets", offsets)
@@ -226,27 +248,38 @@ class FeatureStore:
         for name, value in extra.items():
             self._write(name, value)
 
-    def _commit(self, n_structures, n_inputs):
-        c = self.committed
-        self.committed = {
-            "atoms": self._written["features"],
-            "structures": c["structures"] + int(n_structures),
-            "gradients": self._written.get("gradient_values", 0),
-            "inputs": c["inputs"] + (int(n_structures) if n_inputs is None else int(n_inputs)),
-            "batches": c["batches"] + 1}
-        self.group.attrs["committed"] = self.committed  # last: the commit
+    def _stage(self, n_structures, n_inputs):
+        self._staged["structures"] += int(n_structures)
+        self._staged["inputs"] += int(n_structures) if n_inputs is None else int(n_inputs)
+        self._staged["batches"] += 1
+        if (self._buffered_bytes >= FLUSH_BYTES
+                or time.monotonic() - self._last_commit >= COMMIT_SECONDS):
+            self.flush()
+
+    def flush(self):
+        """Write the buffered batches and commit them (the counts are written last)."""
+        for name, parts in self._buffer.items():
+            self._write(name, np.concatenate(parts), direct=True)
+        self._buffer, self._buffered_bytes = {}, 0
+        if self._staged != self.committed:
+            self.committed = dict(self._staged)
+            self.group.attrs["committed"] = self.committed  # last: the commit
+        self._last_commit = time.monotonic()
 
     def skipped(self, n_inputs):
         """Count ``n_inputs`` input structures consumed without rows (skipped as bad)."""
-        self.committed = {**self.committed, "inputs": self.committed["inputs"] + int(n_inputs)}
-        self.group.attrs["committed"] = self.committed
+        self._staged["inputs"] += int(n_inputs)
+        self.flush()
 
     def set_attributes(self, **values):
         """Further JSON attributes (e.g. the failures of a command-line run)."""
         self.group.attrs.update(values)
 
     def finish(self):
-        """Mark the store complete (the run reached the end of its inputs)."""
+        """Commit what is buffered, cut the arrays to their lengths, mark the store complete
+        (the run reached the end of its inputs)."""
+        self.flush()
+        self._trim()
         self.complete = True
         self.group.attrs["complete"] = True
 
@@ -377,12 +410,15 @@ def compute_to(featurizer, path, structures, gradients=False, stress=False, clie
 
         batches = distributed_batches(client, featurizer, rest, gradients, stress, batch_atoms,
                                       max_memory, progress)
-    for result in _released(batches):
-        if isinstance(result, Features):
-            store.append(result)
-        else:  # one structure over the budget, in pieces of its centre atoms
-            store.append_pieces(result)
-        del result  # before the next batch is computed: one batch in memory at a time
+    try:
+        for result in _released(batches):
+            if isinstance(result, Features):
+                store.append(result)
+            else:  # one structure over the budget, in pieces of its centre atoms
+                store.append_pieces(result)
+            del result  # before the next batch is computed: one batch in memory at a time
+    finally:  # also on an error or Ctrl-C: the completed batches are committed
+        store.flush()
     store.finish()
     return store
 
