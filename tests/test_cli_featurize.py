@@ -444,3 +444,20 @@ def test_sigkill_mid_zarr_run_leaves_the_committed_batches_and_the_rerun_resumes
     assert attrs["complete"]
     for name, value in ref.items():
         assert np.array_equal(final[name], value), name
+
+
+def test_zarr_with_two_local_workers_equals_one_process(inputs, tmp_path):
+    pytest.importorskip("zarr", minversion="3")
+    pytest.importorskip("distributed")
+    one, two = tmp_path / "one.zarr", tmp_path / "two.zarr"
+    assert main(["featurize", str(inputs["small"]), "-o", str(one), *SMALL, "--gradients",
+                 "--batch-atoms", "4"]) == 0
+    p = _cli(inputs["small"], "-o", two, *SMALL, "--gradients", "--batch-atoms", "4",
+             "--workers", "2")
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    a, _ = _store_arrays(one)
+    b, attrs = _store_arrays(two)
+    assert attrs["complete"]
+    for name, value in a.items():
+        assert np.array_equal(b[name], value), name

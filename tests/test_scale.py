@@ -199,3 +199,35 @@ def test_a_structure_over_the_budget_is_written_in_centre_pieces_that_equal_the_
     read = open_features(tmp_path / "out.zarr", lazy=False)
     for name, value in whole.arrays().items():
         assert np.array_equal(getattr(read, name), value), name
+
+
+# ---------------------------------------------------------------- Dask workers
+
+def test_two_local_dask_workers_give_the_single_process_store_bit_for_bit(tmp_path):
+    _zarr()
+    pytest.importorskip("distributed")
+    import faulthandler
+
+    faulthandler.dump_traceback_later(300, exit=True)  # bounded: a hung cluster ends the run
+    try:
+        _two_workers(tmp_path)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def _two_workers(tmp_path):
+    from rstref.features import open_features
+    from rstref.features.distributed import local_client
+
+    structures = _structures() * 3
+    featurizer = _featurizer()
+    featurizer.compute_to(tmp_path / "one.zarr", structures, True, True, batch_atoms=15)
+    with local_client(2, numba_threads=1) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        featurizer.compute_to(tmp_path / "two.zarr", structures, True, True, client=client,
+                              batch_atoms=15)
+    one = open_features(tmp_path / "one.zarr", lazy=False)
+    two = open_features(tmp_path / "two.zarr", lazy=False)
+    assert two.attrs["complete"]
+    for name, value in one.arrays().items():
+        assert np.array_equal(getattr(two, name), value), name
