@@ -231,3 +231,43 @@ def _two_workers(tmp_path):
     assert two.attrs["complete"]
     for name, value in one.arrays().items():
         assert np.array_equal(getattr(two, name), value), name
+
+
+# ---------------------------------------------------------------- scikit-learn
+
+def test_feature_transformer_learns_the_species_and_reduces_per_structure():
+    from rstref.features import FeatureTransformer
+
+    structures = _structures()
+    transformer = FeatureTransformer(r_cut=3.5, n_max=3, l_max=3)
+    summed = transformer.fit_transform(structures)
+    assert transformer.species_ == [1, 6, 7, 8, 29]
+    per_atom = FeatureTransformer(r_cut=3.5, n_max=3, l_max=3, reduce=None).fit_transform(structures)
+    mean = FeatureTransformer(r_cut=3.5, n_max=3, l_max=3, reduce="mean").fit_transform(structures)
+    whole = _featurizer(species=[1, 6, 7, 8, 29]).compute_many(structures)
+    assert np.array_equal(per_atom, whole.features)
+    o = whole.atom_offsets
+    for s in range(len(structures)):
+        np.testing.assert_allclose(summed[s], whole.features[o[s]:o[s + 1]].sum(axis=0),
+                                   rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(mean[s], whole.features[o[s]:o[s + 1]].mean(axis=0),
+                                   rtol=1e-12, atol=1e-14)
+    assert len(transformer.get_feature_names_out()) == summed.shape[1]
+    with pytest.raises(ValueError, match="reduce"):
+        FeatureTransformer(reduce="max").fit(structures)
+
+
+def test_feature_transformer_in_a_pipeline():
+    pytest.importorskip("sklearn")
+    from sklearn.base import clone
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    from rstref.features import FeatureTransformer
+
+    structures = _structures()
+    energies = np.array([len(a) * 1.5 for a in structures])
+    model = make_pipeline(FeatureTransformer(r_cut=3.5, n_max=3, l_max=3), Ridge(alpha=1e-6))
+    model.fit(structures, energies)
+    assert model.predict(structures).shape == (len(structures),)
+    assert clone(model).get_params()["featuretransformer__r_cut"] == 3.5

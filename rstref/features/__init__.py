@@ -74,8 +74,9 @@ Rooms
 ``featurizer`` (:class:`Featurizer`: configuration and compute), ``api``
 (:func:`featurize`), ``memory`` (the bytes of a batch, the budget), ``storage`` (Zarr
 stores: :meth:`Featurizer.compute_to`, :func:`open_features`), ``distributed`` (batches on
-Dask workers).  The numbers come from the engine (:mod:`rstref._engine`), the
-same per-atom projection and invariant kernels as :class:`rstref.RadialSphericalTensor`.
+Dask workers), ``transformer`` (:class:`FeatureTransformer`, scikit-learn style).  The
+numbers come from the engine (:mod:`rstref._engine`), the same per-atom projection and
+invariant kernels as :class:`rstref.RadialSphericalTensor`.
 """
 
 
@@ -94,6 +95,7 @@ from rstref.features.progress import Progress, progress_enabled
 from rstref.features.results import Features
 from rstref.features.species import seed_species_value
 from rstref.features.storage import StoredFeatures, open_features
+from rstref.features.transformer import FeatureTransformer
 
 #: private aliases kept for ``rstref._commands.featurize`` until it uses the public names
 _Progress = Progress
@@ -101,4 +103,5 @@ _progress_enabled = progress_enabled
 
 __all__ = ["featurize", "Featurizer", "Features", "Progress", "SPECIES_MODES", "INVARIANTS",
            "DEFAULT_R_CUT", "DEFAULT_N_MAX", "DEFAULT_L_MAX", "DEFAULT_BATCH_ATOMS",
-           "DEFAULT_RADIAL", "seed_species_value", "open_features", "StoredFeatures"]
+           "DEFAULT_RADIAL", "seed_species_value", "open_features", "StoredFeatures",
+           "FeatureTransformer"]
