@@ -271,3 +271,30 @@ def test_feature_transformer_in_a_pipeline():
     model.fit(structures, energies)
     assert model.predict(structures).shape == (len(structures),)
     assert clone(model).get_params()["featuretransformer__r_cut"] == 3.5
+
+
+def test_the_core_works_without_the_optional_extras():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "for name in ('zarr', 'dask', 'distributed', 'sklearn'): sys.modules[name] = None\n"
+        "from ase.build import molecule\n"
+        "from rstref.features import Featurizer, FeatureTransformer\n"
+        "f = Featurizer(r_cut=3.0, n_max=2, l_max=2, species=['H', 'O'])\n"
+        "assert f.compute_many([molecule('H2O')] * 3).features.shape[0] == 9\n"
+        "assert FeatureTransformer(r_cut=3.0, n_max=2, l_max=2).fit_transform("
+        "[molecule('H2O')]).shape[0] == 1\n"
+        "try:\n"
+        "    f.compute_to('unused.zarr', [molecule('H2O')])\n"
+        "except ImportError as exc:\n"
+        "    assert 'zarr>=3' in str(exc)\n"
+        "else:\n"
+        "    raise AssertionError('compute_to without zarr')\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert run.returncode == 0, run.stderr

@@ -13,15 +13,15 @@ the class is a ``BaseEstimator`` and ``TransformerMixin`` (``get_params``, ``clo
 import numpy as np
 
 try:  # scikit-learn is optional
-    from sklearn.base import BaseEstimator as _Base
-    from sklearn.base import TransformerMixin as _Mixin
-except ImportError:  # pragma: no cover - exercised where sklearn is missing
-    _Base, _Mixin = object, object
+    from sklearn.base import BaseEstimator, TransformerMixin
+    _BASES = (TransformerMixin, BaseEstimator)
+except ImportError:  # scikit-learn missing: a plain class with the same methods
+    _BASES = ()
 
 REDUCTIONS = ("sum", "mean", None)
 
 
-class FeatureTransformer(_Mixin, _Base):
+class FeatureTransformer(*_BASES):
     """Structures -> per-structure (summed or mean) or per-atom features.
 
     Parameters
@@ -90,6 +90,10 @@ class FeatureTransformer(_Mixin, _Base):
         if self.reduce == "mean":
             sums[filled] /= counts[filled, None]
         return sums
+
+    def fit_transform(self, X, y=None):
+        """:meth:`fit`, then :meth:`transform`."""
+        return self.fit(X, y).transform(X)
 
     def get_feature_names_out(self, input_features=None):
         """One name per feature, from :meth:`rstref.Featurizer.feature_labels`."""
