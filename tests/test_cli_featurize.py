@@ -370,3 +370,108 @@ def test_a_signal_wrapped_by_a_c_callback_is_recognised():
     except SystemError as err:
         assert isinstance(signal_in(err), Interrupted)
     assert signal_in(SystemError("unrelated")) is None
+
+
+# ----------------------------------------------------------------------------- Zarr stores
+
+def _committed(store):
+    try:
+        return json.loads((Path(store) / "zarr.json").read_text())["attributes"]["committed"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _store_arrays(path):
+    from rstref.features import open_features
+
+    read = open_features(path, lazy=False)
+    return {**read.arrays(), **read.extra}, read.attrs
+
+
+def test_zarr_output_equals_the_npz_and_refuses_other_settings(inputs, tmp_path, capsys):
+    pytest.importorskip("zarr", minversion="3")
+    npz, store = tmp_path / "o.npz", tmp_path / "o.zarr"
+    assert main(["featurize", str(inputs["small"]), "-o", str(npz), *SMALL, "--gradients",
+                 "--stress"]) == 0
+    assert main(["featurize", str(inputs["small"]), "-o", str(store), *SMALL, "--gradients",
+                 "--stress", "--batch-atoms", "5"]) == 0
+    arrays, attrs = _store_arrays(store)
+    with np.load(npz, allow_pickle=False) as data:
+        for name in ("features", "atom_offsets", "gradient_values", "gradient_centers",
+                     "strain_derivatives", "positions", "cells", "structure_frame"):
+            assert np.array_equal(arrays[name], data[name]), name
+        assert attrs["hyperparameters"] == json.loads(str(data["hyperparameters"]))
+    assert attrs["provenance"]["input_files"] == [str(inputs["small"])]
+    assert attrs["complete"] and attrs["failures"] == []
+    capsys.readouterr()
+    assert main(["featurize", str(inputs["small"]), "-o", str(store), *SMALL[:4], "--l-max", "3",
+                 "--gradients", "--stress", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "different hyperparameters" in err and "l_max: 2 there, 3 now" in err
+    assert main(["featurize", str(inputs["small"]), "-o", str(store), *SMALL]) == 2
+    assert "different gradients" in capsys.readouterr().err
+    assert main(["featurize", str(inputs["small"]), "-o", str(tmp_path / "x.npz"), *SMALL,
+                 "--workers", "2"]) == 2
+    assert "--workers and --scheduler need a .zarr output" in capsys.readouterr().err
+    assert main(["featurize", str(inputs["small"]), "-o", str(tmp_path / "y.zarr"), *SMALL,
+                 "--max-memory", "lots"]) == 2
+    assert "--max-memory" in capsys.readouterr().err
+
+
+@POSIX_ONLY
+def test_sigkill_mid_zarr_run_leaves_the_committed_batches_and_the_rerun_resumes(
+        inputs, tmp_path, warm):
+    pytest.importorskip("zarr", minversion="3")
+    argv = [inputs["big"], *SMALL, "--gradients", "--batch-atoms", "40"]
+    reference = tmp_path / "ref.zarr"
+    p = _cli(argv[0], "-o", reference, *argv[1:])
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    ref, _ = _store_arrays(reference)
+
+    store = tmp_path / "o.zarr"
+    p = _cli(argv[0], "-o", store, *argv[1:])
+    deadline = time.monotonic() + 120
+    while (_committed(store) or {}).get("batches", 0) < 3:
+        assert p.poll() is None, f"the run ended before it was hit: {p.communicate()[1]}"
+        assert time.monotonic() < deadline, "no batch committed in time"
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGKILL
+    killed, attrs = _store_arrays(store)
+    n = attrs["committed"]["structures"]
+    assert 0 < n < 6000 and not attrs["complete"]
+    assert killed["atom_offsets"].shape == (n + 1,)
+    n_atoms = int(killed["atom_offsets"][-1])
+    assert killed["features"].shape[0] == n_atoms == attrs["committed"]["atoms"]
+    n_grad = attrs["committed"]["gradients"]
+    assert np.array_equal(killed["features"], ref["features"][:n_atoms])
+    assert np.array_equal(killed["gradient_values"], ref["gradient_values"][:n_grad])
+    assert np.array_equal(killed["structure_frame"], ref["structure_frame"][:n])
+
+    q = _cli(argv[0], "-o", store, *argv[1:])
+    _, err = q.communicate(timeout=300)
+    assert q.returncode == 0, err
+    assert f"resuming {store}: its {n} input structures are done" in err
+    final, attrs = _store_arrays(store)
+    assert attrs["complete"]
+    for name, value in ref.items():
+        assert np.array_equal(final[name], value), name
+
+
+def test_zarr_with_two_local_workers_equals_one_process(inputs, tmp_path):
+    pytest.importorskip("zarr", minversion="3")
+    pytest.importorskip("distributed")
+    one, two = tmp_path / "one.zarr", tmp_path / "two.zarr"
+    assert main(["featurize", str(inputs["small"]), "-o", str(one), *SMALL, "--gradients",
+                 "--batch-atoms", "4"]) == 0
+    p = _cli(inputs["small"], "-o", two, *SMALL, "--gradients", "--batch-atoms", "4",
+             "--workers", "2")
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    a, _ = _store_arrays(one)
+    b, attrs = _store_arrays(two)
+    assert attrs["complete"]
+    for name, value in a.items():
+        assert np.array_equal(b[name], value), name

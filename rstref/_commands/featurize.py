@@ -46,13 +46,13 @@ run).  Interruptions:
   it was), temporaries are removed; exit 130 (SIGINT) or 143 (SIGTERM).
 """
 
-import collections
 import json
 import math
 import os
 import re
 import sys
 
+from rstref._commands._inputs import _failure, _Frames, _frames_of, _species_of_inputs
 from rstref.features import DEFAULT_BATCH_ATOMS, DEFAULT_L_MAX, DEFAULT_N_MAX, DEFAULT_R_CUT
 
 #: the choices offered on the command line (Featurizer checks them again)
@@ -62,7 +62,9 @@ INVARIANTS = ("power_spectrum", "bispectrum")
 
 def add_arguments(parser):
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="structure files (any format ase.io reads)")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="output .npz file")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.npz|OUT.zarr",
+                        help="output: a .npz file, or a .zarr store (chunked, committed batch by "
+                             "batch; rerunning the same command resumes it)")
     parser.add_argument("--index", default=":", help="frames to read from each file (ase syntax, default ':')")
     parser.add_argument("--format", default=None, help="ase.io format (default: guessed from the file name)")
     parser.add_argument("--r-cut", type=float, default=DEFAULT_R_CUT,
@@ -89,6 +91,15 @@ def add_arguments(parser):
     parser.add_argument("--stress", action="store_true", help="also write strain derivatives")
     parser.add_argument("--batch-atoms", type=int, default=DEFAULT_BATCH_ATOMS,
                         help=f"atoms per batch (memory bound; default {DEFAULT_BATCH_ATOMS})")
+    parser.add_argument("--max-memory", default=None, metavar="SIZE",
+                        help="memory budget of a batch, e.g. 2GB (default: half the available "
+                             "memory); with .zarr a larger structure is done in pieces")
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=int, default=None, metavar="N",
+                         help=".zarr only: compute the batches on N local Dask worker processes")
+    cluster.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                         help=".zarr only: compute the batches on an existing Dask cluster, e.g. "
+                              "tcp://host:8786")
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="progress", action="store_true", default=None,
                           help="progress on stderr (default: when stderr is a terminal)")
@@ -137,6 +148,8 @@ def _parse_species_values(text):
 
 def _output_path(output, inputs):
     """The checked output path (``.npz`` added if missing) and a note when it was added."""
+    if output and output.rstrip(os.sep).lower().endswith(".zarr"):
+        return _store_path(output.rstrip(os.sep), inputs), None
     if not output or output.endswith(os.sep):
         raise _UsageError(f"-o {output!r}: expected a file name such as out.npz")
     path, note = output, None
@@ -155,6 +168,28 @@ def _output_path(output, inputs):
         what = "is not a directory" if os.path.exists(directory) else "does not exist"
         raise _UsageError(f"-o {path!r}: {directory!r} {what}")
     return path, note
+
+
+def _store_path(path, inputs):
+    """The checked path of a .zarr store (new, or one to resume)."""
+    for name in inputs:
+        if _same_file(name, path):
+            raise _UsageError(f"-o {path!r} is the input file {name!r}; it would be overwritten")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise _UsageError(f"-o {path!r} exists and is not a directory (a .zarr store)")
+    if os.path.isdir(path) and os.listdir(path) and not os.path.exists(os.path.join(path, "zarr.json")):
+        raise _UsageError(f"-o {path!r} is a directory that is not a Zarr store")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        what = "is not a directory" if os.path.exists(directory) else "does not exist"
+        raise _UsageError(f"-o {path!r}: {directory!r} {what}")
+    if not os.access(directory, os.W_OK) and not os.path.isdir(path):
+        raise _UsageError(f"cannot write to {directory!r} (the directory of -o {path!r})")
+    return path
+
+
+def _is_store(path):
+    return path.lower().endswith(".zarr")
 
 
 def _same_file(a, b):
@@ -177,96 +212,23 @@ def _featurizer(args, species, species_values):
         raise _UsageError(str(exc)) from None
 
 
-def _failure(failures, path, frame, error):
-    failures.append({"file": path, "frame": frame, "error": error})
-
-
-class _Frames:
-    """The frames of all inputs in order, as one iterator of ``ase.Atoms``.
-
-    A read error ends that file (the frames before it are kept) and is reported.  Every
-    frame handed out is remembered in :attr:`pending` as ``(file_index, frame, atoms)``
-    until the caller takes it: the structures of a batch that failed are exactly those
-    still pending.  A plain iterator (not a generator): a consumer that stops early cannot
-    close it, so the next consumer goes on with the following frames.
-    """
-
-    def __init__(self, inputs, index, fmt, failures):
-        self.pending = collections.deque()
-        self._frames = self._all(inputs, index, fmt, failures)
-
-    def take(self, n):
-        return [self.pending.popleft() for _ in range(n)]
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        entry = next(self._frames)
-        self.pending.append(entry)
-        return entry[2]
-
-    @staticmethod
-    def _all(inputs, index, fmt, failures):
-        for file_index, path in enumerate(inputs):
-            for frame, atoms in _frames_of(path, index, fmt, failures):
-                yield file_index, frame, atoms
-
-
-def _frames_of(path, index, fmt, failures=None):
-    """``(frame, atoms)`` of one file; a read error ends it (reported if ``failures`` is a list)."""
-    import ase.io
-
-    frame = -1
-    try:
-        reader = iter(ase.io.iread(path, index=index, format=fmt))
-    except Exception as exc:  # any reader error: reported with the file name
-        _report_read_error(path, frame, exc, failures)
-        return
-    while True:
-        try:
-            atoms = next(reader)
-        except StopIteration:
-            return
-        except Exception as exc:  # a reader error: keep what was read before it
-            _report_read_error(path, frame, exc, failures)
-            return
-        frame += 1
-        yield frame, atoms
-
-
-def _report_read_error(path, frame, exc, failures):
-    if failures is None:
-        return
-    where = f"after frame {frame}" if frame >= 0 else "at the start"
-    _failure(failures, path, None, f"{type(exc).__name__}: {exc}")
-    kept = " (frames before the error are kept)" if frame >= 0 else " (skipped)"
-    _error(f"cannot read {path} ({where}): {type(exc).__name__}: {exc}{kept}")
-
-
-def _species_of_inputs(inputs, index, fmt):
-    """Sorted atomic numbers in the readable frames of ``inputs`` (read errors are reported
-    by the featurizing pass, which reads the same frames)."""
-    found = set()
-    for path in inputs:
-        for _, atoms in _frames_of(path, index, fmt):
-            found.update(int(z) for z in atoms.get_atomic_numbers())
-    return sorted(found)
-
-
 class _Run:
     """The featurizer, the staged output and the bookkeeping of one run."""
 
     def __init__(self, featurizer, writer, signals, args, inputs):
-        import numpy as np
 
         self.featurizer, self.writer, self.signals, self.inputs = featurizer, writer, signals, inputs
         self.gradients, self.stress = args.gradients, args.stress
         self.batch_atoms, self.progress = args.batch_atoms, args.progress
+        self.max_memory = args.max_memory
         self.n_atoms = 0
         self.n_structures = 0
         self.atom_offsets = [0]  # small: one integer per structure
-        F = featurizer.n_features
+        self.declare(writer, featurizer.n_features)
+
+    def declare(self, writer, F):
+        import numpy as np
+
         for name, dtype, trailing in (("features", np.float64, (F,)), ("atomic_numbers", np.int64, ()),
                                       ("positions", np.float64, (3,)), ("cells", np.float64, (3, 3)),
                                       ("pbc", np.bool_, (3,)), ("structure_file", np.int64, ()),
@@ -294,15 +256,18 @@ class _Run:
                 batches = self._batches(frames)  # go on with the frames after the batch
                 continue
             self.write(frames.take(result.n_structures), result)
+            result = None  # one batch in memory while the next one is computed
 
-    def _batches(self, source):
-        return self.featurizer.iter_batches(source, self.gradients, self.stress, self.batch_atoms, self.progress)
+    def _batches(self, source, progress=None):
+        progress = self.progress if progress is None else progress
+        return self.featurizer.iter_batches(source, self.gradients, self.stress, self.batch_atoms,
+                                            progress, self.max_memory)
 
     def featurize_one(self, entry, failures):
         file_index, frame, atoms = entry
         path = self.inputs[file_index]
         try:
-            result = self.featurizer.compute(atoms, self.gradients, self.stress)
+            result = next(self._batches([atoms], progress=False))
         except (TypeError, ValueError) as exc:
             # the featurizer numbers structures within its call: name the frame instead
             message = re.sub(r"^structure 0: ", "", str(exc))
@@ -356,10 +321,56 @@ class _Run:
         }
 
 
+class _StoreRun(_Run):
+    """A run into a Zarr store: every batch committed when written, resumable."""
+
+    def declare(self, writer, F):
+        self.store = writer.store
+        self.client = None
+
+    def _batches(self, source, progress=None):
+        progress = self.progress if progress is None else progress
+        if self.client is not None:
+            from rstref.features.distributed import distributed_batches
+
+            return distributed_batches(self.client, self.featurizer, source, self.gradients,
+                                       self.stress, self.batch_atoms, self.max_memory, progress)
+        return self.featurizer._iter_units(source, self.gradients, self.stress, self.batch_atoms,
+                                           progress, self.max_memory, split=True)
+
+    def write(self, entries, result):
+        from rstref._commands import _store
+
+        with self.signals.critical():
+            _store.append(self.store, entries, result)
+            self.n_atoms += result.n_atoms
+            self.n_structures += len(entries)
+
+    def featurize_one(self, entry, failures):
+        done = self.n_structures
+        super().featurize_one(entry, failures)
+        if self.n_structures == done:  # skipped: consumed without rows, and said so in the store
+            with self.signals.critical():
+                self.store.set_attributes(failures=self.previous_failures + failures)
+                self.store.skipped(1)
+
+
 def _checked_arguments(args):
     """Everything that can be checked before the work; raises :class:`_UsageError`."""
     if isinstance(args.batch_atoms, bool) or args.batch_atoms < 1:
         raise _UsageError(f"--batch-atoms must be a positive integer, got {args.batch_atoms}")
+    if args.max_memory is not None:
+        from rstref.features.memory import parse_bytes
+
+        try:
+            args.max_memory = parse_bytes(args.max_memory, "--max-memory")
+        except (TypeError, ValueError) as exc:
+            raise _UsageError(str(exc)) from None
+    if args.workers is not None and args.workers < 1:
+        raise _UsageError(f"--workers must be a positive integer, got {args.workers}")
+    if (args.workers is not None or args.scheduler is not None) and not _is_store(
+            args.output.rstrip(os.sep)):
+        raise _UsageError("--workers and --scheduler need a .zarr output (-o OUT.zarr)")
     species = _parse_species(args.species)
     species_values = _parse_species_values(args.species_values)
     output, note = _output_path(args.output, args.inputs)
@@ -403,6 +414,10 @@ def _prepare(args):
     species, species_values, output, note, featurizer = _checked_arguments(args)
     if note:
         _error(note)
+    if _is_store(output):
+        from rstref._commands._store import StoreWriter
+
+        return species, species_values, output, featurizer, StoreWriter(output)
     try:
         writer = StagedNpz(output)
     except OSError as exc:
@@ -416,6 +431,8 @@ def _stopped_message(signum, writer):
     import signal
 
     name = "SIGTERM" if signum == signal.SIGTERM else "interrupted (SIGINT)"
+    if writer is not None and getattr(writer, "is_store", False):
+        return writer.stopped_message(name)
     if writer is not None and writer.committed:
         return f"{name} after {writer.path} was written"
     if writer is not None and os.path.exists(writer.path):
@@ -436,6 +453,8 @@ def _work(args, output, species, species_values, featurizer, writer, signals):
             _error("no atoms found in the inputs; pass --species to write an empty output")
             return FAILURES
         featurizer = _featurizer(args, species, species_values)
+    if getattr(writer, "is_store", False):
+        return _work_into_store(args, output, featurizer, writer, signals, inputs, failures)
     state = _Run(featurizer, writer, signals, args, inputs)
     interrupted = False
     try:
@@ -461,4 +480,37 @@ def _work(args, output, species, species_values, featurizer, writer, signals):
            f"{featurizer.n_features} features per atom -> {output}")
     if interrupted:
         return 130
+    return FAILURES if failures else OK
+
+
+def _work_into_store(args, output, featurizer, writer, signals, inputs, failures):
+    """The run into a Zarr store (:mod:`rstref._commands._store`)."""
+    from rstref._commands import _store
+    from rstref._commands._staging import Interrupted
+
+    try:
+        writer.open(featurizer, args)
+    except ImportError as exc:
+        raise _UsageError(str(exc)) from None
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
+    state = _StoreRun(featurizer, writer, signals, args, inputs)
+    state.previous_failures = list(writer.store.group.attrs.get("failures", []))
+    frames = _Frames(inputs, args.index, args.format, failures)
+    if writer.resumed_from:
+        _error(f"resuming {output}: its {writer.resumed_from} input structures are done")
+        _store.skip_done(frames, writer.resumed_from)
+    with _store.dask_client(args) as client:
+        state.client = client
+        try:
+            state.featurize(frames, failures)
+        except Interrupted:
+            _error(writer.stopped_message("interrupted (SIGINT)"))
+            return 130
+    with signals.critical():
+        writer.store.set_attributes(failures=state.previous_failures + failures)
+        writer.store.finish()
+    done = writer.store.committed
+    _error(f"{done['structures']} structures, {done['atoms']} atoms, "
+           f"{featurizer.n_features} features per atom -> {output}")
     return FAILURES if failures else OK

@@ -60,7 +60,10 @@ Derivatives
 Many structures
 ---------------
 :meth:`Featurizer.iter_batches` streams any iterable of structures in batches of about
-``batch_atoms`` atoms (memory is bounded by one batch), in input order;
+``batch_atoms`` atoms and within a memory budget ``max_memory`` (estimated from each
+structure's neighbour pairs before the batch is allocated), in input order;
+:meth:`Featurizer.compute_to` appends the batches to a resumable Zarr store, optionally
+computed on Dask workers;
 :func:`featurize` on a list concatenates everything with ``atom_offsets``.
 
 Rooms
@@ -69,8 +72,11 @@ Rooms
 ``progress`` (:class:`Progress`), ``species`` (symbols, atomic numbers, peak heights),
 ``pairs`` (neighbour pairs of structures -> the engine's ragged batch),
 ``featurizer`` (:class:`Featurizer`: configuration and compute), ``api``
-(:func:`featurize`).  The numbers come from the engine (:mod:`rstref._engine`), the
-same per-atom projection and invariant kernels as :class:`rstref.RadialSphericalTensor`.
+(:func:`featurize`), ``memory`` (the bytes of a batch, the budget), ``storage`` (Zarr
+stores: :meth:`Featurizer.compute_to`, :func:`open_features`), ``distributed`` (batches on
+Dask workers), ``transformer`` (:class:`FeatureTransformer`, scikit-learn style).  The
+numbers come from the engine (:mod:`rstref._engine`), the same per-atom projection and
+invariant kernels as :class:`rstref.RadialSphericalTensor`.
 """
 
 
@@ -89,8 +95,11 @@ from rstref.features.hessians import FeatureHessians, feature_hessians
 from rstref.features.progress import Progress
 from rstref.features.results import Features
 from rstref.features.species import seed_species_value
+from rstref.features.storage import StoredFeatures, open_features
+from rstref.features.transformer import FeatureTransformer
 
 __all__ = ["featurize", "Featurizer", "Features", "FeatureHessians", "feature_hessians", "Progress",
            "SPECIES_MODES", "INVARIANTS",
            "DEFAULT_R_CUT", "DEFAULT_N_MAX", "DEFAULT_L_MAX", "DEFAULT_BATCH_ATOMS",
-           "DEFAULT_RADIAL", "seed_species_value"]
+           "DEFAULT_RADIAL", "seed_species_value", "open_features", "StoredFeatures",
+           "FeatureTransformer"]

@@ -1,9 +1,10 @@
 """The :class:`Featurizer`: configuration of per-atom features and their computation."""
 
+import numba
 import numpy as np
 
 from rstref._checks import check_bool, check_choice, check_int, check_positive_float
-from rstref._engine import Expansion
+from rstref._engine import Expansion, RaggedBatch
 from rstref._engine.structures import structure_invariants
 from rstref.features.defaults import (
     BISPECTRUM_PARITIES,
@@ -15,7 +16,16 @@ from rstref.features.defaults import (
     INVARIANTS,
     SPECIES_MODES,
 )
-from rstref.features.pairs import structure_pairs
+from rstref.features.memory import (
+    PAIR_BYTES,
+    MemoryBudgetError,
+    batch_bytes,
+    centre_ranges,
+    gradient_rows_bound,
+    memory_budget,
+    too_large_message,
+)
+from rstref.features.pairs import StructurePairs, structure_pairs
 from rstref.features.progress import Progress, progress_enabled
 from rstref.features.results import Features
 from rstref.features.species import SpeciesAssignment, species_list, symbol, values_table
@@ -176,38 +186,125 @@ class Featurizer:
         return self.compute(atoms, gradients=True), feature_hessians(self, atoms)
 
     def compute_many(self, structures, gradients=False, stress=False, batch_atoms=DEFAULT_BATCH_ATOMS,
-                     progress=None):
+                     progress=None, max_memory=None):
         """Features of many structures, concatenated in input order."""
-        parts = list(self.iter_batches(structures, gradients, stress, batch_atoms, progress))
+        parts = list(self.iter_batches(structures, gradients, stress, batch_atoms, progress,
+                                       max_memory))
         return Features.concatenate(parts, self.n_features, gradients, stress)
 
     def iter_batches(self, structures, gradients=False, stress=False, batch_atoms=DEFAULT_BATCH_ATOMS,
-                     progress=None):
+                     progress=None, max_memory=None):
         """Yield :class:`Features` for consecutive batches of ``structures`` (any iterable).
 
         A batch collects structures until it holds at least ``batch_atoms`` atoms (a larger
-        structure is a batch of its own); each batch's atom indices start at 0.  Memory is
-        bounded by one batch.  ``progress``: None (on for >= 50 structures when stderr is a
-        terminal), True or False; tqdm is used when installed.
+        structure is a batch of its own), or until the next structure would take its
+        estimated memory (:func:`rstref.features.memory.batch_bytes`, counted from each
+        structure's neighbour pairs before anything else is allocated) above
+        ``max_memory``; each batch's atom indices start at 0.  ``max_memory``: bytes or a
+        size such as ``'2GB'``; default half of the available memory, at most
+        ``rstref.limits.MAX_ALLOCATION_BYTES``.  A structure that needs more on its own
+        raises :class:`~rstref.features.memory.MemoryBudgetError` (a ValueError) naming its
+        size and the options that shrink it, before its features are allocated.  How the
+        structures are batched does not change the numbers (bit for bit).  ``progress``:
+        None (on for >= 50 structures when stderr is a terminal), True or False; tqdm is
+        used when installed.
         """
+        return self._iter_units(structures, gradients, stress, batch_atoms, progress, max_memory,
+                                split=False)
+
+    def _iter_units(self, structures, gradients, stress, batch_atoms, progress, max_memory,
+                    split):
+        """:meth:`iter_batches`; with ``split`` a structure over the budget is yielded as
+        :class:`StructurePieces` (its centres in ranges that fit) instead of refused."""
         batch_atoms = check_int(batch_atoms, "batch_atoms", 1)
+        gradients = check_bool(gradients, "gradients")
+        stress = check_bool(stress, "stress")
+        budget = memory_budget(max_memory)
         total = len(structures) if hasattr(structures, "__len__") else None
         bar = Progress(total, progress_enabled(progress, total))
         try:
-            batch, atoms_in_batch, first = [], 0, 0
+            batch, sizes = [], np.zeros(3, dtype=np.int64)  # atoms, pairs, gradient rows
             for k, atoms in enumerate(structures):
-                batch.append(atoms)
-                atoms_in_batch += len(atoms)
-                if atoms_in_batch >= batch_atoms:
-                    yield self._compute_batch(batch, gradients, stress, first_index=first)
+                pairs = structure_pairs([atoms], k, self.r_cut, self.include_center, self._assign)
+                size = _sizes(pairs)
+                needed = self.batch_bytes(*size, gradients, stress)
+                if batch and (needed > budget or
+                              self.batch_bytes(*(sizes + size), gradients, stress) > budget):
+                    yield self._compute_pairs(merge_pairs(batch), gradients, stress)
                     bar.update(len(batch))
-                    first = k + 1
-                    batch, atoms_in_batch = [], 0
+                    batch, sizes = [], np.zeros(3, dtype=np.int64)
+                if needed > budget:
+                    message = too_large_message(k, *size[:2], needed, budget, gradients, stress)
+                    if not split:
+                        raise MemoryBudgetError(message)
+                    yield self._pieces(pairs, gradients, stress, budget, message)
+                    bar.update(1)
+                    continue
+                batch.append(pairs)
+                sizes += size
+                if sizes[0] >= batch_atoms:
+                    yield self._compute_pairs(merge_pairs(batch), gradients, stress)
+                    bar.update(len(batch))
+                    batch, sizes = [], np.zeros(3, dtype=np.int64)
             if batch:
-                yield self._compute_batch(batch, gradients, stress, first_index=first)
+                yield self._compute_pairs(merge_pairs(batch), gradients, stress)
                 bar.update(len(batch))
         finally:
             bar.close()
+
+    def _pieces(self, pairs, gradients, stress, budget, message):
+        """:class:`StructurePieces` of one structure: centre ranges within ``budget``."""
+        per_centre = np.bincount(pairs.centers, minlength=pairs.n_atoms)
+        costs = [self.batch_bytes(1, p, p + 1, gradients, stress) for p in per_centre]
+        held = PAIR_BYTES * pairs.centers.shape[0]  # the structure's pairs stay in memory
+        ranges = centre_ranges(costs, budget - held)
+        if ranges is None:
+            raise MemoryBudgetError(message + " (even one centre atom at a time does not fit)")
+        return StructurePieces(self, pairs, ranges, gradients, stress)
+
+    def compute_to(self, path, structures, gradients=False, stress=False, client=None,
+                   batch_atoms=DEFAULT_BATCH_ATOMS, max_memory=None, progress=None,
+                   provenance=None):
+        """Featurize ``structures`` into a Zarr store at ``path``, batch by batch, resumably.
+
+        Each batch (:meth:`iter_batches`; ``batch_atoms`` and ``max_memory`` as there) is
+        appended and committed when done, so an interrupted run leaves a valid store of
+        the batches it completed; calling again with the same structures, featurizer and
+        ``provenance`` resumes after the last committed structure, and a store written
+        with other hyperparameters is refused (ValueError).  ``client``: a
+        ``dask.distributed.Client`` to compute the batches on its workers (same numbers,
+        same order).  Needs zarr>=3 (the ``rstref[dask]`` extra); the layout is
+        described in :mod:`rstref.features.storage`.  Read it with
+        :func:`rstref.features.open_features`.
+
+        Returns
+        -------
+        rstref.features.storage.FeatureStore
+            The writer (``committed`` counts, ``path``).
+        """
+        from rstref.features.storage import compute_to
+
+        return compute_to(self, path, structures, gradients, stress, client, batch_atoms,
+                          max_memory, progress, provenance)
+
+    def batch_bytes(self, n_atoms, n_pairs, n_gradient_rows=None, gradients=False, stress=False):
+        """Estimated peak bytes of a batch of ``n_atoms`` centres and ``n_pairs`` pairs
+        (:func:`rstref.features.memory.batch_bytes` with this featurizer's sizes)."""
+        width = self.n_eff * (self.l_max + 1) ** 2 if self._bispectrum is not None else 0
+        return batch_bytes(int(n_atoms), int(n_pairs), self.n_features, self.n_max, self.l_max,
+                           gradients, stress, n_gradient_rows, width, numba.get_num_threads())
+
+    def estimate_bytes(self, structures, gradients=False, stress=False):
+        """Estimated peak bytes of featurizing ``structures`` (a list) as one batch.
+
+        Counts their neighbour pairs (the neighbour lists are computed), then
+        :meth:`batch_bytes`; what :meth:`iter_batches` compares with ``max_memory``.
+        """
+        sizes = np.zeros(3, dtype=np.int64)
+        for k, atoms in enumerate(structures):
+            sizes += _sizes(structure_pairs([atoms], k, self.r_cut, self.include_center,
+                                            self._assign))
+        return self.batch_bytes(*sizes, gradients, stress)
 
     def _compute_batch(self, structures, gradients, stress, first_index):
         """:class:`Features` of a list of structures, numbered from ``first_index`` in messages."""
@@ -215,26 +312,95 @@ class Featurizer:
         stress = check_bool(stress, "stress")
         pairs = structure_pairs(structures, first_index, self.r_cut, self.include_center,
                                 self._assign)
-        n_atoms, F = pairs.n_atoms, self.n_features
-        features = np.zeros((n_atoms, F))
-        result = Features(features=features, atom_offsets=pairs.atom_offsets,
-                          atomic_numbers=pairs.atomic_numbers)
+        return self._compute_pairs(pairs, gradients, stress)
+
+    def _compute_centres(self, pairs, start, stop, gradients, stress):
+        """:class:`Features` of centres ``start..stop`` of one structure's ``pairs``."""
+        lo, hi = np.searchsorted(pairs.centers, [start, stop])
+        n, F = stop - start, self.n_features
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pairs.centers[lo:hi] - start, minlength=n), out=offsets[1:])
+        batch = RaggedBatch(offsets, np.ascontiguousarray(pairs.vectors[lo:hi]),
+                            np.ascontiguousarray(pairs.channels[lo:hi]),
+                            np.ascontiguousarray(pairs.weights[lo:hi]), self.n_channels)
+        features = np.zeros((n, F))
+        result = Features(features=features, atom_offsets=np.array([0, n], dtype=np.int64),
+                          atomic_numbers=pairs.atomic_numbers[start:stop])
         if gradients:
-            centers, neighbors, pair_slot, self_slot = pairs.gradient_slots()
+            centers, neighbors, pair_slot, self_slot = centre_slots(pairs, start, stop)
             grad = np.zeros((centers.shape[0], 3, F))
             result.gradient_centers, result.gradient_neighbors = centers, neighbors
             result.gradient_values = grad
         else:
-            pair_slot = np.zeros(pairs.centers.shape[0], dtype=np.int64)
-            self_slot = np.zeros(n_atoms, dtype=np.int64)
+            pair_slot, self_slot = np.zeros(hi - lo, dtype=np.int64), np.zeros(n, dtype=np.int64)
             grad = np.zeros((1, 3, 0))
-        strain = np.zeros((n_atoms, 3, 3, F if stress else 0))
+        strain = np.zeros((n, 3, 3, F if stress else 0))
         if stress:
             result.strain_derivatives = strain
-        structure_invariants(self._expansion, pairs.ragged_batch(self.n_channels), self.normalize,
-                             self._bispectrum, pair_slot, self_slot, features, grad, gradients,
-                             strain, stress)
+        structure_invariants(self._expansion, batch, self.normalize, self._bispectrum, pair_slot,
+                             self_slot, features, grad, gradients, strain, stress)
         return result
+
+    def _compute_pairs(self, pairs, gradients, stress):
+        """:class:`Features` of the structures whose neighbour pairs are ``pairs``."""
+        result = self._compute_centres(pairs, 0, pairs.n_atoms, gradients, stress)
+        result.atom_offsets = pairs.atom_offsets
+        return result
+
+
+class StructurePieces:
+    """One structure featurized centre range by centre range (a structure over the memory
+    budget).  Iterating gives :class:`Features` of consecutive centre atoms, gradient
+    indices numbering the structure's atoms; concatenated they equal the whole structure."""
+
+    def __init__(self, featurizer, pairs, ranges, gradients, stress):
+        self._featurizer, self._pairs, self.ranges = featurizer, pairs, ranges
+        self._gradients, self._stress = gradients, stress
+        self.n_atoms = pairs.n_atoms
+        self.n_structures = 1
+
+    def __iter__(self):
+        for start, stop in self.ranges:
+            yield self._featurizer._compute_centres(self._pairs, start, stop, self._gradients,
+                                                    self._stress)
+
+
+def _sizes(pairs):
+    """Atoms, pairs and a bound of the gradient rows of one structure's pairs."""
+    n_pairs = pairs.centers.shape[0]
+    return np.array([pairs.n_atoms, n_pairs, gradient_rows_bound(pairs.n_atoms, n_pairs)],
+                    dtype=np.int64)
+
+
+def centre_slots(pairs, start, stop):
+    """Gradient rows of centres ``start..stop`` of one structure's pairs: ``(centers,
+    neighbors, pair_slot, self_slot)`` for the pair rows of those centres, the rows of
+    :meth:`~rstref.features.pairs.StructurePairs.gradient_slots` that belong to them."""
+    lo, hi = np.searchsorted(pairs.centers, [start, stop])
+    width = max(pairs.n_atoms, 1)
+    pair_keys = pairs.centers[lo:hi] * width + pairs.neighbors[lo:hi]
+    own = np.arange(start, stop, dtype=np.int64) * (width + 1)
+    keys = np.unique(np.concatenate([pair_keys, own]))
+    return ((keys // width).astype(np.int64), (keys % width).astype(np.int64),
+            np.searchsorted(keys, pair_keys).astype(np.int64),
+            np.searchsorted(keys, own).astype(np.int64))
+
+
+def merge_pairs(parts):
+    """One :class:`~rstref.features.pairs.StructurePairs` of consecutive structures' pairs
+    (atom indices shifted), equal to computing the pairs of all of them at once."""
+    if len(parts) == 1:
+        return parts[0]
+    shifts = np.cumsum([0] + [p.n_atoms for p in parts])
+    offsets = [np.zeros(1, np.int64)] + [p.atom_offsets[1:] + shifts[k] for k, p in enumerate(parts)]
+    return StructurePairs(
+        np.concatenate([p.centers + shifts[k] for k, p in enumerate(parts)]),
+        np.concatenate([p.neighbors + shifts[k] for k, p in enumerate(parts)]),
+        np.ascontiguousarray(np.concatenate([p.vectors for p in parts])),
+        np.concatenate([p.channels for p in parts]),
+        np.concatenate([p.weights for p in parts]),
+        np.concatenate(offsets).astype(np.int64),
+        np.concatenate([p.atomic_numbers for p in parts]))
 
 
 def _radial_basis(radial, r_cut, n_max, envelope_power):

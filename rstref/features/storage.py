@@ -1,0 +1,440 @@
+"""Chunked, appendable, resumable feature stores (Zarr v3), and :func:`open_features`.
+
+Layout of a store (a Zarr v3 group; every array chunked along its first axis)::
+
+    features            (n_atoms, F) float64
+    atomic_numbers      (n_atoms,) int64
+    atom_offsets        (n_structures + 1,) int64
+    gradient_centers,   (G,) int64, global atom indices   (gradients only)
+    gradient_neighbors
+    gradient_values     (G, 3, F) float64                  (gradients only)
+    strain_derivatives  (n_atoms, 3, 3, F) float64         (stress only)
+    feature_labels      (F, k) int64
+    ... and any per-atom / per-structure arrays the writer declares (the command line adds
+    positions, cells, pbc, structure_file, structure_frame)
+
+Group attributes: ``hyperparameters`` (:meth:`rstref.Featurizer.hyperparameters`),
+``species``, ``feature_label_names``, ``rstref_version``, ``provenance`` (where the
+structures came from), ``gradients``, ``stress``, ``arrays`` (name -> row kind) and
+``committed`` (rows of each kind and input structures consumed).
+
+Commit protocol: batches are buffered and written together (at least every
+``COMMIT_SECONDS`` or ``FLUSH_BYTES``; a structure done in pieces at once), growing the
+arrays geometrically; only then is ``committed`` rewritten (one atomic file replacement of the group's ``zarr.json`` in
+Zarr's local store).  Readers use the ``committed`` counts, so a run killed at any moment
+leaves a valid store of the batches it completed; rows past the counts are ignored, and a
+writer that reopens the store cuts them off and appends after the last committed
+structure.  Reopening with other hyperparameters, derivatives or provenance is refused.
+"""
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from rstref.features.results import Features
+
+FORMAT = "rstref-features/1"
+#: target bytes of one chunk
+CHUNK_BYTES = 8 * 2**20
+#: buffered batches are committed when they hold this many bytes ...
+FLUSH_BYTES = 64 * 2**20
+#: ... or when this many seconds have passed since the last commit
+COMMIT_SECONDS = 1.0
+#: largest block of rows handed to Zarr in one write
+WRITE_BYTES = 64 * 2**20
+#: row kinds and the count that sets an array's length
+KINDS = ("atoms", "structures", "gradients", "offsets")
+
+
+def _require_zarr():
+    try:
+        import zarr
+    except ImportError:
+        raise ImportError("writing or reading .zarr feature stores needs zarr>=3 "
+                          "(pip install 'rstref[dask]' or pip install 'zarr>=3')") from None
+    if int(zarr.__version__.split(".")[0]) < 3:
+        raise ImportError(f"rstref needs zarr>=3 for .zarr stores, found {zarr.__version__}")
+    return zarr
+
+
+def _length(kind, committed):
+    if kind == "offsets":
+        return committed["structures"] + 1
+    return committed[kind]
+
+
+def _chunk_rows(trailing, itemsize):
+    return max(1, CHUNK_BYTES // (itemsize * max(int(np.prod(trailing, dtype=np.int64)), 1)))
+
+
+class FeatureStore:
+    """Writer of a Zarr feature store: create or reopen, append batches, finish.
+
+    Parameters
+    ----------
+    path : str
+        Directory of the store (``.zarr``).
+    featurizer : rstref.Featurizer
+    gradients, stress : bool
+    provenance : dict, optional
+        JSON-serialisable description of the inputs; part of what must match on reopening.
+    extra : dict, optional
+        ``name -> (dtype, trailing shape, kind)`` of further arrays (kind 'atoms' or
+        'structures') that every :meth:`append` provides.
+
+    Attributes
+    ----------
+    committed : dict
+        ``atoms``, ``structures``, ``gradients``, ``inputs`` (input structures consumed,
+        skipped ones included), ``batches``.
+    complete : bool
+        The run that wrote it reached the end of its inputs (:meth:`finish`).
+    """
+
+    def __init__(self, path, featurizer, gradients=False, stress=False, provenance=None,
+                 extra=None):
+        zarr = _require_zarr()
+        import rstref
+
+        self.path = os.fspath(path)
+        self.gradients, self.stress = bool(gradients), bool(stress)
+        F = featurizer.n_features
+        declared = {"features": ("float64", (F,), "atoms"),
+                    "atomic_numbers": ("int64", (), "atoms"),
+                    "atom_offsets": ("int64", (), "offsets")}
+        if self.gradients:
+            declared.update(gradient_centers=("int64", (), "gradients"),
+                            gradient_neighbors=("int64", (), "gradients"),
+                            gradient_values=("float64", (3, F), "gradients"))
+        if self.stress:
+            declared["strain_derivatives"] = ("float64", (3, 3, F), "atoms")
+        for name, (dtype, trailing, kind) in (extra or {}).items():
+            declared[name] = (np.dtype(dtype).name, tuple(trailing), kind)
+        self.declared = declared
+        names, labels = featurizer.feature_labels()
+        identity = {
+            "format": FORMAT,
+            "hyperparameters": featurizer.hyperparameters(),
+            "gradients": self.gradients,
+            "stress": self.stress,
+            "provenance": provenance or {},
+            "arrays": {k: [v[0], list(v[1]), v[2]] for k, v in declared.items()},
+        }
+        self._identity = identity
+        if os.path.exists(os.path.join(self.path, "zarr.json")):
+            self.group = zarr.open_group(self.path, mode="r+")
+            self._check_same(identity)
+            self.committed = dict(self.group.attrs["committed"])
+            self.complete = bool(self.group.attrs.get("complete", False))
+            self._trim()
+        elif os.path.exists(self.path) and os.listdir(self.path):
+            raise ValueError(f"{self.path!r} exists and is not a Zarr store; choose another path")
+        else:
+            self.group = zarr.open_group(self.path, mode="w", zarr_format=3)
+            for name, (dtype, trailing, kind) in declared.items():
+                self.group.create_array(name, shape=(1 if kind == "offsets" else 0, *trailing),
+                                        dtype=dtype, fill_value=0,
+                                        chunks=(_chunk_rows(trailing, np.dtype(dtype).itemsize),
+                                                *trailing))
+            self.group["atom_offsets"][0] = 0
+            self.group.create_array("feature_labels", data=np.ascontiguousarray(labels))
+            self.committed = {"atoms": 0, "structures": 0, "gradients": 0, "inputs": 0,
+                              "batches": 0}
+            self.complete = False
+            self._trim()
+            self.group.attrs.update({**identity, "species": identity["hyperparameters"]["species"],
+                                     "feature_label_names": list(names),
+                                     "rstref_version": rstref.__version__,
+                                     "complete": False, "committed": self.committed})
+
+    def _check_same(self, identity):
+        attrs = self.group.attrs
+        for key, value in identity.items():
+            stored = _plain(attrs.get(key))
+            now = _plain(value)
+            if stored != now:
+                if isinstance(stored, dict) and isinstance(now, dict):
+                    keys = sorted(k for k in set(stored) | set(now) if stored.get(k) != now.get(k))
+                    what = ", ".join(f"{k}: {stored.get(k)!r} there, {now.get(k)!r} now"
+                                     for k in keys)
+                else:
+                    what = f"{stored!r} there, {now!r} now"
+                raise ValueError(f"{self.path!r} was written with different {key} ({what}); "
+                                 "it cannot be resumed: remove it or write to another path")
+
+    def _trim(self):
+        """Cut every array to the committed counts (rows of an unfinished batch)."""
+        self._written, self._buffer, self._buffered_bytes = {}, {}, 0
+        self._staged, self._last_commit = dict(self.committed), time.monotonic()
+        for name, (_, trailing, kind) in self.declared.items():
+            array = self.group[name]
+            n = _length(kind, self.committed)
+            if array.shape[0] != n:
+                array.resize((n, *trailing))
+            self._written[name] = n
+
+    @property
+    def n_inputs(self):
+        """Input structures consumed by the committed batches (where a resumed run starts)."""
+        return int(self.committed["inputs"])
+
+    def append(self, result, n_inputs=None, extra=None):
+        """Add one batch (a :class:`rstref.features.Features` with its own atom numbering).
+
+        ``n_inputs``: input structures it consumed (default: its structures); ``extra``: the
+        declared extra arrays' rows of this batch.  Batches are committed together when
+        ``FLUSH_BYTES`` are buffered or ``COMMIT_SECONDS`` have passed since the last
+        commit, and by :meth:`flush` / :meth:`finish`.
+        """
+        base = self._staged["atoms"]
+        self._write_atoms(result, base)
+        self._write_structures(result.atom_offsets[1:] + base, extra)
+        self._stage(result.n_structures, n_inputs)
+
+    def append_pieces(self, pieces, n_inputs=1, extra=None):
+        """Write one structure given as consecutive pieces of its centre atoms (each a
+        :class:`Features` whose gradient indices number the structure's atoms), then commit
+        it.  A run killed before the commit leaves the structure to be redone."""
+        self.flush()
+        base, n_atoms = self._staged["atoms"], 0
+        for piece in _released(pieces):
+            self._write_atoms(piece, base, direct=True)
+            n_atoms += piece.n_atoms
+            del piece  # before the next piece is computed
+        self._write_structures(np.array([base + n_atoms], dtype=np.int64), extra)
+        self._stage(1, n_inputs)
+        self.flush()
+
+    def _write(self, name, data, direct=False):
+        """Buffer rows (or, ``direct``, write them now, a few chunks at a time)."""
+        data = np.asarray(data)
+        if not direct:
+            self._buffer.setdefault(name, []).append(data)
+            self._buffered_bytes += data.nbytes
+            return
+        array, trailing = self.group[name], self.declared[name][1]
+        start = self._written[name]
+        end = start + data.shape[0]
+        if array.shape[0] < end:  # grow geometrically: few metadata rewrites
+            array.resize((max(end, 2 * array.shape[0]), *trailing))
+        step = array.chunks[0] * max(1, WRITE_BYTES // max(array.chunks[0] * data[:1].nbytes, 1))
+        for k in range(0, data.shape[0], step):
+            array[start + k:start + min(k + step, data.shape[0])] = data[k:k + step]
+        self._written[name] = end
+
+    def _write_atoms(self, result, base, direct=False):
+        """Rows per atom and per gradient entry; gradient atom indices shifted by ``base``."""
+        self._write("features", result.features, direct)
+        self._write("atomic_numbers", result.atomic_numbers, direct)
+        if self.gradients:
+            self._write("gradient_centers", result.gradient_centers + base, direct)
+            self._write("gradient_neighbors", result.gradient_neighbors + base, direct)
+            self._write("gradient_values", result.gradient_values, direct)
+        if self.stress:
+            self._write("strain_derivatives", result.strain_derivatives, direct)
+        self._staged["atoms"] += result.n_atoms
+        if result.gradient_values is not None and self.gradients:
+            self._staged["gradients"] += result.gradient_values.shape[0]
+
+    def _write_structures(self, offsets, extra):
+        self._write("atom_offsets", offsets)
+        extra = extra or {}
+        missing = {k for k in self.declared if k not in _FEATURE_FIELDS} - set(extra)
+        if missing:
+            raise ValueError(f"append: rows missing for {sorted(missing)}")
+        for name, value in extra.items():
+            self._write(name, value)
+
+    def _stage(self, n_structures, n_inputs):
+        self._staged["structures"] += int(n_structures)
+        self._staged["inputs"] += int(n_structures) if n_inputs is None else int(n_inputs)
+        self._staged["batches"] += 1
+        if (self._buffered_bytes >= FLUSH_BYTES
+                or time.monotonic() - self._last_commit >= COMMIT_SECONDS):
+            self.flush()
+
+    def flush(self):
+        """Write the buffered batches and commit them (the counts are written last)."""
+        for name, parts in self._buffer.items():
+            self._write(name, np.concatenate(parts), direct=True)
+        self._buffer, self._buffered_bytes = {}, 0
+        if self._staged != self.committed:
+            self.committed = dict(self._staged)
+            self.group.attrs["committed"] = self.committed  # last: the commit
+        self._last_commit = time.monotonic()
+
+    def skipped(self, n_inputs):
+        """Count ``n_inputs`` input structures consumed without rows (skipped as bad)."""
+        self._staged["inputs"] += int(n_inputs)
+        self.flush()
+
+    def set_attributes(self, **values):
+        """Further JSON attributes (e.g. the failures of a command-line run)."""
+        self.group.attrs.update(values)
+
+    def finish(self):
+        """Commit what is buffered, cut the arrays to their lengths, mark the store complete
+        (the run reached the end of its inputs)."""
+        self.flush()
+        self._trim()
+        self.complete = True
+        self.group.attrs["complete"] = True
+
+
+def _plain(value):
+    """JSON-like value with tuples as lists (what Zarr's attributes give back)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class StoredFeatures(Features):
+    """:class:`Features` read from a file or store (:func:`open_features`).
+
+    Attributes
+    ----------
+    attrs : dict
+        Hyperparameters, species, feature label names, rstref version, provenance, ...
+    extra : dict
+        The other arrays (positions, cells, pbc, feature_labels, ...).
+
+    Arrays may be dask arrays (a lazily read Zarr store): ``.compute()`` them, or slice first.
+    """
+
+    attrs: Optional[dict] = None
+    extra: Optional[dict] = None
+
+    def arrays(self):
+        """The non-None feature arrays (not ``attrs`` and ``extra``) as a dict."""
+        return {k: getattr(self, k) for k in _FEATURE_FIELDS if getattr(self, k) is not None}
+
+
+_FEATURE_FIELDS = ("features", "atom_offsets", "atomic_numbers", "gradient_centers",
+                   "gradient_neighbors", "gradient_values", "strain_derivatives")
+_JSON_KEYS = ("hyperparameters", "feature_label_names", "input_files", "failures")
+
+
+def open_features(path, lazy=None):
+    """Features written by ``rstref featurize`` or :meth:`rstref.Featurizer.compute_to`.
+
+    Parameters
+    ----------
+    path : str
+        A ``.npz`` file or a ``.zarr`` store.
+    lazy : bool, optional
+        Zarr only: dask arrays (True; needs dask), numpy arrays read now (False), default
+        dask where it is installed.
+
+    Returns
+    -------
+    StoredFeatures
+        A :class:`rstref.features.Features` (the committed rows of a Zarr store) with
+        ``attrs`` (hyperparameters, species, provenance, ...) and ``extra`` (the other
+        arrays: positions, cells, feature_labels, ...).
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return _open_zarr(path, lazy)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"open_features: no such file or store: {path!r}")
+    return _open_npz(path)
+
+
+def _open_npz(path):
+    import json
+
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    fields = {k: arrays.pop(k) for k in _FEATURE_FIELDS if k in arrays}
+    attrs = {}
+    for key in list(arrays):
+        if arrays[key].dtype.kind == "U" and arrays[key].ndim == 0:
+            text = str(arrays.pop(key))
+            attrs[key] = json.loads(text) if key in _JSON_KEYS else text
+    return StoredFeatures(**fields, attrs=attrs, extra=arrays)
+
+
+def _open_zarr(path, lazy):
+    zarr = _require_zarr()
+    group = zarr.open_group(path, mode="r")
+    attrs = dict(group.attrs)
+    if attrs.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not an rstref feature store (format {attrs.get('format')!r})")
+    if lazy is None:
+        try:
+            import dask.array  # noqa: F401
+            lazy = True
+        except ImportError:
+            lazy = False
+    if lazy:
+        import dask.array as da
+    committed = attrs["committed"]
+    kinds = {name: spec[2] for name, spec in attrs["arrays"].items()}
+    arrays = {}
+    for name in list(kinds) + ["feature_labels"]:
+        array = group[name]
+        n = _length(kinds[name], committed) if name in kinds else array.shape[0]
+        arrays[name] = da.from_zarr(array)[:n] if lazy else array[:n]
+    fields = {k: arrays.pop(k) for k in _FEATURE_FIELDS if k in arrays}
+    if lazy:  # small index arrays are read now
+        for key in ("atom_offsets", "atomic_numbers"):
+            fields[key] = fields[key].compute()
+    return StoredFeatures(**fields, attrs=attrs, extra=arrays)
+
+
+def compute_to(featurizer, path, structures, gradients=False, stress=False, client=None,
+               batch_atoms=None, max_memory=None, progress=None, provenance=None):
+    """:meth:`rstref.Featurizer.compute_to` (see there)."""
+    import itertools
+
+    from rstref.features.defaults import DEFAULT_BATCH_ATOMS
+
+    batch_atoms = DEFAULT_BATCH_ATOMS if batch_atoms is None else batch_atoms
+    store = FeatureStore(path, featurizer, gradients, stress, provenance)
+    skip = store.n_inputs
+    if hasattr(structures, "__len__") and hasattr(structures, "__getitem__"):
+        rest = structures[skip:]
+    else:
+        rest = itertools.islice(structures, skip, None)
+    if client is None:
+        batches = featurizer._iter_units(rest, gradients, stress, batch_atoms, progress,
+                                         max_memory, split=True)
+    else:
+        from rstref.features.distributed import distributed_batches
+
+        batches = distributed_batches(client, featurizer, rest, gradients, stress, batch_atoms,
+                                      max_memory, progress)
+    try:
+        for result in _released(batches):
+            if isinstance(result, Features):
+                store.append(result)
+            else:  # one structure over the budget, in pieces of its centre atoms
+                store.append_pieces(result)
+            del result  # before the next batch is computed: one batch in memory at a time
+    finally:  # also on an error or Ctrl-C: the completed batches are committed
+        store.flush()
+    store.finish()
+    return store
+
+
+def _released(iterable):
+    """``iterable``'s items, with no reference kept by the loop while the next is made.
+
+    ``for x in it`` keeps the previous ``x`` alive while ``next(it)`` runs, which doubles
+    the peak memory of a stream of batches; a loop body that ends with ``del x`` and this
+    generator (which holds nothing between items) keeps one.
+    """
+    iterator = iter(iterable)
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        yield item
+        del item
