@@ -441,7 +441,7 @@ def _stopped_message(signum, writer):
 
 
 def _work(args, output, species, species_values, featurizer, writer, signals):
-    from rstref._commands._staging import Interrupted, signal_in
+    from rstref._commands._staging import Interrupted
 
     inputs, failures = list(args.inputs), []
     if featurizer is None:
@@ -458,13 +458,7 @@ def _work(args, output, species, species_values, featurizer, writer, signals):
     state = _Run(featurizer, writer, signals, args, inputs)
     interrupted = False
     try:
-        try:
-            state.featurize(_Frames(inputs, args.index, args.format, failures), failures)
-        except SystemError as err:  # a signal that arrived inside a numba callback
-            stop = signal_in(err)
-            if stop is None:
-                raise
-            raise stop from None
+        _featurize_unwrapping_signals(state, _Frames(inputs, args.index, args.format, failures), failures)
     except Interrupted:
         if state.n_structures == 0:
             raise
@@ -481,6 +475,24 @@ def _work(args, output, species, species_values, featurizer, writer, signals):
     if interrupted:
         return 130
     return FAILURES if failures else OK
+
+
+def _featurize_unwrapping_signals(state, frames, failures):
+    """``state.featurize``, with a signal that arrived inside a numba callback re-raised as itself.
+
+    A handler that raises while numba runs a Python callback (loading a cached kernel)
+    surfaces as ``SystemError``; the signal's :class:`~rstref._commands._staging.Stop` is in
+    its cause chain.
+    """
+    from rstref._commands._staging import signal_in
+
+    try:
+        state.featurize(frames, failures)
+    except SystemError as err:
+        stop = signal_in(err)
+        if stop is None:
+            raise
+        raise stop from None
 
 
 def _work_into_store(args, output, featurizer, writer, signals, inputs, failures):
@@ -503,7 +515,7 @@ def _work_into_store(args, output, featurizer, writer, signals, inputs, failures
     with _store.dask_client(args) as client:
         state.client = client
         try:
-            state.featurize(frames, failures)
+            _featurize_unwrapping_signals(state, frames, failures)
         except Interrupted:
             _error(writer.stopped_message("interrupted (SIGINT)"))
             return 130
