@@ -74,7 +74,7 @@ def test_featurizer_values_mode_equals_power_spectrum(normalize):
     atoms = _molecule()
     rst = _tensor()
     ps = rstref.PowerSpectrum(rst)
-    featurizer = Featurizer(radial=rst.radial_basis, l_max=L_MAX, species_mode="values",
+    featurizer = Featurizer(radial_basis=rst.radial_basis, l_max=L_MAX, species_mode="values",
                             normalize=normalize)
     out = featurizer.compute(atoms)
     grad = featurizer.compute(atoms, gradients=True)
@@ -99,7 +99,7 @@ def test_featurizer_channels_are_radial_offsets(normalize):
     rst = _tensor()
     ps = rstref.PowerSpectrum(rst)
     species = [1, 6, 8]
-    featurizer = Featurizer(radial=rst.radial_basis, l_max=L_MAX, species=species,
+    featurizer = Featurizer(radial_basis=rst.radial_basis, l_max=L_MAX, species=species,
                             normalize=normalize)
     features = featurizer.compute(atoms).features
     names, labels = featurizer.feature_labels()
@@ -125,7 +125,7 @@ def test_featurizer_bispectrum_equals_bispectrum():
     atoms = _molecule()
     rst = _tensor()
     bs = rstref.Bispectrum(rst)
-    featurizer = Featurizer(radial=rst.radial_basis, l_max=L_MAX, species_mode="values",
+    featurizer = Featurizer(radial_basis=rst.radial_basis, l_max=L_MAX, species_mode="values",
                             invariant="bispectrum")
     out = featurizer.compute(atoms)
     heights = np.array([rstref.features.seed_species_value(z) for z in atoms.numbers])

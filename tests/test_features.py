@@ -251,7 +251,7 @@ def test_default_features_are_c2_across_the_cutoff(path):
 
     assert_smooth_at_cutoff(centre_features, path, order=2)
     # control: the seed's kernel-normalised projection with plain cosines jumps at r_cut
-    jumpy = Featurizer(r_cut=2.0, n_max=3, l_max=3, species_mode="values", normalize=True, radial="cosines")
+    jumpy = Featurizer(r_cut=2.0, n_max=3, l_max=3, species_mode="values", normalize=True, primitive="cosines")
 
     def jumpy_features(positions):
         atoms = Atoms(numbers=[6] * (len(positions) + 1), positions=np.vstack([np.zeros((1, 3)), positions]))
@@ -291,7 +291,7 @@ def test_kernel_normalised_gradients_match_central_differences():
     # plain cosines do not vanish at r_cut, so phi / ||phi||^2 stays bounded (it jumps to 0
     # at r_cut instead; no pair is near it here)
     atoms = ethanol_like()
-    fz = Featurizer(**{**SMALL, "r_cut": 2.85}, species_mode="values", normalize=True, radial="cosines")
+    fz = Featurizer(**{**SMALL, "r_cut": 2.85}, species_mode="values", normalize=True, primitive="cosines")
     assert np.min(np.abs(neighbor_list_brute_force(atoms, 10.0).distance - fz.r_cut)) > 0.05
     assert_gradient_matches(_with_gradients(fz), atoms.positions, atoms.numbers, np.zeros((3, 3)))
 

@@ -29,7 +29,8 @@ def add_arguments(parser):
     ps = ck.add_argument_group("power-spectrum (f(positions, values) -> features)")
     ps.add_argument("--n-max", type=int, default=5)
     ps.add_argument("--r-cut", type=float, default=2.0)
-    ps.add_argument("--radial", default="smooth_cosines", help="primitive family of the radial basis")
+    ps.add_argument("--primitive", "--radial", dest="primitive", default="smooth_cosines",
+                    help="radial family (OrthonormalRadialBasis primitive=)")
     ps.add_argument("--layout", default="rstref", help="rstref, e3nn, featomic or unweighted")
 
 
@@ -89,7 +90,7 @@ def _check(args):
     if args.kind == "power-spectrum":
         import rstref
 
-        basis = rstref.OrthonormalRadialBasis(args.n_max, args.r_cut, primitive=args.radial)
+        basis = rstref.OrthonormalRadialBasis(args.n_max, args.r_cut, primitive=args.primitive)
         rst = rstref.RadialSphericalTensor(args.n_max, basis, args.l_max)
     report = check(f, kind=args.kind, l_max=args.l_max, reference=args.reference, rtol=args.rtol,
                    atol=args.atol, convention=args.convention, rst=rst, layout=args.layout)

@@ -81,7 +81,7 @@ def add_arguments(parser):
     parser.add_argument("--species-values", default=None,
                         help="values mode: peak heights, e.g. H=-1,C=1,O=1 (default: H -1, others +1)")
     parser.add_argument("--invariant", choices=INVARIANTS, default="power_spectrum")
-    parser.add_argument("--radial", default="smooth_cosines",
+    parser.add_argument("--primitive", "--radial", dest="primitive", default="smooth_cosines",
                         help="radial family: smooth_cosines (default, C^2 at r_cut), cosines, cosine_bumps")
     parser.add_argument("--envelope-power", type=int, default=None, help="envelope (r_cut - r)^p")
     parser.add_argument("--normalize", action="store_true",
@@ -205,7 +205,7 @@ def _featurizer(args, species, species_values):
     try:
         return Featurizer(r_cut=args.r_cut, n_max=args.n_max, l_max=args.l_max, species=species,
                           species_mode=args.species_mode, species_values=species_values,
-                          invariant=args.invariant, radial=args.radial,
+                          invariant=args.invariant, primitive=args.primitive,
                           envelope_power=args.envelope_power, normalize=args.normalize,
                           include_center=args.include_center)
     except (TypeError, ValueError) as exc:

@@ -1,6 +1,6 @@
 """The functional API: :func:`featurize` one structure or a list of structures."""
 
-from rstref.features.defaults import DEFAULT_BATCH_ATOMS, DEFAULT_L_MAX, DEFAULT_RADIAL
+from rstref.features.defaults import DEFAULT_BATCH_ATOMS, DEFAULT_L_MAX
 from rstref.features.featurizer import Featurizer
 
 
@@ -10,16 +10,16 @@ def _is_atoms(obj):
 
 def featurize(atoms_or_list, r_cut=None, n_max=None, l_max=DEFAULT_L_MAX, species=None,
               species_mode="channels", species_values=None, invariant="power_spectrum",
-              radial=DEFAULT_RADIAL, envelope_power=None, normalize=False, include_center=False,
+              radial=None, envelope_power=None, normalize=False, include_center=False,
               bispectrum_parity="all", gradients=False, stress=False,
-              batch_atoms=DEFAULT_BATCH_ATOMS, progress=None):
+              batch_atoms=DEFAULT_BATCH_ATOMS, progress=None, primitive=None, radial_basis=None):
     """Per-atom invariant features of one structure or a list of structures.
 
     Parameters
     ----------
     atoms_or_list : ase.Atoms or sequence of ase.Atoms
     r_cut, n_max, l_max, species, species_mode, species_values, invariant, radial,
-    envelope_power, normalize, include_center, bispectrum_parity
+    envelope_power, normalize, include_center, bispectrum_parity, primitive, radial_basis
         See :class:`Featurizer`.  In 'channels' mode ``species=None`` means the sorted
         atomic numbers present in the given structures.
     gradients : bool
@@ -59,6 +59,7 @@ def featurize(atoms_or_list, r_cut=None, n_max=None, l_max=DEFAULT_L_MAX, specie
     featurizer = Featurizer(r_cut=r_cut, n_max=n_max, l_max=l_max, species=species,
                             species_mode=species_mode, species_values=species_values,
                             invariant=invariant, radial=radial, envelope_power=envelope_power,
+                            primitive=primitive, radial_basis=radial_basis,
                             normalize=normalize, include_center=include_center,
                             bispectrum_parity=bispectrum_parity)
     if single:

@@ -55,8 +55,8 @@ class Featurizer:
         'values' mode: peak height per species (keys: symbols or atomic numbers).
         Default: -1 for H, +1 for every other element (the seed's choice).
     invariant : {'power_spectrum', 'bispectrum'}
-    radial : str or OrthonormalRadialBasis
-        Radial family name (default 'smooth_cosines', C^2 at ``r_cut``) or a basis.
+    radial : str or OrthonormalRadialBasis, optional
+        Deprecated alias of ``primitive`` (a name) or ``radial_basis`` (an object).
     envelope_power : int, optional
         Envelope ``(r_cut - r)^p`` for a family given by name.
     normalize : bool
@@ -67,6 +67,11 @@ class Featurizer:
         Put the centre atom itself into its own density (a peak at r = 0). Default False.
     bispectrum_parity : {'all', 'even', 'odd'}
         Which bispectrum triples to keep (:func:`rstref.invariants.bispectrum_range`).
+    primitive : str, optional
+        Radial family, the name :class:`~rstref.OrthonormalRadialBasis` takes (default
+        'smooth_cosines', C^2 at ``r_cut``).
+    radial_basis : OrthonormalRadialBasis, optional
+        A basis object instead of a family name (then ``r_cut`` and ``n_max`` are its own).
 
     Notes
     -----
@@ -77,14 +82,15 @@ class Featurizer:
 
     def __init__(self, r_cut=None, n_max=None, l_max=DEFAULT_L_MAX, species=None,
                  species_mode="channels", species_values=None, invariant="power_spectrum",
-                 radial=DEFAULT_RADIAL, envelope_power=None, normalize=False,
-                 include_center=False, bispectrum_parity="all"):
+                 radial=None, envelope_power=None, normalize=False,
+                 include_center=False, bispectrum_parity="all", primitive=None, radial_basis=None):
         self.species_mode = check_choice(species_mode, "species_mode", SPECIES_MODES)
         self.invariant = check_choice(invariant, "invariant", INVARIANTS)
         self.l_max = check_int(l_max, "l_max", 0, 64)
         self.normalize = check_bool(normalize, "normalize")
         self.include_center = check_bool(include_center, "include_center")
-        self.radial_basis = _radial_basis(radial, r_cut, n_max, envelope_power)
+        self.radial_basis = _radial_basis(_radial_choice(radial, primitive, radial_basis), r_cut, n_max,
+                                          envelope_power)
         self.r_cut = float(self.radial_basis.r_cut)
         self.n_max = int(self.radial_basis.n_max)
         self._expansion = Expansion(self.radial_basis, self.l_max,
@@ -401,6 +407,27 @@ def merge_pairs(parts):
         np.concatenate([p.weights for p in parts]),
         np.concatenate(offsets).astype(np.int64),
         np.concatenate([p.atomic_numbers for p in parts]))
+
+
+def _radial_choice(radial, primitive, radial_basis):
+    """The family name or basis object from ``primitive`` / ``radial_basis`` (or the old ``radial``)."""
+    given = [name for name, value in (("radial", radial), ("primitive", primitive),
+                                      ("radial_basis", radial_basis)) if value is not None]
+    if len(given) > 1:
+        raise ValueError(f"give one of primitive= (a family name) or radial_basis= (a basis), got {given}")
+    if radial is not None:
+        import warnings
+
+        warnings.warn("Featurizer(radial=...) is deprecated: use primitive='name' for a radial family "
+                      "or radial_basis=basis for a basis object", DeprecationWarning, stacklevel=3)
+        return radial
+    if radial_basis is not None:
+        if not isinstance(radial_basis, OrthonormalRadialBasis):
+            raise TypeError(f"radial_basis must be an OrthonormalRadialBasis, got {type(radial_basis).__name__}")
+        return radial_basis
+    if primitive is not None and not isinstance(primitive, str):
+        raise TypeError(f"primitive must be a radial family name, got {type(primitive).__name__}")
+    return DEFAULT_RADIAL if primitive is None else primitive
 
 
 def _radial_basis(radial, r_cut, n_max, envelope_power):

@@ -26,7 +26,7 @@ class FeatureTransformer(*_BASES):
 
     Parameters
     ----------
-    r_cut, n_max, l_max, species_mode, invariant, radial
+    r_cut, n_max, l_max, species_mode, invariant, primitive
         As :class:`rstref.Featurizer`.
     species : sequence, optional
         Species list; default: learned by :meth:`fit` (the sorted atomic numbers seen).
@@ -44,11 +44,11 @@ class FeatureTransformer(*_BASES):
     """
 
     def __init__(self, r_cut=None, n_max=None, l_max=6, species=None, species_mode="channels",
-                 invariant="power_spectrum", radial="smooth_cosines", reduce="sum",
+                 invariant="power_spectrum", primitive="smooth_cosines", reduce="sum",
                  batch_atoms=4096, max_memory=None):
         self.r_cut, self.n_max, self.l_max = r_cut, n_max, l_max
         self.species, self.species_mode, self.invariant = species, species_mode, invariant
-        self.radial, self.reduce = radial, reduce
+        self.primitive, self.reduce = primitive, reduce
         self.batch_atoms, self.max_memory = batch_atoms, max_memory
 
     def fit(self, X, y=None):
@@ -69,7 +69,7 @@ class FeatureTransformer(*_BASES):
         self.featurizer_ = Featurizer(r_cut=self.r_cut, n_max=self.n_max, l_max=self.l_max,
                                       species=self.species_ if self.species_mode == "channels"
                                       else self.species, species_mode=self.species_mode,
-                                      invariant=self.invariant, radial=self.radial)
+                                      invariant=self.invariant, primitive=self.primitive)
         self.n_features_out_ = self.featurizer_.n_features
         return self
 
