@@ -38,6 +38,8 @@ import numpy as np
 
 from rstref._checks import as_float_array, check_bool, check_choice, check_int
 from rstref._engine import invariants as _engine
+from rstref._engine import single_environment
+from rstref._engine.expansion import unscale
 from rstref.layouts import (  # noqa: F401 (re-exported)
     BISPECTRUM_PARITIES,
     bispectrum_index,
@@ -248,7 +250,14 @@ class Invariants:
     ----------
     rst : RadialSphericalTensor
     n_features : int
+    degree : int
+        Polynomial degree of the invariants in the coefficients (2: power spectrum, 3:
+        bispectrum).  They are computed without intermediate overflow (inputs of large
+        magnitude are scaled by a power of two, the results scaled back), so finite input
+        gives finite values or, where the true value exceeds float64, ``+-inf``; never NaN.
     """
+
+    degree = None
 
     def __init__(self, rst):
         if not isinstance(rst, RadialSphericalTensor):
@@ -267,8 +276,11 @@ class Invariants:
         float64, finite, without coincident atoms, ``normalize`` a bool, ``order`` in
         {0, 1, 2}.
         """
-        c, dc, d2c = self.rst._project_checked(positions, values, normalize, order)
-        return self._from_checked(c, dc, d2c, order)
+        scale, c, dc, d2c = self.rst._expansion.coefficients_scaled(
+            single_environment(positions, values), normalize, order)
+        p, dp, d2p = self._from_checked(c[0], dc, d2c, order)
+        unscale(scale, self.degree, *(a for a in (p, dp, d2p) if a is not None))
+        return p, dp, d2p
 
     def _from_checked(self, c, dc, d2c, order):
         """``(p, dp, d2p)`` up to ``order`` from the engine's (checked) coefficients."""
@@ -308,6 +320,8 @@ class PowerSpectrum(Invariants):
     n_features : int
         ``(l_max+1) * n_max*(n_max+1)/2`` (75 for n_max=5, l_max=4).
     """
+
+    degree = 2
 
     def __init__(self, rst):
         super().__init__(rst)
@@ -391,6 +405,8 @@ class Bispectrum(Invariants):
         ``bispectrum_range(n_max, l_max, parity)`` as an array.
     """
 
+    degree = 3
+
     def __init__(self, rst, parity="all", table=None):
         super().__init__(rst)
         self.parity = check_choice(parity, "parity", BISPECTRUM_PARITIES)
@@ -419,7 +435,7 @@ class Bispectrum(Invariants):
         """``B`` (F,) and ``dB`` (..., F) from ``c`` (dim,) and ``dc`` (..., dim), via ``dB/dc``."""
         c = _coefficients(c, self.rst.n_max, self.rst.l_max, vector=True)
         dc = _derivatives(dc, self.rst.dim, "dc")
-        return self._kernel.values(c), dc @ self._kernel.jacobian(c).T
+        return self._kernel.gradients(c, dc)
 
     def from_coefficients_with_hessians(self, c, dc, d2c):
         """``B``, ``dB`` (N, 3, F), ``d2B`` (N, 3, N, 3, F) from ``c``, ``dc`` (N, 3, dim), ``d2c`` (N, 3, 3, dim).
@@ -441,7 +457,7 @@ class Bispectrum(Invariants):
         if order == 0:
             return self._kernel.values(c), None, None
         if order == 1:
-            return self._kernel.values(c), dc @ self._kernel.jacobian(c).T, None
+            return (*self._kernel.gradients(c, dc), None)
         return self._kernel.hessian(c, dc, d2c)
 
 
