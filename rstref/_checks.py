@@ -32,8 +32,17 @@ def as_float_array(value, name, trailing_shape=(), ndim=None, allow_nonfinite=Fa
     allow_nonfinite : bool
         If False (default) NaN or infinite entries raise ``ValueError``.
     """
-    arr = np.asarray(value)
-    if arr.dtype == object or arr.dtype.kind not in "fiu":
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as error:  # ragged nesting, or an object numpy refuses
+        raise ValueError(f"{name} must be a rectangular array of numbers (every row of the "
+                         f"same length), got a {type(value).__name__} numpy cannot read "
+                         f"as one: {error}") from None
+    if arr.dtype == object:
+        raise TypeError(f"{name} must be a rectangular array of real numbers, got "
+                        "entries numpy reads as Python objects (ragged rows, strings, "
+                        "None, or integers beyond int64)")
+    if arr.dtype.kind not in "fiu":
         raise TypeError(
             f"{name} must be a real float array, got dtype {arr.dtype}"
         )
@@ -233,3 +242,21 @@ def check_allocation(n_bytes, what, remedy):
     if n_bytes > limit:
         raise ValueError(f"{what} needs about {_bytes_text(n_bytes)}, more than "
                          f"rstref.limits.MAX_ALLOCATION_BYTES = {_bytes_text(limit)}; {remedy}")
+
+
+#: smallest positive normal float64; below it 1/|r| overflows
+SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
+
+
+def check_no_subnormal_rows(points, name):
+    """Raise ``ValueError`` naming ``name`` if a row of ``points`` (n, 3), already checked,
+    has ``0 < max|coordinate| < 2.2e-308``: derivatives of ``Y(r/|r|)`` there need
+    ``1/|r|``, which overflows float64 (the zero vector itself is fine: docs/conventions.md)."""
+    if not points.size:
+        return
+    big = np.max(np.abs(points), axis=1)
+    bad = np.flatnonzero((big > 0.0) & (big < SMALLEST_NORMAL))
+    if bad.size:
+        raise ValueError(f"{name} rows {bad[:5].tolist()} have 0 < |r| < {SMALLEST_NORMAL:.3g} "
+                         "(subnormal): 1/|r| overflows, so derivatives with respect to them "
+                         "are not representable in float64; move them to 0 or away from it")

@@ -27,6 +27,7 @@ from rstref._checks import (
     as_positions_and_values,
     check_bool,
     check_no_coincident_atoms,
+    check_no_subnormal_rows,
     check_offsets,
 )
 from rstref._dispatch import wants_gpu
@@ -52,18 +53,20 @@ def check_tensor(rst):
     return rst
 
 
-def _checked_batch(rst, positions, values, offsets, normalize):
+def _checked_batch(rst, positions, values, offsets, normalize, order=0):
     """Validate once; return the engine's batch (one density) and ``normalize``."""
     check_tensor(rst)
     normalize = check_bool(normalize, "normalize")
     positions, values = as_positions_and_values(positions, values)
     offsets = check_offsets(offsets, positions.shape[0])
     check_no_coincident_atoms(positions, offsets)
+    if order >= 1:
+        check_no_subnormal_rows(positions, "positions")
     return one_density(positions, values, offsets), normalize
 
 
 def _expansions_cpu(rst, positions, values, offsets, normalize, order):
-    batch, normalize = _checked_batch(rst, positions, values, offsets, normalize)
+    batch, normalize = _checked_batch(rst, positions, values, offsets, normalize, order)
     c, dc, d2c = rst._expansion.coefficients(batch, normalize, order)
     return c, dc, d2c, batch.offsets
 

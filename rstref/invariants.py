@@ -36,7 +36,13 @@ coefficients (``from_coefficients...``) for callers that build ``c`` themselves.
 
 import numpy as np
 
-from rstref._checks import as_float_array, check_bool, check_choice, check_int
+from rstref._checks import (
+    as_float_array,
+    check_allocation,
+    check_bool,
+    check_choice,
+    check_int,
+)
 from rstref._engine import invariants as _engine
 from rstref._engine import single_environment
 from rstref._engine.expansion import unscale
@@ -98,6 +104,15 @@ def _derivatives(dc, dim, name, trailing=1):
     if arr.ndim < trailing or arr.shape[-1] != dim:
         raise ValueError(f"{name} must have shape (..., {dim}), got {arr.shape}")
     return as_float_array(arr, name, trailing_shape=(dim,), ndim=arr.ndim)
+
+
+def check_hessian_size(n_atoms, n_features, what):
+    """Refuse a dense Hessian ``(N, 3, N, 3, F)`` beyond ``limits.MAX_ALLOCATION_BYTES``."""
+    check_allocation(8.0 * (3 * n_atoms) ** 2 * n_features,
+                     f"{what} of {n_atoms} atoms and {n_features} features "
+                     f"(a dense ({n_atoms}, 3, {n_atoms}, 3, {n_features}) array)",
+                     "use gradients only, fewer atoms, or the per-neighbour derivatives of "
+                     "rstref.featurize")
 
 
 # ----------------------------------------------------------------------------- power spectrum
@@ -176,6 +191,7 @@ def power_spectrum_with_hessians(c, dc, d2c, n_max, l_max):
     d2c = as_float_array(d2c, "d2c", trailing_shape=(3, 3, dim), ndim=4)
     if d2c.shape[0] != N:
         raise ValueError(f"d2c must have shape ({N}, 3, 3, {dim}) to match dc, got {d2c.shape}")
+    check_hessian_size(N, power_spectrum_size(n_max, l_max), "power_spectrum_with_hessians")
     return _engine.power_spectrum_hessian(c, dc, d2c, n_max, l_max)
 
 
@@ -287,8 +303,11 @@ class Invariants:
         raise NotImplementedError
 
     def _compute(self, positions, values, normalize, order):
-        positions, values = _check_positions_values(positions, values)
+        positions, values = _check_positions_values(positions, values, order)
         normalize = check_bool(normalize, "normalize")
+        if order == 2:
+            check_hessian_size(positions.shape[0], self.n_features,
+                               f"{type(self).__name__}.compute_with_hessians")
         return self._compute_checked(positions, values, normalize, order)
 
     def compute(self, positions, values=None, normalize=True):
@@ -451,6 +470,7 @@ class Bispectrum(Invariants):
         d2c = as_float_array(d2c, "d2c", trailing_shape=(3, 3, dim), ndim=4)
         if d2c.shape[0] != N:
             raise ValueError(f"d2c must have shape ({N}, 3, 3, {dim}) to match dc, got {d2c.shape}")
+        check_hessian_size(N, self.n_features, "Bispectrum.from_coefficients_with_hessians")
         return self._kernel.hessian(c, dc, d2c)
 
     def _from_checked(self, c, dc, d2c, order):
