@@ -34,10 +34,10 @@ def as_float_array(value, name, trailing_shape=(), ndim=None, allow_nonfinite=Fa
     """
     try:
         arr = np.asarray(value)
-    except (ValueError, TypeError) as error:  # ragged nesting, or an object numpy refuses
+    except (ValueError, TypeError):  # ragged nesting, or an object numpy refuses
         raise ValueError(f"{name} must be a rectangular array of numbers (every row of the "
-                         f"same length), got a {type(value).__name__} numpy cannot read "
-                         f"as one: {error}") from None
+                         f"same length), got a {type(value).__name__} with rows of "
+                         "different lengths or entries that are not numbers") from None
     if arr.dtype == object:
         raise TypeError(f"{name} must be a rectangular array of real numbers, got "
                         "entries numpy reads as Python objects (ragged rows, strings, "
