@@ -32,12 +32,7 @@ def as_float_array(value, name, trailing_shape=(), ndim=None, allow_nonfinite=Fa
     allow_nonfinite : bool
         If False (default) NaN or infinite entries raise ``ValueError``.
     """
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError):  # ragged nesting, or an object numpy refuses
-        raise ValueError(f"{name} must be a rectangular array of numbers (every row of the "
-                         f"same length), got a {type(value).__name__} with rows of "
-                         "different lengths or entries that are not numbers") from None
+    arr = as_array(value, name)
     if arr.dtype == object:
         raise TypeError(f"{name} must be a rectangular array of real numbers, got "
                         "entries numpy reads as Python objects (ragged rows, strings, "
@@ -93,7 +88,7 @@ def check_positive_float(value, name):
     """Return ``value`` as a float, requiring it to be finite and > 0."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    value = _as_python_float(value, name)
     if not np.isfinite(value) or value <= 0.0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return value
@@ -101,7 +96,11 @@ def check_positive_float(value, name):
 
 def check_choice(value, name, choices):
     """Return ``value`` if it is one of ``choices``, else raise ``ValueError``."""
-    if value not in choices:
+    try:
+        known = value in choices
+    except (TypeError, ValueError):  # an array or another value that does not compare
+        known = False
+    if not known:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
 
@@ -178,7 +177,7 @@ def check_nonnegative_float(value, name):
     """Return ``value`` as a float, requiring it to be finite and >= 0 (bools rejected)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    value = _as_python_float(value, name)
     if not np.isfinite(value) or value < 0.0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return value
@@ -200,7 +199,7 @@ def check_float(value, name, low=None, high=None, low_open=False, high_open=Fals
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    value = _as_python_float(value, name)
     below = low is not None and (value <= low if low_open else value < low)
     above = high is not None and (value >= high if high_open else value > high)
     if not np.isfinite(value) or below or above:
@@ -211,6 +210,9 @@ def check_float(value, name, low=None, high=None, low_open=False, high_open=Fals
 
 
 def _bytes_text(n_bytes):
+    if n_bytes >= 1e15:
+        digits = len(str(int(n_bytes))) - 1 if isinstance(n_bytes, int) else int(np.log10(n_bytes))
+        return f"1e{digits} bytes"
     for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n_bytes >= size:
             return f"{n_bytes / size:.3g} {unit}"
@@ -260,3 +262,24 @@ def check_no_subnormal_rows(points, name):
         raise ValueError(f"{name} rows {bad[:5].tolist()} have 0 < |r| < {SMALLEST_NORMAL:.3g} "
                          "(subnormal): 1/|r| overflows, so derivatives with respect to them "
                          "are not representable in float64; move them to 0 or away from it")
+
+
+def _as_python_float(value, name):
+    """``float(value)`` of an already type-checked real number; an integer beyond float64
+    (``float(10**400)``) raises ``ValueError`` naming ``name`` instead of OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be a finite number, got an integer of "
+                         f"{len(str(abs(int(value))))} digits, beyond float64") from None
+
+
+def as_array(value, name):
+    """``numpy.asarray(value)``; ragged nesting (which numpy refuses with "inhomogeneous
+    shape") raises ``ValueError`` naming ``name`` and saying what was expected."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError):  # ragged nesting, or an object numpy refuses
+        raise ValueError(f"{name} must be a rectangular array of numbers (every row of the "
+                         f"same length), got a {type(value).__name__} with rows of "
+                         "different lengths or entries that are not numbers") from None

@@ -37,6 +37,7 @@ coefficients (``from_coefficients...``) for callers that build ``c`` themselves.
 import numpy as np
 
 from rstref._checks import (
+    as_array,
     as_float_array,
     check_allocation,
     check_bool,
@@ -90,7 +91,7 @@ def _check_sizes(n_max, l_max):
 
 def _coefficients(c, n_max, l_max, name="c", vector=False):
     dim = nlm_size(n_max, l_max)
-    arr = np.asarray(c)
+    arr = as_array(c, name)
     if arr.ndim == 0 or arr.shape[-1] != dim or (vector and arr.ndim != 1):
         shape = f"({dim},)" if vector else f"(..., {dim})"
         raise ValueError(f"{name} must have shape {shape} = n_max*(l_max+1)**2 for "
@@ -100,7 +101,7 @@ def _coefficients(c, n_max, l_max, name="c", vector=False):
 
 def _derivatives(dc, dim, name, trailing=1):
     """``dc`` with last axis ``dim`` (any leading axes) as float64."""
-    arr = np.asarray(dc)
+    arr = as_array(dc, name)
     if arr.ndim < trailing or arr.shape[-1] != dim:
         raise ValueError(f"{name} must have shape (..., {dim}), got {arr.shape}")
     return as_float_array(arr, name, trailing_shape=(dim,), ndim=arr.ndim)

@@ -53,6 +53,7 @@ batch of one, projected by the same per-atom kernel as :mod:`rstref.batched` and
 import numpy as np
 
 from rstref._checks import (
+    as_array,
     as_float_array,
     as_positions_and_values,
     check_allocation,
@@ -181,7 +182,7 @@ class RadialSphericalTensor:
 
     def check_coefficients(self, c, name="c"):
         """Return ``c`` as float64 with last axis ``dim`` (any leading axes), or raise."""
-        arr = np.asarray(c)
+        arr = as_array(c, name)
         if arr.ndim == 0 or arr.shape[-1] != self.dim:
             raise ValueError(f"{name} must have shape (..., {self.dim}) (dim of {self.irreps}), "
                              f"got {arr.shape}")
@@ -306,7 +307,8 @@ class RadialSphericalTensor:
         ----------
         c : array_like, shape (dim,)
         r_cut : float, optional
-            Half-width of the grid (default: the tensor's ``r_cut``).  Points outside
+            Half-width of the grid, in ``(0, 1e300]`` (default: the tensor's ``r_cut``).
+            Points outside
             the ball ``|r| <= r_cut`` are set to 0.
         res : int
             Points per axis, >= 2.  A grid needing more than
@@ -320,13 +322,12 @@ class RadialSphericalTensor:
         grid : ndarray, shape (res, res, res)
             ``grid[i, j, k] = f(lin[i], lin[j], lin[k])`` (x, y, z).
         """
-        from rstref._checks import check_positive_float
-
         c = self.check_coefficients(c)
-        r_cut = self.r_cut if r_cut is None else check_positive_float(r_cut, "r_cut")
+        r_cut = self.r_cut if r_cut is None else check_float(r_cut, "r_cut", 0.0, 1e300,
+                                                              low_open=True)
         res = check_int(res, "res", 2)
         # meshgrid (3 floats per point), the stacked points (3), the signal and the norms
-        check_allocation(64.0 * res ** 3, f"signal_on_grid(res={res})",
+        check_allocation(64 * res ** 3, f"signal_on_grid(res={res})",
                          "use a smaller res (memory grows like 64 * res**3 bytes)")
         lin = np.linspace(-r_cut, r_cut, res)
         x, y, z = np.meshgrid(lin, lin, lin, indexing="ij")
@@ -434,8 +435,6 @@ def grid_local_maxima(grid, threshold):
         greater than each of their (up to 6) face neighbours inside the array (voxels
         on the border have fewer neighbours), sorted by decreasing value (ties: C order).
     """
-    if np.ndim(grid) != 3:
-        raise ValueError(f"grid must be a 3-D array, got shape {np.shape(grid)}")
     grid = as_float_array(grid, "grid", ndim=3)
     threshold = check_float(threshold, "threshold")
     padded = np.pad(grid, 1, constant_values=-np.inf)
