@@ -183,6 +183,26 @@ ENTRIES = {
     "rotation_generators": (analysis.rotation_generators, dict(positions=X), {}),
     "loss": (analysis.loss, dict(x=X.ravel(), target=PS.compute(X, V), values=V, descriptor=PS), {}),
     "LinearPotential": (_linear_potential, dict(weights=None, bias=0.0), {}),
+    "SphericalHarmonics.compute_with_hessians": (
+        rstref.SphericalHarmonics(3, "component").compute_with_hessians, dict(xyz=X), {}),
+    "PowerSpectrum.from_coefficients_with_gradients": (PS.from_coefficients_with_gradients,
+                                                       dict(c=C, dc=DC), {}),
+    "Bispectrum.compute_with_gradients": (BS.compute_with_gradients,
+                                          dict(positions=X, values=V, normalize=False), {}),
+    "batched.expansions_with_gradients": (batched.expansions_with_gradients,
+                                          dict(rst=RST, positions=X, offsets=np.array([0, 0, 3]),
+                                               values=V, normalize=False), {}),
+    "neighbor_list(open)": (neighbors.neighbor_list, dict(positions=X, r_cut=0.9), {}),
+    "featurize(options)": (_featurize, dict(species_mode="channels", species_values=None,
+                                            species=["H", "O"], invariant="bispectrum",
+                                            gradients=True, stress=False, normalize=False,
+                                            include_center=False), {}),
+    "Featurizer": (rstref.Featurizer, dict(r_cut=3.0, n_max=3, l_max=2, species=["H", "O"],
+                                           radial="cosines", envelope_power=3), {}),
+    "degeneracy": (analysis.degeneracy, dict(positions=X, values=V, descriptor=PS, rtol=1e-6),
+                   {}),
+    "symmetry_forced_subspace": (analysis.symmetry_forced_subspace,
+                                 dict(positions=X, values=V, tol=1e-6), {}),
 }
 
 # ----------------------------------------------------------------------------- bad values
@@ -296,6 +316,13 @@ KNOWN = [
     ("LinearPotential", "bias", "abc",
      "rstref/potential: LinearPotential(bias='abc') says 'could not convert string to float' "
      "instead of naming bias"),
+    ("degeneracy", "values", V * 1e300,
+     "rstref/analysis: degeneracy with peak values 1e300 (a Hessian beyond float64) raises "
+     "numpy's LinAlgError 'Eigenvalues did not converge' instead of a ValueError naming "
+     "values"),
+    ("Featurizer", "radial", "abc",
+     "rstref/features/featurizer.py: Featurizer(radial='abc') says 'primitive must be one "
+     "of ...' (the radial basis's argument), not radial"),
     ("neighbor_list", "cell", [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0]],
      "rstref/neighbors.py: a ragged cell gives numpy's 'inhomogeneous shape' message instead "
      "of naming cell"),

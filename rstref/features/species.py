@@ -33,6 +33,11 @@ def species_list(species):
         return None
     if isinstance(species, (str, numbers.Integral, np.integer)):
         species = [species]
+    try:
+        species = list(species)
+    except TypeError:
+        raise TypeError("species must be a chemical symbol, an atomic number or a sequence of "
+                        f"them, got {type(species).__name__}") from None
     out = [atomic_number(s, "species") for s in species]
     if len(set(out)) != len(out):
         raise ValueError(f"species contains duplicates: {list(species)!r}")
