@@ -254,7 +254,7 @@ def check_no_subnormal_rows(points, name):
     """Raise ``ValueError`` naming ``name`` if a row of ``points`` (n, 3), already checked,
     has ``0 < max|coordinate| < 2.2e-308``: derivatives of ``Y(r/|r|)`` there need
     ``1/|r|``, which overflows float64 (the zero vector itself is fine: docs/conventions.md)."""
-    if not points.size:
+    if not points.size or _first_subnormal_row(points, SMALLEST_NORMAL) < 0:
         return
     big = np.max(np.abs(points), axis=1)
     bad = np.flatnonzero((big > 0.0) & (big < SMALLEST_NORMAL))
@@ -283,3 +283,12 @@ def as_array(value, name):
         raise ValueError(f"{name} must be a rectangular array of numbers (every row of the "
                          f"same length), got a {type(value).__name__} with rows of "
                          "different lengths or entries that are not numbers") from None
+
+
+@njit
+def _first_subnormal_row(points, smallest):
+    for i in range(points.shape[0]):
+        big = max(abs(points[i, 0]), abs(points[i, 1]), abs(points[i, 2]))
+        if 0.0 < big < smallest:
+            return i
+    return -1

@@ -30,13 +30,21 @@ from rstref._numba import njit
 WEIGHT_SCALE_ABOVE = 2.0 ** 64
 
 
+@njit
+def _largest_magnitude(flat):
+    top = 0.0
+    for x in flat:
+        top = max(top, abs(x))
+    return top
+
+
 def power_of_two_scale(limit, *arrays):
     """1.0 if every entry of ``arrays`` is at most ``limit`` in magnitude, else a power of
     two ``s`` with ``max|entries| / s`` in ``[1, 2)`` (finite for finite entries)."""
     largest = 0.0
     for a in arrays:
         if a.size:
-            largest = max(largest, float(np.max(np.abs(a))))
+            largest = max(largest, _largest_magnitude(a.reshape(-1)))
     if not largest > limit:
         return 1.0
     return float(np.ldexp(1.0, int(np.frexp(largest)[1]) - 1))

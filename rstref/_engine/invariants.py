@@ -48,7 +48,7 @@ def _power_spectra_gradient_rows(c, dc_rows, offsets, n_max, l_max, dp_rows):
 def power_spectra(c, n_max, l_max):
     """``p`` (k, F) of the rows of ``c`` (k, dim); rows beyond the limit scaled one by one."""
     p = _power_spectra_unscaled(c, n_max, l_max)
-    if c.size and np.max(np.abs(c)) > COEFFICIENT_SCALE_ABOVE:
+    if power_of_two_scale(COEFFICIENT_SCALE_ABOVE, c) != 1.0:
         for e in np.nonzero(np.max(np.abs(c), axis=1) > COEFFICIENT_SCALE_ABOVE)[0]:
             s = power_of_two_scale(COEFFICIENT_SCALE_ABOVE, c[e])
             p[e] = _power_spectra_unscaled(c[e:e + 1] / s, n_max, l_max)[0]
