@@ -28,6 +28,13 @@ to ``n <= n2`` and multiplied by ``w``.)
 
 Bispectrum: see :class:`Bispectrum`.
 
+Overflow: the invariants are homogeneous polynomials (degree 2 or 3) in the coefficients,
+which are linear in the peak heights.  Peak heights beyond ``2**64`` and coefficients beyond
+``2**200`` in magnitude are divided by a power of two before the kernels run and the
+results multiplied back one factor at a time (exact), so every finite input gives finite
+invariants and derivatives, or ``+-inf`` where the true value exceeds float64 -- never
+NaN from ``inf - inf`` in an overflowed intermediate sum.
+
 Every descriptor class derives from :class:`Invariants` and offers ``rst``,
 ``n_features``, ``compute``, ``compute_with_gradients`` (``dp``: ``(N, 3, F)``),
 ``compute_with_hessians`` (``d2p``: ``(N, 3, N, 3, F)``) and the same three from
