@@ -32,8 +32,12 @@ def as_float_array(value, name, trailing_shape=(), ndim=None, allow_nonfinite=Fa
     allow_nonfinite : bool
         If False (default) NaN or infinite entries raise ``ValueError``.
     """
-    arr = np.asarray(value)
-    if arr.dtype == object or arr.dtype.kind not in "fiu":
+    arr = as_array(value, name)
+    if arr.dtype == object:
+        raise TypeError(f"{name} must be a rectangular array of real numbers, got "
+                        "entries numpy reads as Python objects (ragged rows, strings, "
+                        "None, or integers beyond int64)")
+    if arr.dtype.kind not in "fiu":
         raise TypeError(
             f"{name} must be a real float array, got dtype {arr.dtype}"
         )
@@ -84,7 +88,7 @@ def check_positive_float(value, name):
     """Return ``value`` as a float, requiring it to be finite and > 0."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    value = _as_python_float(value, name)
     if not np.isfinite(value) or value <= 0.0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return value
@@ -92,7 +96,11 @@ def check_positive_float(value, name):
 
 def check_choice(value, name, choices):
     """Return ``value`` if it is one of ``choices``, else raise ``ValueError``."""
-    if value not in choices:
+    try:
+        known = value in choices
+    except (TypeError, ValueError):  # an array or another value that does not compare
+        known = False
+    if not known:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
 
@@ -169,7 +177,7 @@ def check_nonnegative_float(value, name):
     """Return ``value`` as a float, requiring it to be finite and >= 0 (bools rejected)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    value = _as_python_float(value, name)
     if not np.isfinite(value) or value < 0.0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return value
@@ -191,7 +199,7 @@ def check_float(value, name, low=None, high=None, low_open=False, high_open=Fals
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    value = _as_python_float(value, name)
     below = low is not None and (value <= low if low_open else value < low)
     above = high is not None and (value >= high if high_open else value > high)
     if not np.isfinite(value) or below or above:
@@ -202,6 +210,9 @@ def check_float(value, name, low=None, high=None, low_open=False, high_open=Fals
 
 
 def _bytes_text(n_bytes):
+    if n_bytes >= 1e15:
+        digits = len(str(int(n_bytes))) - 1 if isinstance(n_bytes, int) else int(np.log10(n_bytes))
+        return f"1e{digits} bytes"
     for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n_bytes >= size:
             return f"{n_bytes / size:.3g} {unit}"
@@ -233,3 +244,51 @@ def check_allocation(n_bytes, what, remedy):
     if n_bytes > limit:
         raise ValueError(f"{what} needs about {_bytes_text(n_bytes)}, more than "
                          f"rstref.limits.MAX_ALLOCATION_BYTES = {_bytes_text(limit)}; {remedy}")
+
+
+#: smallest positive normal float64; below it 1/|r| overflows
+SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
+
+
+def check_no_subnormal_rows(points, name):
+    """Raise ``ValueError`` naming ``name`` if a row of ``points`` (n, 3), already checked,
+    has ``0 < max|coordinate| < 2.2e-308``: derivatives of ``Y(r/|r|)`` there need
+    ``1/|r|``, which overflows float64 (the zero vector itself is fine: docs/conventions.md)."""
+    if not points.size or _first_subnormal_row(points, SMALLEST_NORMAL) < 0:
+        return
+    big = np.max(np.abs(points), axis=1)
+    bad = np.flatnonzero((big > 0.0) & (big < SMALLEST_NORMAL))
+    if bad.size:
+        raise ValueError(f"{name} rows {bad[:5].tolist()} have 0 < |r| < {SMALLEST_NORMAL:.3g} "
+                         "(subnormal): 1/|r| overflows, so derivatives with respect to them "
+                         "are not representable in float64; move them to 0 or away from it")
+
+
+def _as_python_float(value, name):
+    """``float(value)`` of an already type-checked real number; an integer beyond float64
+    (``float(10**400)``) raises ``ValueError`` naming ``name`` instead of OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be a finite number, got an integer of "
+                         f"{len(str(abs(int(value))))} digits, beyond float64") from None
+
+
+def as_array(value, name):
+    """``numpy.asarray(value)``; ragged nesting (which numpy refuses with "inhomogeneous
+    shape") raises ``ValueError`` naming ``name`` and saying what was expected."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError):  # ragged nesting, or an object numpy refuses
+        raise ValueError(f"{name} must be a rectangular array of numbers (every row of the "
+                         f"same length), got a {type(value).__name__} with rows of "
+                         "different lengths or entries that are not numbers") from None
+
+
+@njit
+def _first_subnormal_row(points, smallest):
+    for i in range(points.shape[0]):
+        big = max(abs(points[i, 0]), abs(points[i, 1]), abs(points[i, 2]))
+        if 0.0 < big < smallest:
+            return i
+    return -1

@@ -27,11 +27,13 @@ from rstref._checks import (
     as_positions_and_values,
     check_bool,
     check_no_coincident_atoms,
+    check_no_subnormal_rows,
     check_offsets,
 )
 from rstref._dispatch import wants_gpu
 from rstref._engine import invariants as _engine_invariants
 from rstref._engine import one_density
+from rstref._engine.expansion import unscale
 from rstref.tensor import RadialSphericalTensor
 
 __all__ = [
@@ -52,20 +54,31 @@ def check_tensor(rst):
     return rst
 
 
-def _checked_batch(rst, positions, values, offsets, normalize):
+def _checked_batch(rst, positions, values, offsets, normalize, order=0):
     """Validate once; return the engine's batch (one density) and ``normalize``."""
     check_tensor(rst)
     normalize = check_bool(normalize, "normalize")
     positions, values = as_positions_and_values(positions, values)
     offsets = check_offsets(offsets, positions.shape[0])
     check_no_coincident_atoms(positions, offsets)
+    if order >= 1:
+        check_no_subnormal_rows(positions, "positions")
     return one_density(positions, values, offsets), normalize
 
 
 def _expansions_cpu(rst, positions, values, offsets, normalize, order):
-    batch, normalize = _checked_batch(rst, positions, values, offsets, normalize)
+    batch, normalize = _checked_batch(rst, positions, values, offsets, normalize, order)
     c, dc, d2c = rst._expansion.coefficients(batch, normalize, order)
     return c, dc, d2c, batch.offsets
+
+
+def _scaled_expansions_cpu(rst, positions, values, offsets, normalize, order):
+    """``(s, c, dc, d2c, offsets)`` with true coefficients ``s * c`` (see
+    :meth:`rstref._engine.Expansion.coefficients_scaled`): the power spectra are computed
+    from ``c`` and multiplied by ``s`` twice, so huge values never give NaN."""
+    batch, normalize = _checked_batch(rst, positions, values, offsets, normalize, order)
+    scale, c, dc, d2c = rst._expansion.coefficients_scaled(batch, normalize, order)
+    return scale, c, dc, d2c, batch.offsets
 
 
 # ----------------------------------------------------------------------------- public
@@ -136,8 +149,8 @@ def power_spectra(rst, positions, offsets, values=None, normalize=True, device=N
     """
     if wants_gpu(device, positions, values, offsets):
         return _gpu().power_spectra(rst, positions, offsets, values, normalize, gradients=False)[0]
-    c = _expansions_cpu(rst, positions, values, offsets, normalize, 0)[0]
-    return _engine_invariants.power_spectra(c, rst.n_max, rst.l_max)
+    scale, c, _, _, _ = _scaled_expansions_cpu(rst, positions, values, offsets, normalize, 0)
+    return unscale(scale, 2, _engine_invariants.power_spectra(c, rst.n_max, rst.l_max))[0]
 
 
 def power_spectra_with_gradients(rst, positions, offsets, values=None, normalize=True, device=None):
@@ -148,7 +161,8 @@ def power_spectra_with_gradients(rst, positions, offsets, values=None, normalize
     """
     if wants_gpu(device, positions, values, offsets):
         return _gpu().power_spectra(rst, positions, offsets, values, normalize, gradients=True)
-    c, dc, _, offsets = _expansions_cpu(rst, positions, values, offsets, normalize, 1)
+    scale, c, dc, _, offsets = _scaled_expansions_cpu(rst, positions, values, offsets,
+                                                      normalize, 1)
     p = _engine_invariants.power_spectra(c, rst.n_max, rst.l_max)
     dp = _engine_invariants.power_spectra_gradients(c, dc, offsets, rst.n_max, rst.l_max)
-    return p, dp
+    return unscale(scale, 2, p, dp)

@@ -28,6 +28,13 @@ to ``n <= n2`` and multiplied by ``w``.)
 
 Bispectrum: see :class:`Bispectrum`.
 
+Overflow: the invariants are homogeneous polynomials (degree 2 or 3) in the coefficients,
+which are linear in the peak heights.  Peak heights beyond ``2**64`` and coefficients beyond
+``2**200`` in magnitude are divided by a power of two before the kernels run and the
+results multiplied back one factor at a time (exact), so every finite input gives finite
+invariants and derivatives, or ``+-inf`` where the true value exceeds float64 -- never
+NaN from ``inf - inf`` in an overflowed intermediate sum.
+
 Every descriptor class derives from :class:`Invariants` and offers ``rst``,
 ``n_features``, ``compute``, ``compute_with_gradients`` (``dp``: ``(N, 3, F)``),
 ``compute_with_hessians`` (``d2p``: ``(N, 3, N, 3, F)``) and the same three from
@@ -36,8 +43,17 @@ coefficients (``from_coefficients...``) for callers that build ``c`` themselves.
 
 import numpy as np
 
-from rstref._checks import as_float_array, check_bool, check_choice, check_int
+from rstref._checks import (
+    as_array,
+    as_float_array,
+    check_allocation,
+    check_bool,
+    check_choice,
+    check_int,
+)
 from rstref._engine import invariants as _engine
+from rstref._engine import single_environment
+from rstref._engine.expansion import unscale
 from rstref.layouts import (  # noqa: F401 (re-exported)
     BISPECTRUM_PARITIES,
     bispectrum_index,
@@ -82,7 +98,7 @@ def _check_sizes(n_max, l_max):
 
 def _coefficients(c, n_max, l_max, name="c", vector=False):
     dim = nlm_size(n_max, l_max)
-    arr = np.asarray(c)
+    arr = as_array(c, name)
     if arr.ndim == 0 or arr.shape[-1] != dim or (vector and arr.ndim != 1):
         shape = f"({dim},)" if vector else f"(..., {dim})"
         raise ValueError(f"{name} must have shape {shape} = n_max*(l_max+1)**2 for "
@@ -92,10 +108,19 @@ def _coefficients(c, n_max, l_max, name="c", vector=False):
 
 def _derivatives(dc, dim, name, trailing=1):
     """``dc`` with last axis ``dim`` (any leading axes) as float64."""
-    arr = np.asarray(dc)
+    arr = as_array(dc, name)
     if arr.ndim < trailing or arr.shape[-1] != dim:
         raise ValueError(f"{name} must have shape (..., {dim}), got {arr.shape}")
     return as_float_array(arr, name, trailing_shape=(dim,), ndim=arr.ndim)
+
+
+def check_hessian_size(n_atoms, n_features, what):
+    """Refuse a dense Hessian ``(N, 3, N, 3, F)`` beyond ``limits.MAX_ALLOCATION_BYTES``."""
+    check_allocation(8.0 * (3 * n_atoms) ** 2 * n_features,
+                     f"{what} of {n_atoms} atoms and {n_features} features "
+                     f"(a dense ({n_atoms}, 3, {n_atoms}, 3, {n_features}) array)",
+                     "use gradients only, fewer atoms, or the per-neighbour derivatives of "
+                     "rstref.featurize")
 
 
 # ----------------------------------------------------------------------------- power spectrum
@@ -174,6 +199,7 @@ def power_spectrum_with_hessians(c, dc, d2c, n_max, l_max):
     d2c = as_float_array(d2c, "d2c", trailing_shape=(3, 3, dim), ndim=4)
     if d2c.shape[0] != N:
         raise ValueError(f"d2c must have shape ({N}, 3, 3, {dim}) to match dc, got {d2c.shape}")
+    check_hessian_size(N, power_spectrum_size(n_max, l_max), "power_spectrum_with_hessians")
     return _engine.power_spectrum_hessian(c, dc, d2c, n_max, l_max)
 
 
@@ -248,7 +274,14 @@ class Invariants:
     ----------
     rst : RadialSphericalTensor
     n_features : int
+    degree : int
+        Polynomial degree of the invariants in the coefficients (2: power spectrum, 3:
+        bispectrum).  They are computed without intermediate overflow (inputs of large
+        magnitude are scaled by a power of two, the results scaled back), so finite input
+        gives finite values or, where the true value exceeds float64, ``+-inf``; never NaN.
     """
+
+    degree = None
 
     def __init__(self, rst):
         if not isinstance(rst, RadialSphericalTensor):
@@ -267,16 +300,22 @@ class Invariants:
         float64, finite, without coincident atoms, ``normalize`` a bool, ``order`` in
         {0, 1, 2}.
         """
-        c, dc, d2c = self.rst._project_checked(positions, values, normalize, order)
-        return self._from_checked(c, dc, d2c, order)
+        scale, c, dc, d2c = self.rst._expansion.coefficients_scaled(
+            single_environment(positions, values), normalize, order)
+        p, dp, d2p = self._from_checked(c[0], dc, d2c, order)
+        unscale(scale, self.degree, *(a for a in (p, dp, d2p) if a is not None))
+        return p, dp, d2p
 
     def _from_checked(self, c, dc, d2c, order):
         """``(p, dp, d2p)`` up to ``order`` from the engine's (checked) coefficients."""
         raise NotImplementedError
 
     def _compute(self, positions, values, normalize, order):
-        positions, values = _check_positions_values(positions, values)
+        positions, values = _check_positions_values(positions, values, order)
         normalize = check_bool(normalize, "normalize")
+        if order == 2:
+            check_hessian_size(positions.shape[0], self.n_features,
+                               f"{type(self).__name__}.compute_with_hessians")
         return self._compute_checked(positions, values, normalize, order)
 
     def compute(self, positions, values=None, normalize=True):
@@ -308,6 +347,8 @@ class PowerSpectrum(Invariants):
     n_features : int
         ``(l_max+1) * n_max*(n_max+1)/2`` (75 for n_max=5, l_max=4).
     """
+
+    degree = 2
 
     def __init__(self, rst):
         super().__init__(rst)
@@ -391,6 +432,8 @@ class Bispectrum(Invariants):
         ``bispectrum_range(n_max, l_max, parity)`` as an array.
     """
 
+    degree = 3
+
     def __init__(self, rst, parity="all", table=None):
         super().__init__(rst)
         self.parity = check_choice(parity, "parity", BISPECTRUM_PARITIES)
@@ -419,7 +462,7 @@ class Bispectrum(Invariants):
         """``B`` (F,) and ``dB`` (..., F) from ``c`` (dim,) and ``dc`` (..., dim), via ``dB/dc``."""
         c = _coefficients(c, self.rst.n_max, self.rst.l_max, vector=True)
         dc = _derivatives(dc, self.rst.dim, "dc")
-        return self._kernel.values(c), dc @ self._kernel.jacobian(c).T
+        return self._kernel.gradients(c, dc)
 
     def from_coefficients_with_hessians(self, c, dc, d2c):
         """``B``, ``dB`` (N, 3, F), ``d2B`` (N, 3, N, 3, F) from ``c``, ``dc`` (N, 3, dim), ``d2c`` (N, 3, 3, dim).
@@ -435,13 +478,14 @@ class Bispectrum(Invariants):
         d2c = as_float_array(d2c, "d2c", trailing_shape=(3, 3, dim), ndim=4)
         if d2c.shape[0] != N:
             raise ValueError(f"d2c must have shape ({N}, 3, 3, {dim}) to match dc, got {d2c.shape}")
+        check_hessian_size(N, self.n_features, "Bispectrum.from_coefficients_with_hessians")
         return self._kernel.hessian(c, dc, d2c)
 
     def _from_checked(self, c, dc, d2c, order):
         if order == 0:
             return self._kernel.values(c), None, None
         if order == 1:
-            return self._kernel.values(c), dc @ self._kernel.jacobian(c).T, None
+            return (*self._kernel.gradients(c, dc), None)
         return self._kernel.hessian(c, dc, d2c)
 
 

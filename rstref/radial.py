@@ -84,6 +84,17 @@ MAX_ENVELOPE_POWER = 12
 #: the largest number of radial functions accepted
 MAX_N = 64
 
+#: accepted cutoff radii (length units).  The orthonormal functions scale like
+#: ``r_cut**-1.5`` and their second derivatives like ``r_cut**-3.5``; invariants and their
+#: Hessians are products of two or three of them, and the kernel-normalised projection
+#: divides by ``||phi||**2 ~ r_cut**-3`` (floored at ``limits.KERNEL_NORM_FLOOR``), so
+#: within this range everything stays far from float64's over- and underflow.
+R_CUT_MIN, R_CUT_MAX = 1e-30, 1e30
+
+#: the envelope ``(r_cut - r)**p`` is evaluated in float64: ``r_cut**p`` must stay
+#: within this factor of 1 (both ways)
+ENVELOPE_SCALE_MAX = 1e150
+
 _CHUNK = 256
 
 
@@ -128,6 +139,26 @@ def _check_distances(r):
     return r
 
 
+def _check_r_cut(r_cut):
+    r_cut = check_positive_float(r_cut, "r_cut")
+    if not R_CUT_MIN <= r_cut <= R_CUT_MAX:
+        raise ValueError(f"r_cut must be in [{R_CUT_MIN:g}, {R_CUT_MAX:g}] (rstref.radial."
+                         f"R_CUT_MIN/R_CUT_MAX: beyond, the basis functions and their "
+                         f"derivatives over- or underflow float64), got {r_cut!r}; "
+                         "change the length unit")
+    return r_cut
+
+
+def _check_envelope_scale(r_cut, envelope_power):
+    if envelope_power is None:
+        return
+    if abs(envelope_power * math.log10(r_cut)) > math.log10(ENVELOPE_SCALE_MAX):
+        raise ValueError(f"r_cut**envelope_power = {r_cut:g}**{envelope_power} is beyond "
+                         f"[1/{ENVELOPE_SCALE_MAX:g}, {ENVELOPE_SCALE_MAX:g}]: the envelope "
+                         "(r_cut - r)**p over- or underflows float64; use a smaller "
+                         "envelope_power or another length unit")
+
+
 def _check_envelope_power(envelope_power):
     if envelope_power is None:
         return None
@@ -145,7 +176,8 @@ class RadialPrimitives:
     n : int
         Number of primitives, ``k = 0..n-1`` (``>= 2`` for 'cosine_bumps').
     r_cut : float
-        Cutoff radius (> 0).
+        Cutoff radius, in ``[R_CUT_MIN, R_CUT_MAX] = [1e-30, 1e30]``; with an envelope
+        also ``r_cut**envelope_power`` in ``[1e-150, 1e150]``.
     primitive : {'cosine_bumps', 'cosines', 'smooth_cosines'}
         Family (formulas in the module docstring).
     envelope_power : int or None
@@ -175,9 +207,10 @@ class RadialPrimitives:
         check_choice(primitive, "primitive", FAMILIES)
         code, interior, at_cutoff, n_min = FAMILIES[primitive]
         self.n = check_int(n, "n", n_min, MAX_N)
-        self.r_cut = check_positive_float(r_cut, "r_cut")
+        self.r_cut = _check_r_cut(r_cut)
         self.primitive = primitive
         self.envelope_power = _check_envelope_power(envelope_power)
+        _check_envelope_scale(self.r_cut, self.envelope_power)
         self.family_code = code
         self.smoothness_interior = interior
         self.smoothness_at_cutoff = at_cutoff + (self.envelope_power or 0)
@@ -275,7 +308,9 @@ class OrthonormalRadialBasis:
         Number of radial functions (and of primitives), ``1 <= n_max <= 64``
         (``>= 2`` for 'cosine_bumps').
     r_cut : float
-        Cutoff radius, > 0.
+        Cutoff radius, in ``[R_CUT_MIN, R_CUT_MAX] = [1e-30, 1e30]`` (outside, the
+        functions and their derivatives over- or underflow float64: change the length
+        unit); with an envelope also ``r_cut**envelope_power`` in ``[1e-150, 1e150]``.
     primitive : {'cosine_bumps', 'cosines', 'smooth_cosines'}
         Primitive family (see the module docstring for formulas and smoothness).
     envelope_power : int or None

@@ -53,12 +53,16 @@ batch of one, projected by the same per-atom kernel as :mod:`rstref.batched` and
 import numpy as np
 
 from rstref._checks import (
+    as_array,
     as_float_array,
     as_positions_and_values,
+    check_allocation,
     check_bool,
     check_choice,
+    check_float,
     check_int,
     check_no_coincident_atoms,
+    check_no_subnormal_rows,
 )
 from rstref._engine import Expansion, single_environment
 from rstref.harmonics import SphericalHarmonics
@@ -81,9 +85,13 @@ _CHUNK = 8192
 
 
 
-def _check_positions_values(positions, values):
+def _check_positions_values(positions, values, order=0):
+    """Checked ``positions``, ``values``; ``order`` >= 1 (derivatives) also refuses
+    subnormal positions, where ``1/|r|`` overflows."""
     positions, values = as_positions_and_values(positions, values)
     check_no_coincident_atoms(positions)
+    if order >= 1:
+        check_no_subnormal_rows(positions, "positions")
     return positions, values
 
 
@@ -174,7 +182,7 @@ class RadialSphericalTensor:
 
     def check_coefficients(self, c, name="c"):
         """Return ``c`` as float64 with last axis ``dim`` (any leading axes), or raise."""
-        arr = np.asarray(c)
+        arr = as_array(c, name)
         if arr.ndim == 0 or arr.shape[-1] != self.dim:
             raise ValueError(f"{name} must have shape (..., {self.dim}) (dim of {self.irreps}), "
                              f"got {arr.shape}")
@@ -184,16 +192,29 @@ class RadialSphericalTensor:
     def basis_at(self, points):
         """``phi_nlm`` at ``points`` (n, 3): shape ``(n, dim)`` (0 beyond r_cut, see module doc)."""
         points = as_float_array(points, "points", trailing_shape=(3,))
-        R = self.radial_basis(np.linalg.norm(points, axis=1))
-        Y = self._expansion.harmonics.compute(points)
-        out = np.empty((points.shape[0], self.dim))
+        return self._basis_at_checked(points)
+
+    def _basis_at_checked(self, points):
+        """:meth:`basis_at` of checked points; rows beyond r_cut (any coordinate
+        ``>= r_cut``, so ``|r|`` is never formed where it could overflow) are 0."""
+        check_allocation(8.0 * points.shape[0] * self.dim,
+                         f"basis_at of {points.shape[0]} points (dim {self.dim})",
+                         "pass fewer points per call")
+        out = np.zeros((points.shape[0], self.dim))
+        inside = np.flatnonzero(np.all(np.abs(points) < self.r_cut, axis=1))
+        if inside.size == 0:
+            return out
+        near = points[inside]
+        rho = np.sqrt(np.einsum("ia,ia->i", near, near))
+        R = self.radial_basis(rho)
+        Y = self._expansion.harmonics.compute(near)
         for l in range(self.l_max + 1):
             Yl = Y[:, l * l:(l + 1) ** 2]
-            out[:, self.block(l)] = (R[:, :, None] * Yl[:, None, :]).reshape(points.shape[0], -1)
+            out[inside, self.block(l)] = (R[:, :, None] * Yl[:, None, :]).reshape(near.shape[0], -1)
         return out
 
     def _project(self, positions, values, normalize, order):
-        positions, values = _check_positions_values(positions, values)
+        positions, values = _check_positions_values(positions, values, order)
         normalize = check_bool(normalize, "normalize")
         return self._project_checked(positions, values, normalize, order)
 
@@ -275,7 +296,8 @@ class RadialSphericalTensor:
         out = np.zeros(points.shape[0])
         for start in range(0, points.shape[0], _CHUNK):
             chunk = points[start:start + _CHUNK]
-            out[start:start + _CHUNK] = self.basis_at(chunk) @ c
+            with np.errstate(over="ignore"):
+                out[start:start + _CHUNK] = self._basis_at_checked(chunk) @ c
         return out
 
     def signal_on_grid(self, c, r_cut=None, res=64):
@@ -285,10 +307,13 @@ class RadialSphericalTensor:
         ----------
         c : array_like, shape (dim,)
         r_cut : float, optional
-            Half-width of the grid (default: the tensor's ``r_cut``).  Points outside
+            Half-width of the grid, in ``(0, 1e300]`` (default: the tensor's ``r_cut``).
+            Points outside
             the ball ``|r| <= r_cut`` are set to 0.
         res : int
-            Points per axis, >= 2.
+            Points per axis, >= 2.  A grid needing more than
+            ``rstref.limits.MAX_ALLOCATION_BYTES`` (about ``64 * res**3`` bytes) is
+            refused with ``ValueError``.
 
         Returns
         -------
@@ -297,10 +322,13 @@ class RadialSphericalTensor:
         grid : ndarray, shape (res, res, res)
             ``grid[i, j, k] = f(lin[i], lin[j], lin[k])`` (x, y, z).
         """
-        from rstref._checks import check_positive_float
-
-        r_cut = self.r_cut if r_cut is None else check_positive_float(r_cut, "r_cut")
-        res = check_int(res, "res", 2, 1024)
+        c = self.check_coefficients(c)
+        r_cut = self.r_cut if r_cut is None else check_float(r_cut, "r_cut", 0.0, 1e300,
+                                                              low_open=True)
+        res = check_int(res, "res", 2)
+        # meshgrid (3 floats per point), the stacked points (3), the signal and the norms
+        check_allocation(64 * res ** 3, f"signal_on_grid(res={res})",
+                         "use a smaller res (memory grows like 64 * res**3 bytes)")
         lin = np.linspace(-r_cut, r_cut, res)
         x, y, z = np.meshgrid(lin, lin, lin, indexing="ij")
         points = np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1)
@@ -355,6 +383,8 @@ class RadialSphericalTensor:
         heights : ndarray, shape (k,)
             Signal values there, descending.  For minima use ``-c``.
         """
+        if threshold is not None:
+            threshold = check_float(threshold, "threshold")
         lin, grid = self.signal_on_grid(c, r_cut, res)
         if threshold is None:
             top = float(grid.max())
@@ -405,11 +435,10 @@ def grid_local_maxima(grid, threshold):
         greater than each of their (up to 6) face neighbours inside the array (voxels
         on the border have fewer neighbours), sorted by decreasing value (ties: C order).
     """
-    if np.ndim(grid) != 3:
-        raise ValueError(f"grid must be a 3-D array, got shape {np.shape(grid)}")
     grid = as_float_array(grid, "grid", ndim=3)
+    threshold = check_float(threshold, "threshold")
     padded = np.pad(grid, 1, constant_values=-np.inf)
-    mask = grid > float(threshold)
+    mask = grid > threshold
     for axis in range(3):
         for shift in (-1, 1):
             neighbour = np.roll(padded, shift, axis=axis)[1:-1, 1:-1, 1:-1]

@@ -454,3 +454,106 @@ def test_zero_atoms(cls):
     assert dp.shape == (0, 3, F) and np.all(p == 0.0)
     p, dp, d2p = d.compute_with_hessians(empty, np.zeros(0))
     assert d2p.shape == (0, 3, 0, 3, F) and np.all(p == 0.0)
+
+
+# ----------------------------------------------------------------------------- overflow
+
+
+def _homogeneous_scaling_ok(scaled, base, factor, degree):
+    """``scaled`` equals ``base * factor**degree`` (applied one factor at a time): never
+    NaN, +-inf exactly where that exceeds float64, else equal to rounding."""
+    expected = np.array(base, dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        for _ in range(degree):
+            expected = expected * factor
+    scaled = np.asarray(scaled)
+    assert not np.isnan(scaled).any()
+    clear = (np.abs(expected) < 1e306) & (np.abs(expected) > 1e-280)
+    huge = np.isinf(expected)
+    top = float(np.abs(expected[clear]).max(initial=0.0))
+    np.testing.assert_allclose(scaled[clear], expected[clear], rtol=1e-11, atol=1e-11 * top)
+    assert np.array_equal(scaled[huge], expected[huge])
+
+
+@pytest.mark.parametrize("invariant", [PowerSpectrum, Bispectrum])
+@settings(max_examples=12)
+@given(exponent=st.integers(-320, 308), seed=st.integers(0, 2 ** 16))
+def test_invariants_of_huge_or_tiny_peaks_are_never_nan(invariant, exponent, seed):
+    """Finite peaks of any magnitude: the invariants (and their derivatives) are the
+    homogeneous scaling of the unit-magnitude ones, +-inf beyond float64, never NaN."""
+    desc = invariant(make_rst(n_max=3, l_max=2))
+    x, v = random_environment(seed, 4)
+    factor = 10.0 ** exponent if exponent > -308 else 5e-324
+    deg = desc.degree
+    base = desc.compute_with_hessians(x, v)
+    with np.errstate(invalid="raise"):
+        scaled = desc.compute_with_hessians(x, v * factor)
+    for got, ref in zip(scaled, base):
+        _homogeneous_scaling_ok(got, ref, factor, deg)
+    _homogeneous_scaling_ok(desc.compute_with_gradients(x, v * factor)[1], base[1], factor, deg)
+
+
+@pytest.mark.parametrize("invariant", [PowerSpectrum, Bispectrum])
+@settings(max_examples=12)
+@given(exponent=st.integers(-320, 308), seed=st.integers(0, 2 ** 16))
+def test_invariants_of_huge_or_tiny_coefficients_are_never_nan(invariant, exponent, seed):
+    """from_coefficients* with coefficients of any finite magnitude: never NaN."""
+    rst = make_rst(n_max=3, l_max=2)
+    desc = invariant(rst)
+    x, v = random_environment(seed, 3)
+    c, dc, d2c = rst.with_peaks_at_with_hessians(x, v)
+    factor = 10.0 ** exponent if exponent > -308 else 5e-324
+    deg = desc.degree
+    _homogeneous_scaling_ok(desc.from_coefficients(c * factor), desc.from_coefficients(c),
+                            factor, deg)
+    _homogeneous_scaling_ok(desc.from_coefficients(np.stack([c * factor, c])[0]),
+                            desc.from_coefficients(c), factor, deg)
+    for got, ref in zip(desc.from_coefficients_with_gradients(c * factor, dc * factor),
+                        desc.from_coefficients_with_gradients(c, dc)):
+        _homogeneous_scaling_ok(got, ref, factor, deg)
+    for got, ref in zip(desc.from_coefficients_with_hessians(c * factor, dc * factor,
+                                                             d2c * factor),
+                        desc.from_coefficients_with_hessians(c, dc, d2c)):
+        _homogeneous_scaling_ok(got, ref, factor, deg)
+
+
+@settings(max_examples=10)
+@given(exponent=st.integers(-320, 308), seed=st.integers(0, 2 ** 16))
+def test_cross_power_spectrum_of_huge_coefficients_is_never_nan(exponent, seed):
+    rng = np.random.default_rng(seed)
+    n_max, l_max = 3, 2
+    dim = n_max * (l_max + 1) ** 2
+    a, b = rng.normal(size=(2, 2, dim))
+    da, db = rng.normal(size=(2, 4, dim))
+    factor = 10.0 ** exponent if exponent > -308 else 5e-324
+    _homogeneous_scaling_ok(power_spectrum_cross(a * factor, b * factor, n_max, l_max),
+                            power_spectrum_cross(a, b, n_max, l_max), factor, 2)
+    got = power_spectrum_cross_with_gradients(a[0] * factor, da * factor, b[0] * factor,
+                                              db * factor, n_max, l_max)
+    ref = power_spectrum_cross_with_gradients(a[0], da, b[0], db, n_max, l_max)
+    for g, r in zip(got, ref):
+        _homogeneous_scaling_ok(g, r, factor, 2)
+
+
+def test_batched_and_featurized_invariants_of_huge_values_are_never_nan():
+    """The issue's examples: values 1e160 / species_values 1e300 through every path."""
+    from ase.build import molecule
+
+    from rstref import batched
+
+    rst = make_rst(n_max=3, l_max=2)
+    x, v = random_environment(3, 5)
+    p = batched.power_spectra(rst, np.vstack([x, x]), [0, 5, 10], np.concatenate([v, v * 1e160]))
+    _homogeneous_scaling_ok(p[1], p[0], 1e160, 2)
+    p, dp = batched.power_spectra_with_gradients(rst, np.vstack([x, x]), [0, 5, 10],
+                                                 np.concatenate([v, v * 1e100]))
+    _homogeneous_scaling_ok(dp[5:], dp[:5], 1e100, 2)
+    mol = molecule("N2H4")
+    for invariant, deg in (("power_spectrum", 2), ("bispectrum", 3)):
+        kw = dict(r_cut=3.0, n_max=3, l_max=2, species_mode="values", invariant=invariant,
+                  gradients=True)
+        ref = rstref.featurize(mol, species_values={"H": -1.0, "N": 1.0}, **kw)
+        for factor in (1e100, 1e160, 1e300):
+            got = rstref.featurize(mol, species_values={"H": -factor, "N": factor}, **kw)
+            _homogeneous_scaling_ok(got.features, ref.features, factor, deg)
+            _homogeneous_scaling_ok(got.gradient_values, ref.gradient_values, factor, deg)

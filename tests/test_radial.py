@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import rstref
 from rstref import limits
 from rstref import tolerances as tol
 from rstref.radial import (
@@ -379,3 +380,27 @@ def test_tutorial_adapters():
     np.testing.assert_array_equal(orth(r), ref(r))
     with pytest.raises(ValueError, match="max_radius"):
         FadeAtCutoff(cos, 2.0)
+
+
+# ----------------------------------------------------------------------------- reliability
+
+
+@pytest.mark.parametrize("r_cut", [1e150, 1e31, 1e-31, 1e-300, 5e-324])
+def test_r_cut_out_of_the_documented_range_is_refused(r_cut):
+    with pytest.raises(ValueError, match=r"r_cut must be in \[1e-30, 1e\+30\]"):
+        rstref.OrthonormalRadialBasis(4, r_cut)
+
+
+@pytest.mark.parametrize("r_cut", [1e-30, 1e-12, 1e12, 1e30])
+@pytest.mark.parametrize("primitive", ["cosine_bumps", "cosines", "smooth_cosines"])
+def test_r_cut_inside_the_range_gives_finite_values_and_derivatives(r_cut, primitive):
+    basis = rstref.OrthonormalRadialBasis(4, r_cut, primitive)
+    for a in basis.with_derivatives(np.array([0.0, 0.3, 0.7, 0.999]) * r_cut):
+        assert np.all(np.isfinite(a))
+    assert np.any(basis(np.array([0.3 * r_cut])) != 0.0)
+
+
+def test_envelope_that_over_or_underflows_is_refused():
+    with pytest.raises(ValueError, match="envelope_power"):
+        rstref.OrthonormalRadialBasis(4, 1e20, envelope_power=12)
+    rstref.OrthonormalRadialBasis(4, 1e10, envelope_power=12)

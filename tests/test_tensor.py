@@ -8,7 +8,7 @@ central differences, and exact identities (single-peak interpolation, parity).
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rstref
@@ -482,3 +482,73 @@ def test_generic_radial_basis_path_agrees(normalize):
     for a, b in zip(fast.with_peaks_at_with_hessians(x, v, normalize=normalize),
                     duck.with_peaks_at_with_hessians(x, v, normalize=normalize)):
         assert np.abs(a - b).max() <= tol.identity_atol(np.abs(a).max(), 3)
+
+
+# ----------------------------------------------------------------------------- reliability
+
+
+@settings(max_examples=15)
+@given(coordinate=st.floats(2.0, 1.7e308), axis=st.integers(0, 2), sign=st.sampled_from([-1, 1]))
+def test_signal_beyond_r_cut_is_zero_even_where_the_norm_overflows(coordinate, axis, sign):
+    rst = make_rst(r_cut=2.0)
+    c = rst.with_peaks_at(*random_environment(1, 3))
+    point = np.full((1, 3), 0.1)
+    point[0, axis] = sign * coordinate
+    assert rst.signal_at(c, point).tolist() == [0.0]
+    assert rst.signal_at(c, [[1e308] * 3]).tolist() == [0.0]
+    assert not rst.basis_at(np.vstack([point, [[1e308, -1e308, 1e308]]])).any()
+
+
+def test_ragged_and_non_numeric_arrays_name_the_argument():
+    rst = make_rst()
+    for bad in ([[0.1, 0.2, 0.3], [0.1, 0.2]], [[0.1, 0.2, "a"]], [[None, 0.0, 0.0]]):
+        with pytest.raises((TypeError, ValueError), match="positions") as info:
+            rst.with_peaks_at(bad)
+        assert "inhomogeneous" not in str(info.value)
+        assert "could not convert" not in str(info.value)
+    with pytest.raises(ValueError, match="positions must be a rectangular array of numbers"):
+        rst.with_peaks_at([[0.1, 0.2, 0.3], [0.1, 0.2]])
+    with pytest.raises(TypeError, match="points"):
+        rst.signal_at(np.zeros(rst.dim), [["x", "y", "z"]])
+
+
+def test_subnormal_positions_with_derivatives_are_refused_naming_positions():
+    rst = make_rst()
+    x = np.array([[0.5, 0.1, 0.2], [1e-310, 0.0, 0.0]])
+    rst.with_peaks_at(x)  # values only: fine
+    for call in (rst.with_peaks_at_with_gradients, rst.with_peaks_at_with_hessians,
+                 rstref.PowerSpectrum(rst).compute_with_gradients):
+        with pytest.raises(ValueError, match=r"positions rows \[1\]"):
+            call(x)
+    from rstref import batched
+
+    with pytest.raises(ValueError, match=r"positions rows \[1\]"):
+        batched.power_spectra_with_gradients(rst, x, [0, 2])
+
+
+def test_grid_requests_are_checked():
+    rst = make_rst()
+    c = rst.with_peaks_at(*random_environment(2, 3))
+    with pytest.raises(ValueError, match=r"signal_on_grid\(res=1024\) needs about .*"
+                                         "MAX_ALLOCATION_BYTES"):
+        rst.signal_on_grid(c, res=1024)
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match="threshold"):
+            rst.grid_peaks(c, threshold=bad, res=5)
+    with pytest.raises(TypeError, match="threshold"):
+        rst.grid_peaks(c, threshold="0.1", res=5)
+    import rstref.limits
+
+    b = rstref.Bispectrum(rst)
+    old = rstref.limits.MAX_ALLOCATION_BYTES
+    try:
+        rstref.limits.MAX_ALLOCATION_BYTES = 10_000
+        with pytest.raises(ValueError, match="basis_at of 1000 points"):
+            rst.basis_at(np.zeros((1000, 3)))
+        with pytest.raises(ValueError, match="compute_with_hessians of 10 atoms"):
+            rstref.PowerSpectrum(rst).compute_with_hessians(random_environment(3, 10)[0])
+        with pytest.raises(ValueError, match="from_coefficients_with_hessians of 10 atoms"):
+            b.from_coefficients_with_hessians(np.zeros(rst.dim), np.zeros((10, 3, rst.dim)),
+                                              np.zeros((10, 3, 3, rst.dim)))
+    finally:
+        rstref.limits.MAX_ALLOCATION_BYTES = old

@@ -26,6 +26,43 @@ from rstref._kernels import tensor as _kt
 from rstref._kernels.radial import orthonormal_radial_point
 from rstref._numba import njit
 
+#: weights above this magnitude are scaled by a power of two before projecting
+WEIGHT_SCALE_ABOVE = 2.0 ** 64
+
+
+@njit
+def _largest_magnitude(flat):
+    top = 0.0
+    for x in flat:
+        top = max(top, abs(x))
+    return top
+
+
+def power_of_two_scale(limit, *arrays):
+    """1.0 if every entry of ``arrays`` is at most ``limit`` in magnitude, else a power of
+    two ``s`` with ``max|entries| / s`` in ``[1, 2)`` (finite for finite entries)."""
+    largest = 0.0
+    for a in arrays:
+        if a.size:
+            largest = max(largest, _largest_magnitude(a.reshape(-1)))
+    if not largest > limit:
+        return 1.0
+    return float(np.ldexp(1.0, int(np.frexp(largest)[1]) - 1))
+
+
+def unscale(scale, degree, *arrays):
+    """``arrays`` multiplied in place ``degree`` times by ``scale`` (overflow -> +-inf).
+
+    One factor at a time, so a huge ``scale**degree`` never overflows on its own (and
+    ``0 * scale**degree`` stays 0, never NaN).  Returns ``arrays`` as a tuple.
+    """
+    if scale != 1.0:
+        with np.errstate(over="ignore"):
+            for a in arrays:
+                for _ in range(degree):
+                    a *= scale
+    return arrays
+
 #: neighbours per chunk of the parallel radial loop; below 2 chunks the loops run serially
 _CHUNK = 1024
 
@@ -135,8 +172,29 @@ class Expansion:
         """``c`` (n_env, n_eff * L), ``dc`` (P, 3, dim), ``d2c`` (P, 3, 3, dim) of a batch.
 
         ``normalize``: kernel-normalised (True) or raw (False) projection; ``order`` 0, 1
-        or 2 (derivative arrays have 0-sized axes beyond it).
+        or 2 (derivative arrays have 0-sized axes beyond it).  The projection is linear in
+        the weights: weights beyond ``2**64`` are divided by a power of two first and the
+        results multiplied back, so a coefficient whose true value exceeds float64 is
+        ``+-inf``, never NaN.
         """
+        scale, c, dc, d2c = self.coefficients_scaled(batch, normalize, order)
+        return unscale(scale, 1, c, dc, d2c)
+
+    def coefficients_scaled(self, batch, normalize, order):
+        """``(s, c, dc, d2c)`` with the true coefficients ``s * c`` (see :meth:`coefficients`).
+
+        ``s`` is 1.0 or a power of two: weights above ``2**64`` in magnitude are divided
+        by it before the projection (exact: a power of two), so ``c`` never overflows for
+        finite weights.  Homogeneous invariants of degree ``k`` then follow as ``s**k``
+        times the invariants of ``c`` (:func:`unscale`).
+        """
+        scale = power_of_two_scale(WEIGHT_SCALE_ABOVE, batch.weights)
+        if scale != 1.0:
+            batch = batch._replace(weights=batch.weights / scale)
+        return (scale, *self._coefficients(batch, normalize, order))
+
+    def _coefficients(self, batch, normalize, order):
+        """:meth:`coefficients` of a batch, without scaling."""
         n = batch.n_neighbours
         n_eff = batch.n_channels * self.n_max
         c = np.zeros((batch.n_env, n_eff * (self.l_max + 1) ** 2))

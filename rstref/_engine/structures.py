@@ -14,6 +14,7 @@ import numba
 import numpy as np
 
 from rstref import limits
+from rstref._engine.expansion import WEIGHT_SCALE_ABOVE, power_of_two_scale, unscale
 from rstref._kernels import invariants as _ki
 from rstref._kernels import neighbour_gradients as _kg
 from rstref._kernels import tensor as _kt
@@ -89,10 +90,24 @@ def structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, sel
 
     ``bispectrum``: None for the power spectrum, else a
     :class:`rstref._engine.invariants.BispectrumKernel` over the stacked tensor.
-    ``features`` must be zero on entry (absent channels are not written).
+    ``features`` must be zero on entry (absent channels are not written), and so must
+    ``gradients`` and ``strain``.  Weights beyond ``2**64`` in magnitude are divided by a
+    power of two first and the outputs multiplied back (exact), so finite weights give
+    finite features or ``+-inf`` where the true value exceeds float64, never NaN.
     """
     if batch.n_env == 0:
         return
+    scale = power_of_two_scale(WEIGHT_SCALE_ABOVE, batch.weights)
+    if scale != 1.0:
+        batch = batch._replace(weights=batch.weights / scale)
+    _structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, self_slot,
+                          features, gradients, write_gradients, strain, write_strain)
+    # homogeneous of degree 2 (power spectrum) or 3 (bispectrum) in the weights
+    unscale(scale, 2 if bispectrum is None else 3, features, gradients, strain)
+
+
+def _structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, self_slot,
+                          features, gradients, write_gradients, strain, write_strain):
     order = 1 if (write_gradients or write_strain) else 0
     factors = expansion.factors(batch.vectors, order)
     common = (batch.offsets, batch.vectors, batch.channels, batch.weights, batch.n_channels,

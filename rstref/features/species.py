@@ -1,9 +1,10 @@
 """Species of featurization: chemical symbols / atomic numbers, channels and peak heights."""
 
-import math
 import numbers
 
 import numpy as np
+
+from rstref._checks import check_float
 
 
 def seed_species_value(z):
@@ -32,6 +33,11 @@ def species_list(species):
         return None
     if isinstance(species, (str, numbers.Integral, np.integer)):
         species = [species]
+    try:
+        species = list(species)
+    except TypeError:
+        raise TypeError("species must be a chemical symbol, an atomic number or a sequence of "
+                        f"them, got {type(species).__name__}") from None
     out = [atomic_number(s, "species") for s in species]
     if len(set(out)) != len(out):
         raise ValueError(f"species contains duplicates: {list(species)!r}")
@@ -48,7 +54,13 @@ def symbol(z):
 
 
 def values_table(species_values, species):
-    """'values' mode: ``{atomic number: peak height}`` from the user's dict, or None."""
+    """'values' mode: ``{atomic number: peak height}`` from the user's dict, or None.
+
+    A peak height is any finite real number: the features are homogeneous in the heights
+    and computed without intermediate overflow, so huge heights give finite features or
+    ``+-inf`` where the true value exceeds float64 (never NaN).  Strings, booleans,
+    complex numbers, NaN and infinities raise naming the key.
+    """
     if species_values is None:
         return None
     if not isinstance(species_values, dict):
@@ -57,10 +69,7 @@ def values_table(species_values, species):
     table = {}
     for key, value in species_values.items():
         z = atomic_number(key, "species_values")
-        v = float(value)
-        if not math.isfinite(v):
-            raise ValueError(f"species_values[{key!r}] must be finite, got {value!r}")
-        table[z] = v
+        table[z] = check_float(value, f"species_values[{key!r}]")
     if species is not None:
         missing = [symbol(z) for z in species if z not in table]
         if missing:
