@@ -42,7 +42,7 @@ import numba
 import numpy as np
 
 from ._cell_list import PAIR_BYTES, PAIR_REMEDY, completed_basis, search_parallel, search_serial, search_setup
-from ._checks import as_float_array, check_allocation, check_bool, check_choice, check_positive_float
+from ._checks import as_array, as_float_array, check_allocation, check_bool, check_choice, check_positive_float
 from ._kernels.neighbors import finish_given_pairs, small_open_pairs
 
 #: relative size below which periodic lattice vectors count as linearly dependent
@@ -201,7 +201,7 @@ def _checked_input(positions, r_cut, cell, pbc):
         if periodic.any():
             raise ValueError("cell is required when pbc is True along some axis")
         cell = np.zeros((3, 3))
-    cell = np.asarray(cell)
+    cell = as_array(cell, "cell")
     if cell.shape == (3,):
         cell = np.diag(as_float_array(cell, "cell", ndim=1))
     cell = as_float_array(cell, "cell", trailing_shape=(3, 3), ndim=2)

@@ -77,6 +77,11 @@ def random_rotation(rng_or_seed=None, n=None):
     """
     if isinstance(rng_or_seed, np.random.Generator):
         rng = rng_or_seed
+    elif rng_or_seed is not None and (isinstance(rng_or_seed, (bool, np.bool_))
+                                      or not isinstance(rng_or_seed, (int, np.integer))):
+        raise TypeError(f"rng_or_seed must be a numpy Generator, an int or None, got {rng_or_seed!r}")
+    elif rng_or_seed is not None and rng_or_seed < 0:
+        raise ValueError(f"rng_or_seed must be a non-negative int, got {rng_or_seed}")
     else:
         rng = np.random.default_rng(rng_or_seed)
     count = 1 if n is None else check_int(n, "n", low=0)

@@ -306,32 +306,20 @@ def _bounded_memory(monkeypatch):
     monkeypatch.setattr(rstref.limits, "MAX_ALLOCATION_BYTES", 256 * 2 ** 20)
 
 
-#: problems found in files the reliability branch does not own: (entry, argument, bad
-#: value, reason).  The fuzzer leaves that argument of that entry alone; the case itself
-#: is pinned by a strict xfail below, so the owner's fix shows up as XPASS.
-KNOWN = [
-    ("random_rotation", "rng_or_seed", math.nan,
-     "rstref/rotations.py: random_rotation(rng_or_seed=nan) gives numpy's 'SeedSequence "
-     "expects int' TypeError, which does not name rng_or_seed"),
-    ("LinearPotential", "bias", "abc",
-     "rstref/potential: LinearPotential(bias='abc') says 'could not convert string to float' "
-     "instead of naming bias"),
-    ("degeneracy", "values", V * 1e300,
-     "rstref/analysis: degeneracy with peak values 1e300 (a Hessian beyond float64) raises "
-     "numpy's LinAlgError 'Eigenvalues did not converge' instead of a ValueError naming "
-     "values"),
-    ("Featurizer", "radial", "abc",
-     "rstref/features/featurizer.py: Featurizer(radial='abc') says 'primitive must be one "
-     "of ...' (the radial basis's argument), not radial"),
+#: problems the fuzzer found in other modules, now fixed: (entry, argument, bad value, what
+#: it did).  Each stays here as a regression case.
+FOUND = [
+    ("random_rotation", "rng_or_seed", math.nan, "numpy's 'SeedSequence expects int' TypeError"),
+    ("LinearPotential", "bias", "abc", "'could not convert string to float'"),
+    ("degeneracy", "values", V * 1e300, "numpy's LinAlgError 'Eigenvalues did not converge'"),
+    ("Featurizer", "radial", "abc", "'primitive must be one of ...', not naming radial"),
     ("neighbor_list", "cell", [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0]],
-     "rstref/neighbors.py: a ragged cell gives numpy's 'inhomogeneous shape' message instead "
-     "of naming cell"),
+     "numpy's 'inhomogeneous shape' message"),
 ]
 
 
 def _fuzzed_arguments(entry):
-    skipped = {argument for name, argument, _, _ in KNOWN if name == entry}
-    return sorted(set(ENTRIES[entry][1]) - skipped)
+    return sorted(ENTRIES[entry][1])
 
 
 @pytest.mark.parametrize("entry", sorted(ENTRIES))
@@ -347,10 +335,8 @@ def test_bad_input_gives_a_clear_error_or_a_sound_number(entry, data):
     check_call(function, kwargs, argument, aliases.get(argument, (argument,)))
 
 
-@pytest.mark.parametrize("entry, argument, value, reason",
-                         [pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason=case[3]),
-                                       id=f"{case[0]}-{case[1]}") for case in KNOWN])
-def test_known_problems_in_other_files(entry, argument, value, reason):
+@pytest.mark.parametrize("entry, argument, value, what", FOUND, ids=[f"{c[0]}-{c[1]}" for c in FOUND])
+def test_problems_found_by_the_fuzzer_stay_fixed(entry, argument, value, what):
     function, valid, aliases = ENTRIES[entry]
     check_call(function, dict(valid, **{argument: value}), argument,
                aliases.get(argument, (argument,)))

@@ -151,6 +151,9 @@ def degeneracy(positions, values, descriptor, rtol=1e-6, include_improper=False,
     p, dp, _ = evaluate(positions, 1)
     jac = dp.reshape(positions.size, p.size)
     hessian = (2.0 / p.size) * (jac @ jac.T)
+    if not np.all(np.isfinite(hessian)):
+        raise ValueError("values: the loss Hessian of these peak heights is beyond float64 "
+                         f"(max |value| = {np.abs(values).max():.3g}); scale the values down")
     eigenvalues, vectors = np.linalg.eigh(hessian)
     eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]
     threshold = rtol * max(float(eigenvalues[0]), 0.0) if eigenvalues.size else 0.0

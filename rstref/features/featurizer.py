@@ -31,7 +31,7 @@ from rstref.features.results import Features
 from rstref.features.species import SpeciesAssignment, species_list, symbol, values_table
 from rstref.harmonics import SphericalHarmonics
 from rstref.invariants import bispectrum_kernel
-from rstref.radial import OrthonormalRadialBasis
+from rstref.radial import FAMILIES, OrthonormalRadialBasis
 
 
 class Featurizer:
@@ -420,6 +420,11 @@ def _radial_choice(radial, primitive, radial_basis):
 
         warnings.warn("Featurizer(radial=...) is deprecated: use primitive='name' for a radial family "
                       "or radial_basis=basis for a basis object", DeprecationWarning, stacklevel=3)
+        if not isinstance(radial, (str, OrthonormalRadialBasis)):
+            raise TypeError(f"radial must be a family name or an OrthonormalRadialBasis, got "
+                            f"{type(radial).__name__}")
+        if isinstance(radial, str) and radial not in FAMILIES:
+            raise ValueError(f"radial must be one of {sorted(FAMILIES)}, got {radial!r}")
         return radial
     if radial_basis is not None:
         if not isinstance(radial_basis, OrthonormalRadialBasis):

@@ -58,7 +58,8 @@ class LinearPotential:
         if weights.ndim == 1:
             weights = np.broadcast_to(weights, (S,) + weights.shape)
         self.weights = as_float_array(weights, "weights", trailing_shape=(S, F), ndim=2).copy()
-        bias = np.broadcast_to(np.asarray(bias, dtype=np.float64), (S,)) if np.ndim(bias) == 0 else bias
+        if np.ndim(bias) == 0:
+            bias = np.full(S, as_float_array([bias], "bias", ndim=1)[0])
         self.bias = as_float_array(bias, "bias", trailing_shape=(S,), ndim=1).copy()
         self._expansion = expansion_of(featurizer)
         self._forms = None
