@@ -58,3 +58,14 @@ NEIGHBOR_MAX_CANDIDATES = 2e9
 #: above any Clebsch-Gordan table rstref loads (l <= 200), and low enough that counting
 #: the layout block by block (O(l_max^2) closed-form terms) stays below a second.
 BISPECTRUM_L_MAX = 1000
+
+#: accepted cutoff radii (length units).  The orthonormal functions scale like
+#: ``r_cut**-1.5`` and their second derivatives like ``r_cut**-3.5``; invariants and their
+#: Hessians are products of two or three of them, and the kernel-normalised projection
+#: divides by ``||phi||**2 ~ r_cut**-3`` (floored at ``limits.KERNEL_NORM_FLOOR``), so
+#: within this range everything stays far from float64's over- and underflow.
+R_CUT_MIN, R_CUT_MAX = 1e-30, 1e30
+
+#: the envelope ``(r_cut - r)**p`` is evaluated in float64: ``r_cut**p`` must stay
+#: within this factor of 1 (both ways)
+ENVELOPE_SCALE_MAX = 1e150

@@ -84,16 +84,7 @@ MAX_ENVELOPE_POWER = 12
 #: the largest number of radial functions accepted
 MAX_N = 64
 
-#: accepted cutoff radii (length units).  The orthonormal functions scale like
-#: ``r_cut**-1.5`` and their second derivatives like ``r_cut**-3.5``; invariants and their
-#: Hessians are products of two or three of them, and the kernel-normalised projection
-#: divides by ``||phi||**2 ~ r_cut**-3`` (floored at ``limits.KERNEL_NORM_FLOOR``), so
-#: within this range everything stays far from float64's over- and underflow.
-R_CUT_MIN, R_CUT_MAX = 1e-30, 1e30
-
-#: the envelope ``(r_cut - r)**p`` is evaluated in float64: ``r_cut**p`` must stay
-#: within this factor of 1 (both ways)
-ENVELOPE_SCALE_MAX = 1e150
+from rstref.limits import ENVELOPE_SCALE_MAX, R_CUT_MAX, R_CUT_MIN  # noqa: E402,F401 (re-exported)
 
 _CHUNK = 256
 
@@ -142,7 +133,7 @@ def _check_distances(r):
 def _check_r_cut(r_cut):
     r_cut = check_positive_float(r_cut, "r_cut")
     if not R_CUT_MIN <= r_cut <= R_CUT_MAX:
-        raise ValueError(f"r_cut must be in [{R_CUT_MIN:g}, {R_CUT_MAX:g}] (rstref.radial."
+        raise ValueError(f"r_cut must be in [{R_CUT_MIN:g}, {R_CUT_MAX:g}] (rstref.limits."
                          f"R_CUT_MIN/R_CUT_MAX: beyond, the basis functions and their "
                          f"derivatives over- or underflow float64), got {r_cut!r}; "
                          "change the length unit")
