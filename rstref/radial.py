@@ -57,7 +57,7 @@ from rstref._kernels.radial import (
     radial_primitives_point,
 )
 from rstref._numba import njit
-from rstref.limits import GRAM_CONDITION_MAX
+from rstref.limits import ENVELOPE_SCALE_MAX, GRAM_CONDITION_MAX, R_CUT_MAX, R_CUT_MIN  # noqa: F401 (re-exported)
 
 __all__ = [
     "RadialPrimitives",
@@ -84,7 +84,6 @@ MAX_ENVELOPE_POWER = 12
 #: the largest number of radial functions accepted
 MAX_N = 64
 
-from rstref.limits import ENVELOPE_SCALE_MAX, R_CUT_MAX, R_CUT_MIN  # noqa: E402,F401 (re-exported)
 
 _CHUNK = 256
 
