@@ -78,3 +78,34 @@ def test_memory_is_checked_before_allocating(monkeypatch):
     monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", 100_000)
     with pytest.raises(ValueError, match="feature Hessians .*quadratic.*needs about"):
         feature_hessians(Featurizer(r_cut=3.0, n_max=2, l_max=1, species=["Cu"]), bulk("Cu", "fcc", a=3.6))
+
+
+def test_energy_hessian_is_the_contraction_of_the_feature_hessians():
+    from rstref.potential import LinearPotential
+
+    atoms = molecule("CH3OH")
+    atoms.rattle(0.03, seed=2)
+    fz = Featurizer(r_cut=3.0, n_max=3, l_max=2, species=["C", "H", "O"])
+    weights = np.random.default_rng(5).normal(size=(3, fz.n_features))
+    pot = LinearPotential(fz, weights, 0.0)
+    n = len(atoms)
+    D = feature_hessians(fz, atoms).dense(n)  # (n, F, 3n, 3n)
+    s = np.array([list(fz.species).index(z) for z in atoms.numbers])
+    contracted = np.einsum("if,ifab->ab", weights[s], D)
+    H = pot.hessian(atoms)
+    assert np.abs(H - contracted).max() <= tol.identity_atol(np.abs(H).max(), 2) * n
+
+
+def test_hessian_blocks_vanish_continuously_at_the_cutoff():
+    # the default radial family is C^2 at r_cut: second derivatives -> 0 as a neighbour leaves
+    from ase import Atoms
+
+    fz = Featurizer(r_cut=3.0, n_max=3, l_max=2, species=["Cu"])
+    sizes = []
+    for gap in (1e-2, 1e-3, 1e-4):
+        dimer = Atoms("Cu2", positions=[[0, 0, 0], [0, 0, 3.0 * (1 - gap)]])
+        sizes.append(np.abs(feature_hessians(fz, dimer).values).max())
+    beyond = Atoms("Cu2", positions=[[0, 0, 0], [0, 0, 3.0 * (1 + 1e-4)]])
+    assert not np.any(feature_hessians(fz, beyond).values)  # no pair: only the centres' zero blocks
+    assert sizes[0] > sizes[1] > sizes[2]
+    assert sizes[2] <= 1e-4 / 1e-2 * sizes[0]  # decays at least linearly with the gap
