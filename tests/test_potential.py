@@ -233,3 +233,13 @@ def test_bad_calls():
         pot.fit([atoms], [1.0, 2.0])
     with pytest.raises(ValueError, match="regularization"):
         pot.fit([atoms], [1.0], regularization=float("nan"))
+
+
+def test_dense_hessian_memory_is_checked_first(monkeypatch):
+    from rstref import limits
+
+    pot = _potential(dict(r_cut=3.0, n_max=2, l_max=1, species=["Cu"]))
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+    monkeypatch.setattr(limits, "MAX_ALLOCATION_BYTES", 1000)
+    with pytest.raises(ValueError, match="dense .* Hessian.*format='sparse'"):
+        pot.hessian(atoms)

@@ -11,7 +11,7 @@ cost does not grow with the number of features.  Units are those of the inputs (
 
 import numpy as np
 
-from rstref._checks import as_float_array, check_choice
+from rstref._checks import as_float_array, check_allocation, check_choice
 from rstref.features import Featurizer
 from rstref.features.environments import coefficient_blocks, environments, expansion_of, species_index
 from rstref.features.hessians import atom_hessian_block
@@ -259,6 +259,9 @@ class _HessianSum:
         self.position[subset] = np.arange(subset.shape[0])
         self.size = 3 * subset.shape[0]
         self.format = format
+        if format == "dense":
+            check_allocation(8.0 * self.size ** 2, f"a dense ({self.size}, {self.size}) Hessian",
+                             "use format='sparse' or atoms_subset")
         self.dense = np.zeros((self.size, self.size)) if format == "dense" else None
         self.entries = []
 
