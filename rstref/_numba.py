@@ -75,3 +75,15 @@ def njit(function=None, **options):
     if function is not None:
         return decorate(function)
     return decorate
+
+
+def is_cached(dispatcher):
+    """True if ``dispatcher`` (an :func:`njit` kernel) has an index in numba's on-disk cache.
+
+    False when caching is off or nothing was compiled for it yet; then its first call
+    compiles (seconds).  Used only to tell a user that a first run will wait.
+    """
+    cache = getattr(dispatcher, "_cache", None)
+    cache_file = getattr(cache, "_cache_file", None)
+    index = getattr(cache_file, "_index_path", None)
+    return bool(index) and os.path.exists(index)

@@ -15,6 +15,8 @@ COMMANDS = {
     "demo": ("rstref._commands.demo", "run the seed experiment: expansion, invariants, inversion, degeneracy"),
     "featurize": ("rstref._commands.featurize",
                   "per-atom invariant features of structure files (any ase format) into an .npz"),
+    "compile": ("rstref._commands.compile",
+                "compile the numba kernels of demo and featurize once, into the on-disk cache"),
     "conformance": ("rstref._commands.conformance",
                     "export language-neutral reference data, or check an implementation against it"),
 }

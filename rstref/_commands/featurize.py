@@ -414,6 +414,10 @@ def _prepare(args):
     species, species_values, output, note, featurizer = _checked_arguments(args)
     if note:
         _error(note)
+    from rstref._commands.compile import compile_notice
+
+    if compile_notice():
+        _error(compile_notice())
     if _is_store(output):
         from rstref._commands._store import StoreWriter
 
