@@ -345,6 +345,101 @@ def timings(cases, available, repeat):
     return out
 
 
+# ----------------------------------------------------------------------------- profile
+
+def _best_cpu(function, repeat):
+    best = float("inf")
+    for _ in range(repeat):
+        c0 = time.process_time()
+        function()
+        best = min(best, time.process_time() - c0)
+    return best
+
+
+def profile_stages(fz, structures):
+    """{stage: callable} of rstref's featurization pipeline, each stage on its own inputs.
+
+    The stages replay what ``Featurizer.compute_many`` does (one batch: both benchmark
+    systems fit in ``batch_atoms = 4096``) with the intermediate results precomputed, so
+    each callable times one stage alone.
+    """
+    import numba
+
+    from rstref import limits
+    from rstref._engine.expansion import _project_batch
+    from rstref._kernels import invariants as ki
+    from rstref.features.featurizer import merge_pairs
+    from rstref.features.pairs import structure_arrays, structure_pairs
+    from rstref.neighbors import neighbor_list
+
+    @numba.njit
+    def power_spectrum_only(offsets, channels, weights, n_channels, n_max, l_max, c, features):
+        n_eff = n_channels * n_max
+        present = np.empty(n_channels, dtype=np.bool_)
+        for e in range(offsets.shape[0] - 1):
+            s, t = offsets[e], offsets[e + 1]
+            ki.channels_present(channels[s:t], weights[s:t], present)
+            ki.power_spectrum_values_channels(c[e], present, n_max, n_eff, l_max, features[e])
+
+    ex, assign = fz._expansion, fz._assign
+    arrays = [structure_arrays(a, k) for k, a in enumerate(structures)]
+    parts = [structure_pairs([a], k, fz.r_cut, fz.include_center, assign) for k, a in enumerate(structures)]
+    pairs = merge_pairs(parts)
+    batch = pairs.ragged_batch(fz.n_channels)
+    n, F = pairs.n_atoms, fz.n_features
+    n_eff = fz.n_eff
+    L = (fz.l_max + 1) ** 2
+    factors = ex.factors(batch.vectors, 0)
+    c = np.zeros((n, n_eff * L))
+    features = np.zeros((n, F))
+    no_dc, no_d2c = np.zeros((batch.n_neighbours, 0, 0)), np.zeros((batch.n_neighbours, 0, 0, 0))
+
+    def project():
+        _project_batch(batch.offsets, batch.vectors, batch.channels, batch.weights, *factors, fz.n_max,
+                       n_eff, fz.l_max, False, 0, limits.KERNEL_NORM_FLOOR, c, no_dc, no_d2c)
+
+    project()
+    return {
+        "total (compute_many)": lambda: fz.compute_many(structures, batch_atoms=4096),
+        "neighbour list (rstref.neighbors)": lambda: [neighbor_list(p, fz.r_cut, cell, pbc)
+                                                       for p, _, cell, pbc in arrays],
+        "structure_pairs (incl. neighbour list)": lambda: [
+            structure_pairs([a], k, fz.r_cut, fz.include_center, assign) for k, a in enumerate(structures)],
+        "merge_pairs + ragged batch": lambda: merge_pairs(parts).ragged_batch(fz.n_channels),
+        "output allocation (np.zeros (n, F))": lambda: np.zeros((n, F)),
+        "radial basis (R, dR, d2R)": lambda: ex.radial(batch.vectors),
+        "spherical harmonics (values)": lambda: ex.angular(batch.vectors, 0),
+        "projection (coefficients)": project,
+        "power spectrum": lambda: power_spectrum_only(batch.offsets, batch.channels, batch.weights,
+                                                      fz.n_channels, fz.n_max, fz.l_max, c, features),
+    }
+
+
+def profile(cases, repeat):
+    """Print and return the CPU-time breakdown (ms) of rstref's pipeline per system."""
+    import numba
+
+    numba.set_num_threads(1)
+    out = {}
+    for case, spec in cases.items():
+        lib = Rstref(spec["species"], spec["periodic"])
+        stages = profile_stages(lib.fz, spec["structures"])
+        for fn in stages.values():  # warm-up (compilation)
+            fn()
+        times = {name: 1e3 * _best_cpu(fn, repeat) for name, fn in stages.items()}
+        nl = times["neighbour list (rstref.neighbors)"]
+        times["pair assembly in Python (structure_pairs minus neighbour list)"] = \
+            times.pop("structure_pairs (incl. neighbour list)") - nl
+        parts = sum(v for k, v in times.items() if k != "total (compute_many)")
+        times["rest (Python overhead per batch, checks, scaling)"] = times["total (compute_many)"] - parts
+        n_atoms = sum(len(a) for a in spec["structures"])
+        print(f"{case}: {n_atoms} atoms, {sum(len(a) for a in spec['structures'])} centres")
+        for name, ms in times.items():
+            print(f"  {name:62s} {ms:9.3f} ms  {100 * ms / times['total (compute_many)']:5.1f} %")
+        out[case] = times
+    return out
+
+
 # ----------------------------------------------------------------------------- memory workers
 
 def memory_worker(library, case, mode):
@@ -475,6 +570,8 @@ def main():
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     parser.add_argument("--rstref-only", action="store_true",
                         help="time rstref alone (peers skipped; implies --no-write)")
+    parser.add_argument("--profile", action="store_true",
+                        help="CPU-time breakdown of rstref's pipeline by stage (implies --no-write)")
     parser.add_argument("--memory-worker", nargs=3, metavar=("LIBRARY", "CASE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_worker:
@@ -494,6 +591,9 @@ def main():
         if module is None or import_peer(module, report) is not None:
             available[name] = cls
     cases = systems()
+    if args.profile:
+        profile(cases, repeat=3 if args.quick else 7)
+        return 0
     value_rows = compare_with_featomic_delta(report, cases) if "featomic (delta, rstref basis)" in available else []
     invariance_rows = invariance_checks(report, cases, available)
     times = timings(cases, available, repeat=2 if args.quick else 5)
