@@ -15,9 +15,9 @@ dot product in the same ``m`` order.  Only the storage differs: the coefficients
 environment are kept compact and ``lm``-major, ``c[lm_index(l, m) * n_rows + row]`` over the
 ``n_rows = n_present * n_max`` radial rows of the channels present (row ``slot * n_max + n``
 for the channel's slot among those present), so that adding a neighbour is a contiguous
-run of ``n_max`` products per ``lm``, and the power spectrum of one row ``N`` with all rows
-``N2 >= N`` runs ``m`` by ``m`` over contiguous rows, one accumulator per ``N2`` (many
-independent sums instead of one dependency chain; each sum in the same ``m`` order).
+run of ``n_max`` products per ``lm``, and the power spectrum per ``l`` is the Gram matrix
+of the rows accumulated ``m`` by ``m`` over contiguous rows (many independent sums instead
+of one dependency chain per feature; each sum in the same ``m`` order).
 """
 
 import math
@@ -87,29 +87,37 @@ def _add_neighbours(vectors, weights, channels, Y, s, t, family, r_cut, n_prim, 
 
 
 @njit
-def _power_spectrum_rows(c, rows, n_rows, n_eff, l_max, acc, p):
-    """Power spectrum of the compact coefficients ``c`` into ``p`` (stacked layout)."""
+def _power_spectrum_rows(c, rows, n_rows, n_eff, l_max, gram, p):
+    """Power spectrum of the compact coefficients ``c`` into ``p`` (stacked layout).
+
+    Per ``l`` the Gram matrix of the rows, ``gram[r, r2] = sum_m c[lm, r] c[lm, r2]``,
+    accumulated ``m`` by ``m`` (each entry summed in the ``m`` order of
+    :func:`rstref._kernels.invariants.power_spectrum_values_channels`); ``gram`` is
+    scratch of at least ``n_rows * n_rows``.
+    """
     pairs_per_l = n_eff * (n_eff + 1) // 2
+    size = n_rows * n_rows
     for l in range(l_max + 1):
         width = 2 * l + 1
         scale = 1.0 / math.sqrt(width)
         off = SQRT2 * scale
         first = l * l
+        g = gram[:size]
+        for j in range(size):
+            g[j] = 0.0
+        for k in range(width):
+            cr = c[(first + k) * n_rows:(first + k + 1) * n_rows]
+            for r in range(n_rows):
+                ca = cr[r]
+                gr = g[r * n_rows:(r + 1) * n_rows]
+                for r2 in range(n_rows):
+                    gr[r2] += ca * cr[r2]
         for r in range(n_rows):
-            m = n_rows - r
-            ar = acc[:m]
-            for j in range(m):
-                ar[j] = 0.0
-            for k in range(width):
-                cr = c[(first + k) * n_rows + r:(first + k + 1) * n_rows]
-                ca = cr[0]
-                for j in range(m):
-                    ar[j] += ca * cr[j]
             N = rows[r]
             out = l * pairs_per_l + pair_index(n_eff, N, N) - N
-            p[out + N] = scale * ar[0]
-            for j in range(1, m):
-                p[out + rows[r + j]] = off * ar[j]
+            p[out + N] = scale * g[r * n_rows + r]
+            for r2 in range(r + 1, n_rows):
+                p[out + rows[r2]] = off * g[r * n_rows + r2]
 
 
 @njit
@@ -121,7 +129,7 @@ def _environments(offsets, vectors, channels, weights, n_channels, family, r_cut
     present = np.empty(n_channels, dtype=np.bool_)
     slot = np.empty(n_channels, dtype=np.int64)
     rows = np.empty(n_eff, dtype=np.int64)
-    acc = np.empty(n_eff)
+    gram = np.empty(n_eff * n_eff)
     f = np.empty(n_prim)
     R = np.empty(n_max)
     g = np.empty(n_max)
@@ -135,7 +143,7 @@ def _environments(offsets, vectors, channels, weights, n_channels, family, r_cut
         _add_neighbours(vectors, weights, channels, Y, s, t, family, r_cut, n_prim, power,
                         coefficients, n_max, l_max, normalize, norm_floor, slot, n_rows, f, R,
                         g, c)
-        _power_spectrum_rows(c, rows, n_rows, n_eff, l_max, acc, features[e])
+        _power_spectrum_rows(c, rows, n_rows, n_eff, l_max, gram, features[e])
 
 
 @njit(parallel=True)
