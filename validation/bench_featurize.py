@@ -356,21 +356,51 @@ def _best_cpu(function, repeat):
     return best
 
 
-def profile_stages(fz, structures):
-    """{stage: callable} of rstref's featurization pipeline, each stage on its own inputs.
+def _first_touch(shape):
+    """A fresh zeroed array with every page written once (the page faults a run pays)."""
+    out = np.zeros(shape)
+    out.reshape(-1)[::512] = 0.0
+    return out
 
-    The stages replay what ``Featurizer.compute_many`` does (one batch: both benchmark
-    systems fit in ``batch_atoms = 4096``) with the intermediate results precomputed, so
-    each callable times one stage alone.
-    """
+
+def _common_stages(fz, structures):
+    """Inputs and the stages shared by both pipelines (see :func:`profile_stages`)."""
+    from rstref.features import pairs as fp
+    from rstref.features.featurizer import merge_pairs
+
+    assign = fz._assign
+    arrays = [fp.structure_arrays(a, k) for k, a in enumerate(structures)]
+    parts = [fp.structure_pairs([a], k, fz.r_cut, fz.include_center, assign) for k, a in enumerate(structures)]
+    batch = merge_pairs(parts).ragged_batch(fz.n_channels)
+    if hasattr(fp, "_neighbours"):  # the featurizer's own call (small molecules: the kernel)
+        def neighbours():
+            return [fp._neighbours(p, fz.r_cut, cell, pbc, fz.include_center, k)
+                    for k, (p, _, cell, pbc) in enumerate(arrays)]
+    else:
+        from rstref.neighbors import neighbor_list
+
+        def neighbours():
+            return [neighbor_list(p, fz.r_cut, cell, pbc) for p, _, cell, pbc in arrays]
+    n, F = batch.n_env, fz.n_features
+    stages = {
+        "total (compute_many)": lambda: fz.compute_many(structures, batch_atoms=4096),
+        "neighbour list": neighbours,
+        "structure_pairs": lambda: [fp.structure_pairs([a], k, fz.r_cut, fz.include_center, assign)
+                                    for k, a in enumerate(structures)],
+        "merge_pairs + ragged batch": lambda: merge_pairs(parts).ragged_batch(fz.n_channels),
+        "output: np.zeros (n, F) + first write of each page": lambda: _first_touch((n, F)),
+        "spherical harmonics (values)": lambda: fz._expansion.angular(batch.vectors, 0),
+    }
+    return batch, stages
+
+
+def _general_stages(fz, batch):
+    """Radial, projection and power spectrum of the general (derivative-capable) loop."""
     import numba
 
     from rstref import limits
     from rstref._engine.expansion import _project_batch
     from rstref._kernels import invariants as ki
-    from rstref.features.featurizer import merge_pairs
-    from rstref.features.pairs import structure_arrays, structure_pairs
-    from rstref.neighbors import neighbor_list
 
     @numba.njit
     def power_spectrum_only(offsets, channels, weights, n_channels, n_max, l_max, c, features):
@@ -381,17 +411,11 @@ def profile_stages(fz, structures):
             ki.channels_present(channels[s:t], weights[s:t], present)
             ki.power_spectrum_values_channels(c[e], present, n_max, n_eff, l_max, features[e])
 
-    ex, assign = fz._expansion, fz._assign
-    arrays = [structure_arrays(a, k) for k, a in enumerate(structures)]
-    parts = [structure_pairs([a], k, fz.r_cut, fz.include_center, assign) for k, a in enumerate(structures)]
-    pairs = merge_pairs(parts)
-    batch = pairs.ragged_batch(fz.n_channels)
-    n, F = pairs.n_atoms, fz.n_features
-    n_eff = fz.n_eff
-    L = (fz.l_max + 1) ** 2
+    ex = fz._expansion
+    n, n_eff = batch.n_env, fz.n_eff
     factors = ex.factors(batch.vectors, 0)
-    c = np.zeros((n, n_eff * L))
-    features = np.zeros((n, F))
+    c = np.zeros((n, n_eff * (fz.l_max + 1) ** 2))
+    features = np.zeros((n, fz.n_features))
     no_dc, no_d2c = np.zeros((batch.n_neighbours, 0, 0)), np.zeros((batch.n_neighbours, 0, 0, 0))
 
     def project():
@@ -400,43 +424,102 @@ def profile_stages(fz, structures):
 
     project()
     return {
-        "total (compute_many)": lambda: fz.compute_many(structures, batch_atoms=4096),
-        "neighbour list (rstref.neighbors)": lambda: [neighbor_list(p, fz.r_cut, cell, pbc)
-                                                       for p, _, cell, pbc in arrays],
-        "structure_pairs (incl. neighbour list)": lambda: [
-            structure_pairs([a], k, fz.r_cut, fz.include_center, assign) for k, a in enumerate(structures)],
-        "merge_pairs + ragged batch": lambda: merge_pairs(parts).ragged_batch(fz.n_channels),
-        "output allocation (np.zeros (n, F))": lambda: np.zeros((n, F)),
-        "radial basis (R, dR, d2R)": lambda: ex.radial(batch.vectors),
-        "spherical harmonics (values)": lambda: ex.angular(batch.vectors, 0),
+        "radial basis": lambda: ex.radial(batch.vectors),
         "projection (coefficients)": project,
         "power spectrum": lambda: power_spectrum_only(batch.offsets, batch.channels, batch.weights,
                                                       fz.n_channels, fz.n_max, fz.l_max, c, features),
     }
 
 
+def _values_stages(fz, batch):
+    """Radial, projection and power spectrum of the fused values-only loop
+    (:mod:`rstref._engine.values`): its kernels run cumulatively, differences give stages."""
+    import math
+
+    import numba
+
+    from rstref import limits
+    from rstref._engine import values as ev
+    from rstref._kernels.radial import orthonormal_radial_values_point
+
+    @numba.njit
+    def radial_only(vectors, family, r_cut, n_prim, power, coefficients, out):
+        f = np.empty(n_prim)
+        R = np.empty(coefficients.shape[0])
+        for i in range(vectors.shape[0]):
+            x = vectors[i]
+            rho = math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
+            orthonormal_radial_values_point(rho, family, r_cut, n_prim, power, coefficients, f, R)
+            out[i] = R[0]
+
+    @numba.njit
+    def radial_and_projection(offsets, vectors, channels, weights, n_channels, family, r_cut, n_prim,
+                              power, coefficients, Y, n_max, l_max, norm_floor):
+        L = Y.shape[1]
+        n_eff = n_channels * n_max
+        c = np.empty(n_eff * L)
+        present = np.empty(n_channels, dtype=np.bool_)
+        slot = np.empty(n_channels, dtype=np.int64)
+        rows = np.empty(n_eff, dtype=np.int64)
+        f, R, g = np.empty(n_prim), np.empty(n_max), np.empty(n_max)
+        for e in range(offsets.shape[0] - 1):
+            s, t = offsets[e], offsets[e + 1]
+            n_rows = ev._present_rows(channels[s:t], weights[s:t], n_channels, n_max, present, slot, rows)
+            for j in range(n_rows * L):
+                c[j] = 0.0
+            ev._add_neighbours(vectors, weights, channels, Y, s, t, family, r_cut, n_prim, power,
+                               coefficients, n_max, l_max, False, norm_floor, slot, n_rows, f, R, g, c)
+
+    ex = fz._expansion
+    radial = ex.radial_kernel_arguments
+    Y = ex.angular(batch.vectors, 0)[0]
+    features = np.zeros((batch.n_env, fz.n_features))
+    out = np.empty(batch.n_neighbours)
+    head = (batch.offsets, batch.vectors, batch.channels, batch.weights, fz.n_channels, *radial, Y,
+            fz.n_max, fz.l_max)
+    return {
+        "radial basis": lambda: radial_only(batch.vectors, *radial, out),
+        "radial + projection": lambda: radial_and_projection(*head, limits.KERNEL_NORM_FLOOR),
+        "radial + projection + power spectrum": lambda: ev._power_spectrum_values_loop(
+            *head, False, limits.KERNEL_NORM_FLOOR, features),
+    }
+
+
 def profile(cases, repeat):
-    """Print and return the CPU-time breakdown (ms) of rstref's pipeline per system."""
+    """Print and return the CPU-time breakdown (ms) of rstref's pipeline per system.
+
+    Each stage is timed alone on precomputed inputs (best of ``repeat`` calls, CPU time, one
+    thread); 'rest' is the total minus the stages (Python per batch and per structure,
+    argument checks, weight scaling, slicing).  Works on the general loop of older
+    versions and on the values-only loop.
+    """
+    import importlib.util
+
     import numba
 
     numba.set_num_threads(1)
+    fused = importlib.util.find_spec("rstref._engine.values") is not None
     out = {}
     for case, spec in cases.items():
-        lib = Rstref(spec["species"], spec["periodic"])
-        stages = profile_stages(lib.fz, spec["structures"])
+        fz = Rstref(spec["species"], spec["periodic"]).fz
+        batch, stages = _common_stages(fz, spec["structures"])
+        stages.update((_values_stages if fused else _general_stages)(fz, batch))
         for fn in stages.values():  # warm-up (compilation)
             fn()
-        times = {name: 1e3 * _best_cpu(fn, repeat) for name, fn in stages.items()}
-        nl = times["neighbour list (rstref.neighbors)"]
-        times["pair assembly in Python (structure_pairs minus neighbour list)"] = \
-            times.pop("structure_pairs (incl. neighbour list)") - nl
-        parts = sum(v for k, v in times.items() if k != "total (compute_many)")
-        times["rest (Python overhead per batch, checks, scaling)"] = times["total (compute_many)"] - parts
-        n_atoms = sum(len(a) for a in spec["structures"])
-        print(f"{case}: {n_atoms} atoms, {sum(len(a) for a in spec['structures'])} centres")
-        for name, ms in times.items():
-            print(f"  {name:62s} {ms:9.3f} ms  {100 * ms / times['total (compute_many)']:5.1f} %")
-        out[case] = times
+        t = {name: 1e3 * _best_cpu(fn, repeat) for name, fn in stages.items()}
+        if fused:
+            t["power spectrum"] = t["radial + projection + power spectrum"] - t["radial + projection"]
+            t["projection (coefficients)"] = t.pop("radial + projection") - t["radial basis"]
+            del t["radial + projection + power spectrum"]
+        t["pair assembly (structure_pairs minus neighbour list)"] = t.pop("structure_pairs") - t["neighbour list"]
+        total = t["total (compute_many)"]
+        t["rest (Python per batch/structure, checks, scaling)"] = total - sum(
+            v for k, v in t.items() if k != "total (compute_many)")
+        print(f"{case}: {batch.n_env} atoms, {batch.n_neighbours} pairs, "
+              f"{'values-only loop' if fused else 'general loop'}")
+        for name, ms in t.items():
+            print(f"  {name:55s} {ms:8.2f} ms {100 * ms / total:6.1f} %")
+        out[case] = t
     return out
 
 
