@@ -30,7 +30,8 @@ feature length.  Gradient runs on the molecules go 10 molecules at a time
 
 Run ``python validation/bench_featurize.py`` (``--quick``: fewer repeats, no memory
 workers; ``--no-write``: do not touch RESULTS.md; ``--rstref-only``: rstref alone, for
-before/after comparisons of rstref itself).  The section
+before/after comparisons of rstref itself; ``--profile``: CPU-time breakdown of rstref's
+pipeline by stage on both systems, one thread, nothing written).  The section
 '## Featurization: speed vs dscribe and featomic' of validation/RESULTS.md is rewritten.
 """
 
