@@ -30,7 +30,8 @@ feature length.  Gradient runs on the molecules go 10 molecules at a time
 
 Run ``python validation/bench_featurize.py`` (``--quick``: fewer repeats, no memory
 workers; ``--no-write``: do not touch RESULTS.md; ``--rstref-only``: rstref alone, for
-before/after comparisons of rstref itself).  The section
+before/after comparisons of rstref itself; ``--profile``: CPU-time breakdown of rstref's
+pipeline by stage on both systems, one thread, nothing written).  The section
 '## Featurization: speed vs dscribe and featomic' of validation/RESULTS.md is rewritten.
 """
 
@@ -345,6 +346,184 @@ def timings(cases, available, repeat):
     return out
 
 
+# ----------------------------------------------------------------------------- profile
+
+def _best_cpu(function, repeat):
+    best = float("inf")
+    for _ in range(repeat):
+        c0 = time.process_time()
+        function()
+        best = min(best, time.process_time() - c0)
+    return best
+
+
+def _first_touch(shape):
+    """A fresh zeroed array with every page written once (the page faults a run pays)."""
+    out = np.zeros(shape)
+    out.reshape(-1)[::512] = 0.0
+    return out
+
+
+def _common_stages(fz, structures):
+    """Inputs and the stages shared by both pipelines (see :func:`profile_stages`)."""
+    from rstref.features import pairs as fp
+    from rstref.features.featurizer import merge_pairs
+
+    assign = fz._assign
+    arrays = [fp.structure_arrays(a, k) for k, a in enumerate(structures)]
+    parts = [fp.structure_pairs([a], k, fz.r_cut, fz.include_center, assign) for k, a in enumerate(structures)]
+    batch = merge_pairs(parts).ragged_batch(fz.n_channels)
+    if hasattr(fp, "_neighbours"):  # the featurizer's own call (small molecules: the kernel)
+        def neighbours():
+            return [fp._neighbours(p, fz.r_cut, cell, pbc, fz.include_center, k)
+                    for k, (p, _, cell, pbc) in enumerate(arrays)]
+    else:
+        from rstref.neighbors import neighbor_list
+
+        def neighbours():
+            return [neighbor_list(p, fz.r_cut, cell, pbc) for p, _, cell, pbc in arrays]
+    n, F = batch.n_env, fz.n_features
+    stages = {
+        "total (compute_many)": lambda: fz.compute_many(structures, batch_atoms=4096),
+        "neighbour list": neighbours,
+        "structure_pairs": lambda: [fp.structure_pairs([a], k, fz.r_cut, fz.include_center, assign)
+                                    for k, a in enumerate(structures)],
+        "merge_pairs + ragged batch": lambda: merge_pairs(parts).ragged_batch(fz.n_channels),
+        "output: np.zeros (n, F) + first write of each page": lambda: _first_touch((n, F)),
+        "spherical harmonics (values)": lambda: fz._expansion.angular(batch.vectors, 0),
+    }
+    return batch, stages
+
+
+def _general_stages(fz, batch):
+    """Radial, projection and power spectrum of the general (derivative-capable) loop."""
+    import numba
+
+    from rstref import limits
+    from rstref._engine.expansion import _project_batch
+    from rstref._kernels import invariants as ki
+
+    @numba.njit
+    def power_spectrum_only(offsets, channels, weights, n_channels, n_max, l_max, c, features):
+        n_eff = n_channels * n_max
+        present = np.empty(n_channels, dtype=np.bool_)
+        for e in range(offsets.shape[0] - 1):
+            s, t = offsets[e], offsets[e + 1]
+            ki.channels_present(channels[s:t], weights[s:t], present)
+            ki.power_spectrum_values_channels(c[e], present, n_max, n_eff, l_max, features[e])
+
+    ex = fz._expansion
+    n, n_eff = batch.n_env, fz.n_eff
+    factors = ex.factors(batch.vectors, 0)
+    c = np.zeros((n, n_eff * (fz.l_max + 1) ** 2))
+    features = np.zeros((n, fz.n_features))
+    no_dc, no_d2c = np.zeros((batch.n_neighbours, 0, 0)), np.zeros((batch.n_neighbours, 0, 0, 0))
+
+    def project():
+        _project_batch(batch.offsets, batch.vectors, batch.channels, batch.weights, *factors, fz.n_max,
+                       n_eff, fz.l_max, False, 0, limits.KERNEL_NORM_FLOOR, c, no_dc, no_d2c)
+
+    project()
+    return {
+        "radial basis": lambda: ex.radial(batch.vectors),
+        "projection (coefficients)": project,
+        "power spectrum": lambda: power_spectrum_only(batch.offsets, batch.channels, batch.weights,
+                                                      fz.n_channels, fz.n_max, fz.l_max, c, features),
+    }
+
+
+def _values_stages(fz, batch):
+    """Radial, projection and power spectrum of the fused values-only loop
+    (:mod:`rstref._engine.values`): its kernels run cumulatively, differences give stages."""
+    import math
+
+    import numba
+
+    from rstref import limits
+    from rstref._engine import values as ev
+    from rstref._kernels.radial import orthonormal_radial_values_point
+
+    @numba.njit
+    def radial_only(vectors, family, r_cut, n_prim, power, coefficients, out):
+        f = np.empty(n_prim)
+        R = np.empty(coefficients.shape[0])
+        for i in range(vectors.shape[0]):
+            x = vectors[i]
+            rho = math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
+            orthonormal_radial_values_point(rho, family, r_cut, n_prim, power, coefficients, f, R)
+            out[i] = R[0]
+
+    @numba.njit
+    def radial_and_projection(offsets, vectors, channels, weights, n_channels, family, r_cut, n_prim,
+                              power, coefficients, Y, n_max, l_max, norm_floor):
+        L = Y.shape[1]
+        n_eff = n_channels * n_max
+        c = np.empty(n_eff * L)
+        present = np.empty(n_channels, dtype=np.bool_)
+        slot = np.empty(n_channels, dtype=np.int64)
+        rows = np.empty(n_eff, dtype=np.int64)
+        f, R, g = np.empty(n_prim), np.empty(n_max), np.empty(n_max)
+        for e in range(offsets.shape[0] - 1):
+            s, t = offsets[e], offsets[e + 1]
+            n_rows = ev._present_rows(channels[s:t], weights[s:t], n_channels, n_max, present, slot, rows)
+            for j in range(n_rows * L):
+                c[j] = 0.0
+            ev._add_neighbours(vectors, weights, channels, Y, s, t, family, r_cut, n_prim, power,
+                               coefficients, n_max, l_max, False, norm_floor, slot, n_rows, f, R, g, c)
+
+    ex = fz._expansion
+    radial = ex.radial_kernel_arguments
+    Y = ex.angular(batch.vectors, 0)[0]
+    features = np.zeros((batch.n_env, fz.n_features))
+    out = np.empty(batch.n_neighbours)
+    head = (batch.offsets, batch.vectors, batch.channels, batch.weights, fz.n_channels, *radial, Y,
+            fz.n_max, fz.l_max)
+    return {
+        "radial basis": lambda: radial_only(batch.vectors, *radial, out),
+        "radial + projection": lambda: radial_and_projection(*head, limits.KERNEL_NORM_FLOOR),
+        "radial + projection + power spectrum": lambda: ev._power_spectrum_values_loop(
+            *head, False, limits.KERNEL_NORM_FLOOR, features),
+    }
+
+
+def profile(cases, repeat):
+    """Print and return the CPU-time breakdown (ms) of rstref's pipeline per system.
+
+    Each stage is timed alone on precomputed inputs (best of ``repeat`` calls, CPU time, one
+    thread); 'rest' is the total minus the stages (Python per batch and per structure,
+    argument checks, weight scaling, slicing).  Works on the general loop of older
+    versions and on the values-only loop.
+    """
+    import importlib.util
+
+    import numba
+
+    numba.set_num_threads(1)
+    fused = importlib.util.find_spec("rstref._engine.values") is not None
+    out = {}
+    for case, spec in cases.items():
+        fz = Rstref(spec["species"], spec["periodic"]).fz
+        batch, stages = _common_stages(fz, spec["structures"])
+        stages.update((_values_stages if fused else _general_stages)(fz, batch))
+        for fn in stages.values():  # warm-up (compilation)
+            fn()
+        t = {name: 1e3 * _best_cpu(fn, repeat) for name, fn in stages.items()}
+        if fused:
+            t["power spectrum"] = t["radial + projection + power spectrum"] - t["radial + projection"]
+            t["projection (coefficients)"] = t.pop("radial + projection") - t["radial basis"]
+            del t["radial + projection + power spectrum"]
+        t["pair assembly (structure_pairs minus neighbour list)"] = t.pop("structure_pairs") - t["neighbour list"]
+        total = t["total (compute_many)"]
+        t["rest (Python per batch/structure, checks, scaling)"] = total - sum(
+            v for k, v in t.items() if k != "total (compute_many)")
+        print(f"{case}: {batch.n_env} atoms, {batch.n_neighbours} pairs, "
+              f"{'values-only loop' if fused else 'general loop'}")
+        for name, ms in t.items():
+            print(f"  {name:55s} {ms:8.2f} ms {100 * ms / total:6.1f} %")
+        out[case] = t
+    return out
+
+
 # ----------------------------------------------------------------------------- memory workers
 
 def memory_worker(library, case, mode):
@@ -475,6 +654,8 @@ def main():
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     parser.add_argument("--rstref-only", action="store_true",
                         help="time rstref alone (peers skipped; implies --no-write)")
+    parser.add_argument("--profile", action="store_true",
+                        help="CPU-time breakdown of rstref's pipeline by stage (implies --no-write)")
     parser.add_argument("--memory-worker", nargs=3, metavar=("LIBRARY", "CASE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_worker:
@@ -494,6 +675,9 @@ def main():
         if module is None or import_peer(module, report) is not None:
             available[name] = cls
     cases = systems()
+    if args.profile:
+        profile(cases, repeat=3 if args.quick else 7)
+        return 0
     value_rows = compare_with_featomic_delta(report, cases) if "featomic (delta, rstref basis)" in available else []
     invariance_rows = invariance_checks(report, cases, available)
     times = timings(cases, available, repeat=2 if args.quick else 5)

@@ -137,6 +137,12 @@ class Expansion:
             self._radial_arguments = (family, float(r_cut), int(n_prim), int(power),
                                       np.ascontiguousarray(coefficients))
 
+    @property
+    def radial_kernel_arguments(self):
+        """``(family, r_cut, n_prim, power, coefficients)`` of the radial kernel
+        (:mod:`rstref._kernels.radial`), or None for a tabulated basis."""
+        return self._radial_arguments
+
     # -- stage 1: per-neighbour factors
     def radial(self, vectors):
         """``R, dR, d2R`` (P, n_max) at ``|vectors|``."""

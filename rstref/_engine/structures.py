@@ -15,6 +15,7 @@ import numpy as np
 
 from rstref import limits
 from rstref._engine.expansion import WEIGHT_SCALE_ABOVE, power_of_two_scale, unscale
+from rstref._engine.values import power_spectrum_values
 from rstref._kernels import invariants as _ki
 from rstref._kernels import neighbour_gradients as _kg
 from rstref._kernels import tensor as _kt
@@ -109,6 +110,8 @@ def structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, sel
 def _structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, self_slot,
                           features, gradients, write_gradients, strain, write_strain):
     order = 1 if (write_gradients or write_strain) else 0
+    if order == 0 and bispectrum is None and power_spectrum_values(expansion, batch, normalize, features):
+        return
     factors = expansion.factors(batch.vectors, order)
     common = (batch.offsets, batch.vectors, batch.channels, batch.weights, batch.n_channels,
               *factors, expansion.n_max, expansion.l_max, bool(normalize),

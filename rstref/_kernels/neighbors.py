@@ -420,3 +420,14 @@ def _given_pair(p, n, pair_i, pair_j, pair_shift):
         return pair_i[p], pair_j[p], pair_shift[p, 0], pair_shift[p, 1], pair_shift[p, 2]
     a = p - pair_i.shape[0]
     return a, a, 0, 0, 0
+
+
+@njit
+def first_coincident_pair(i, j, shift, distance, atol):
+    """First pair ``p`` with ``distance[p] < atol`` other than a self-pair ``(i, i, S = 0)``;
+    -1 if none (the features' check for coincident atoms and periodic images)."""
+    for p in range(i.shape[0]):
+        if distance[p] < atol:
+            if i[p] != j[p] or shift[p, 0] != 0 or shift[p, 1] != 0 or shift[p, 2] != 0:
+                return p
+    return -1

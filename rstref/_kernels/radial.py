@@ -156,3 +156,59 @@ def orthonormal_radial_point(r, family, r_cut, n_prim, envelope_power, coefficie
         out[i] = v
         dout[i] = d
         d2out[i] = d2
+
+
+@njit
+def _cosines_values(r, r_cut, n, f):
+    w = math.pi / r_cut
+    for k in range(n):
+        kw = k * w
+        f[k] = math.cos(kw * r)
+
+
+@njit
+def _scale_row(n, g, f):
+    for k in range(n):
+        f[k] = g * f[k]
+
+
+@njit
+def radial_primitive_values_point(r, family, r_cut, n, envelope_power, f):
+    """Values-only :func:`radial_primitives_point`: ``f_k(r)`` into ``f`` (n,).
+
+    The same operations in the same order as there, so the values agree bit for bit.
+    """
+    for k in range(n):
+        f[k] = 0.0
+    if r >= r_cut:
+        return
+    if family == FAMILY_COSINE_BUMPS:
+        delta = r_cut / (n - 1)
+        j = int(r / delta)
+        if j > n - 2:
+            j = n - 2
+        x = (r - j * delta) / delta
+        c = math.cos(math.pi * x)
+        f[j] = 0.5 * (1.0 + c)
+        f[j + 1] = 0.5 * (1.0 - c)
+    else:
+        _cosines_values(r, r_cut, n, f)
+        if family == FAMILY_SMOOTH_COSINES:
+            u = 1.0 - (r / r_cut) ** 2
+            _scale_row(n, u * u * u, f)
+    if envelope_power > 0:
+        _scale_row(n, (r_cut - r) ** envelope_power, f)
+
+
+@njit
+def orthonormal_radial_values_point(r, family, r_cut, n_prim, envelope_power, coefficients, f,
+                                    out):
+    """Values-only :func:`orthonormal_radial_point`: ``out[n] = R_n(r)`` (bit for bit the
+    same values; no derivatives computed).  ``f``: scratch (n_prim,); ``out``: (n_max,)."""
+    radial_primitive_values_point(r, family, r_cut, n_prim, envelope_power, f)
+    n_max = coefficients.shape[0]
+    for i in range(n_max):
+        v = 0.0
+        for k in range(min(i + 1, n_prim)):  # C is lower triangular (Gram-Schmidt)
+            v += coefficients[i, k] * f[k]
+        out[i] = v

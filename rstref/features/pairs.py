@@ -12,6 +12,11 @@ import numpy as np
 from rstref import limits
 from rstref._checks import as_float_array, coincident_atoms_message
 from rstref._engine import RaggedBatch
+from rstref._kernels.neighbors import first_coincident_pair, small_open_pairs
+
+#: open structures up to this many atoms use the all-pairs kernel directly (as
+#: :func:`rstref.neighbors.neighbor_list` does below the same size)
+SMALL_OPEN_ATOMS = 64
 
 
 class StructurePairs(NamedTuple):
@@ -64,15 +69,33 @@ def structure_arrays(atoms, index):
 
 def _check_coincident(nl, index):
     """Two atoms (or an atom and a periodic image) closer than the coincident-atoms limit."""
-    close = nl.distance < limits.COINCIDENT_ATOMS_ATOL
-    close &= ~((nl.i == nl.j) & np.all(nl.shift == 0, axis=1))
-    if np.any(close):
-        p = int(np.flatnonzero(close)[0])
+    p = first_coincident_pair(nl.i, nl.j, nl.shift, nl.distance, limits.COINCIDENT_ATOMS_ATOL)
+    if p >= 0:
         message = coincident_atoms_message(int(nl.i[p]), int(nl.j[p]), float(nl.distance[p]),
                                            f"structure {index}")
         if np.any(nl.shift[p] != 0):
             message += f" (periodic image shift {nl.shift[p].tolist()})"
         raise ValueError(message)
+
+
+def _neighbours(positions, r_cut, cell, pbc, include_center, index):
+    """The neighbour list of one structure (checked for coincident atoms).
+
+    Small open structures go straight to the all-pairs kernel that
+    :func:`rstref.neighbors.neighbor_list` itself uses for them (same pairs, same order;
+    the positions are already checked): a molecule then costs no set-up.
+    """
+    from rstref.neighbors import NeighborList, neighbor_list
+
+    if positions.shape[0] <= SMALL_OPEN_ATOMS and not pbc.any():
+        nl = NeighborList(*small_open_pairs(positions, r_cut, include_center))
+    else:
+        try:
+            nl = neighbor_list(positions, r_cut, cell, pbc, self_interaction=include_center)
+        except ValueError as err:
+            raise ValueError(f"structure {index}: {err}") from None
+    _check_coincident(nl, index)
+    return nl
 
 
 def structure_pairs(structures, first_index, r_cut, include_center, assign):
@@ -81,30 +104,29 @@ def structure_pairs(structures, first_index, r_cut, include_center, assign):
     ``assign(numbers, where)`` gives the channel and peak height of every atom
     (:class:`rstref.features.species.SpeciesAssignment`).
     """
-    from rstref.neighbors import neighbor_list
-
     pieces, atom_offsets, numbers_all = [], [0], []
     for k, atoms in enumerate(structures):
         index = first_index + k
         positions, numbers_, cell, pbc = structure_arrays(atoms, index)
         channel, weight = assign(numbers_, f"structure {index}")
-        try:
-            nl = neighbor_list(positions, r_cut, cell, pbc, self_interaction=include_center)
-        except ValueError as err:
-            raise ValueError(f"structure {index}: {err}") from None
-        _check_coincident(nl, index)
+        nl = _neighbours(positions, r_cut, cell, pbc, include_center, index)
         shift = atom_offsets[-1]
-        pieces.append((nl.i + shift, nl.j + shift, nl.vector, channel[nl.j], weight[nl.j]))
+        pieces.append((nl.i + shift if shift else nl.i, nl.j + shift if shift else nl.j, nl.vector,
+                       channel[nl.j], weight[nl.j]))
         atom_offsets.append(shift + positions.shape[0])
         numbers_all.append(numbers_)
-    if pieces:
+    if len(pieces) == 1:
+        cols = list(pieces[0])
+    elif pieces:
         cols = [np.concatenate([p[c] for p in pieces]) for c in range(5)]
     else:
         cols = [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)),
                 np.zeros(0, np.int64), np.zeros(0)]
     i, j, vectors, channels, weights = cols
-    numbers_all = np.concatenate(numbers_all) if numbers_all else np.zeros(0, np.int64)
-    return StructurePairs(i.astype(np.int64), j.astype(np.int64), np.ascontiguousarray(vectors, dtype=np.float64),
+    numbers_all = (numbers_all[0] if len(numbers_all) == 1 else np.concatenate(numbers_all)
+                   if numbers_all else np.zeros(0, np.int64))
+    return StructurePairs(np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64),
+                          np.ascontiguousarray(vectors, dtype=np.float64),
                           np.ascontiguousarray(channels, dtype=np.int64),
                           np.ascontiguousarray(weights, dtype=np.float64),
-                          np.array(atom_offsets, dtype=np.int64), numbers_all.astype(np.int64))
+                          np.array(atom_offsets, dtype=np.int64), np.asarray(numbers_all, dtype=np.int64))
