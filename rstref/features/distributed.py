@@ -94,13 +94,28 @@ def warm_up(featurizer, gradients, stress):
     return True
 
 
-def compute_batch(featurizer, structures, gradients, stress, max_memory):
-    """One batch on a worker: the features of ``structures``, concatenated."""
+def compute_batch(featurizer, structures, gradients, stress, max_memory, first=0):
+    """One batch on a worker: the features of ``structures``, concatenated; an error names
+    the structure by its input number (the batch starts at input ``first``)."""
     from rstref.features.results import Features
 
-    parts = list(featurizer.iter_batches(structures, gradients, stress, 10**15, False,
-                                         max_memory))
+    try:
+        parts = list(featurizer.iter_batches(structures, gradients, stress, 10**15, False,
+                                             max_memory))
+    except (TypeError, ValueError) as exc:
+        renumbered = _renumbered(str(exc), first)
+        if renumbered == str(exc):
+            raise
+        raise type(exc)(renumbered) from None
     return Features.concatenate(parts, featurizer.n_features, gradients, stress)
+
+
+def _renumbered(message, first):
+    """``message`` with its first ``structure K`` counted from input ``first``."""
+    import re
+
+    return re.sub(r"\bstructure (\d+)\b", lambda m: f"structure {int(m[1]) + first}", message,
+                  count=1)
 
 
 def warm_workers(client, featurizer, gradients, stress):
@@ -199,13 +214,15 @@ class _Pipeline:
         self.gradients, self.stress, self.max_memory = gradients, stress, max_memory
         self.layout = store.layout()
         self.computing, self.writing, self.last_write = deque(), deque(), None
+        self.submitted = 0  # input structures sent to the workers
         warm_workers(client, featurizer, gradients, stress)
         self.remote = client.scatter(featurizer, broadcast=True)
         self.window = 2 * max(1, len(client.scheduler_info()["workers"]))
 
     def submit(self, structures):
         result = self.client.submit(compute_batch, self.remote, structures, self.gradients,
-                                    self.stress, self.max_memory, pure=False)
+                                    self.stress, self.max_memory, self.submitted, pure=False)
+        self.submitted += len(structures)
         counts = self.client.submit(row_counts, self.layout, result, pure=False, priority=1)
         self.computing.append(_Batch(structures, result, counts))
 
