@@ -284,3 +284,44 @@ def test_sigkill_of_a_two_worker_run_leaves_the_committed_batches_and_the_rerun_
     assert attrs["complete"]
     for name, value in ref.items():
         assert np.array_equal(final[name], value), name
+
+
+# ------------------------------------------------------------ a dense periodic box
+
+def dense_box(n, density=0.1, species=("H", "C", "O"), seed=0, min_distance=0.9):
+    """``n`` atoms placed at random in a cubic periodic box, ``density`` atoms per Å^3
+    (0.1: the atom density of liquid water), no two closer than ``min_distance``."""
+    from ase import Atoms
+
+    side = (n / density) ** (1 / 3)
+    rng = np.random.default_rng(seed)
+    positions = np.zeros((0, 3))
+    while positions.shape[0] < n:
+        p = rng.random(3) * side
+        d = positions - p
+        d -= side * np.round(d / side)
+        if not (np.einsum("ij,ij->i", d, d) < min_distance ** 2).any():
+            positions = np.vstack([positions, p])
+    return Atoms([species[k % len(species)] for k in range(n)], positions=positions,
+                 cell=[side] * 3, pbc=True)
+
+
+def test_a_dense_box_over_the_budget_runs_in_pieces_or_fails_at_once_naming_its_size(tmp_path):
+    pytest.importorskip("zarr", minversion="3")
+    from rstref.features.memory import MemoryBudgetError
+
+    box = dense_box(150)
+    featurizer = Featurizer(r_cut=5.0, n_max=3, l_max=3, species=["H", "C", "O"])
+    needed = featurizer.estimate_bytes([box], True, False)
+    whole = featurizer.compute_many([box], True, max_memory=2 * needed)
+    store = featurizer.compute_to(tmp_path / "box.zarr", [box], True, max_memory=needed // 5)
+    assert store.complete and store.committed["atoms"] == 150
+    read = open_features(tmp_path / "box.zarr", lazy=False)
+    for name, value in whole.arrays().items():
+        assert np.array_equal(getattr(read, name), value), name
+    start = time.monotonic()
+    with pytest.raises(MemoryBudgetError, match=r"structure 0 \(150 atoms, \d+ neighbour pairs\) "
+                                                r"needs about .* options that shrink it"):
+        featurizer.compute_to(tmp_path / "tiny.zarr", [box], True, max_memory=needed // 2000)
+    assert time.monotonic() - start < 30
+    assert open_features(tmp_path / "tiny.zarr", lazy=False).n_structures == 0
