@@ -325,3 +325,28 @@ def test_a_dense_box_over_the_budget_runs_in_pieces_or_fails_at_once_naming_its_
         featurizer.compute_to(tmp_path / "tiny.zarr", [box], True, max_memory=needed // 2000)
     assert time.monotonic() - start < 30
     assert open_features(tmp_path / "tiny.zarr", lazy=False).n_structures == 0
+
+
+def test_a_bad_frame_in_a_two_worker_command_line_run_is_skipped_as_in_one_process(tmp_path):
+    pytest.importorskip("zarr", minversion="3")
+    pytest.importorskip("distributed")
+    import ase.io
+    from ase import Atoms
+    from ase.build import molecule
+
+    from rstref.cli import main
+
+    frames = [molecule(k) for k in ("H2O", "CH4", "NH3")] * 10
+    frames[13] = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0]])
+    ase.io.write(tmp_path / "in.xyz", frames)
+    argv = [str(tmp_path / "in.xyz"), "--r-cut", "2.0", "--n-max", "2", "--l-max", "2",
+            "--species", "H,C,N,O", "--gradients", "--batch-atoms", "12", "--no-progress"]
+    assert main(["featurize", *argv[:1], "-o", str(tmp_path / "one.zarr"), *argv[1:]]) == 1
+    assert main(["featurize", *argv[:1], "-o", str(tmp_path / "two.zarr"), *argv[1:],
+                 "--workers", "2"]) == 1
+    one, attrs_one = _store_arrays(tmp_path / "one.zarr")
+    two, attrs_two = _store_arrays(tmp_path / "two.zarr")
+    assert attrs_two["failures"] == attrs_one["failures"] and attrs_two["failures"][0]["frame"] == 13
+    assert set(one) == set(two)
+    for name, value in one.items():
+        assert np.array_equal(two[name], value), name
