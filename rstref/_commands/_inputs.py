@@ -76,11 +76,16 @@ def _report_read_error(path, frame, exc, failures):
     _error(f"cannot read {path} ({where}): {type(exc).__name__}: {exc}{kept}")
 
 
-def _species_of_inputs(inputs, index, fmt):
+def _species_of_inputs(inputs, index, fmt, totals=None):
     """Sorted atomic numbers in the readable frames of ``inputs`` (read errors are reported
-    by the featurizing pass, which reads the same frames)."""
-    found = set()
+    by the featurizing pass, which reads the same frames); ``totals``, a dict, gets the
+    ``structures`` and ``atoms`` read (the progress' totals)."""
+    found, structures, n_atoms = set(), 0, 0
     for path in inputs:
         for _, atoms in _frames_of(path, index, fmt):
             found.update(int(z) for z in atoms.get_atomic_numbers())
+            structures += 1
+            n_atoms += len(atoms)
+    if totals is not None:
+        totals.update(structures=structures, atoms=n_atoms)
     return sorted(found)

@@ -109,5 +109,27 @@ def append(store, entries, result):
 
     if isinstance(result, Features):
         store.append(result, n_inputs=len(entries), extra=extra_rows(entries))
+    elif hasattr(result, "starts"):  # rows a Dask worker wrote (WrittenBatch)
+        store.commit_written(result, n_inputs=len(entries), extra=extra_rows(entries))
     else:
         store.append_pieces(result, n_inputs=1, extra=extra_rows(entries))
+
+
+@contextmanager
+def progress(args, store, totals=None):
+    """The run's progress bar: structures and atoms (with their totals when ``totals`` has
+    them), counted from what ``store`` already holds; on when ``--progress`` or stderr is
+    a terminal."""
+    from rstref.features.progress import Progress, progress_enabled
+
+    totals = totals or {}
+    total = totals.get("structures")
+    bar = Progress(total, progress_enabled(args.progress, total),
+                   total_atoms=totals.get("atoms"))
+    done = store.committed
+    if done["inputs"]:
+        bar.update(done["inputs"], atoms=done["atoms"])
+    try:
+        yield bar
+    finally:
+        bar.close()

@@ -325,18 +325,24 @@ class _StoreRun(_Run):
     """A run into a Zarr store: every batch committed when written, resumable."""
 
     def declare(self, writer, F):
+        from rstref.features.progress import Progress
+
         self.store = writer.store
         self.client = None
+        self.local = False  # structures retried one by one are computed here
+        self.bar = Progress(None, False)  # set by _work_into_store
 
     def _batches(self, source, progress=None):
-        progress = self.progress if progress is None else progress
-        if self.client is not None:
+        """Batches computed here or on the Dask workers (which write their rows into the
+        store); the progress is this run's bar (:meth:`write`), not the featurizer's."""
+        if self.client is not None and not self.local:
             from rstref.features.distributed import distributed_batches
 
             return distributed_batches(self.client, self.featurizer, source, self.gradients,
-                                       self.stress, self.batch_atoms, self.max_memory, progress)
+                                       self.stress, self.batch_atoms, self.max_memory, False,
+                                       store=self.store)
         return self.featurizer._iter_units(source, self.gradients, self.stress, self.batch_atoms,
-                                           progress, self.max_memory, split=True)
+                                           False, self.max_memory, split=True)
 
     def write(self, entries, result):
         from rstref._commands import _store
@@ -345,10 +351,15 @@ class _StoreRun(_Run):
             _store.append(self.store, entries, result)
             self.n_atoms += result.n_atoms
             self.n_structures += len(entries)
+        self.bar.update(len(entries), atoms=result.n_atoms)
 
     def featurize_one(self, entry, failures):
         done = self.n_structures
-        super().featurize_one(entry, failures)
+        self.local = True
+        try:
+            super().featurize_one(entry, failures)
+        finally:
+            self.local = False
         if self.n_structures == done:  # skipped: consumed without rows, and said so in the store
             with self.signals.critical():
                 self.store.set_attributes(failures=self.previous_failures + failures)
@@ -447,9 +458,9 @@ def _stopped_message(signum, writer):
 def _work(args, output, species, species_values, featurizer, writer, signals):
     from rstref._commands._staging import Interrupted
 
-    inputs, failures = list(args.inputs), []
+    inputs, failures, totals = list(args.inputs), [], {}
     if featurizer is None:
-        species = _species_of_inputs(inputs, args.index, args.format)
+        species = _species_of_inputs(inputs, args.index, args.format, totals)
         if not species:
             for path in inputs:  # say why nothing was found
                 for _ in _frames_of(path, args.index, args.format, failures):
@@ -458,7 +469,8 @@ def _work(args, output, species, species_values, featurizer, writer, signals):
             return FAILURES
         featurizer = _featurizer(args, species, species_values)
     if getattr(writer, "is_store", False):
-        return _work_into_store(args, output, featurizer, writer, signals, inputs, failures)
+        return _work_into_store(args, output, featurizer, writer, signals, inputs, failures,
+                                totals)
     state = _Run(featurizer, writer, signals, args, inputs)
     interrupted = False
     try:
@@ -499,8 +511,9 @@ def _featurize_unwrapping_signals(state, frames, failures):
         raise stop from None
 
 
-def _work_into_store(args, output, featurizer, writer, signals, inputs, failures):
-    """The run into a Zarr store (:mod:`rstref._commands._store`)."""
+def _work_into_store(args, output, featurizer, writer, signals, inputs, failures, totals=None):
+    """The run into a Zarr store (:mod:`rstref._commands._store`); ``totals``: the
+    structures and atoms of the inputs, where a reading pass counted them (the progress)."""
     from rstref._commands import _store
     from rstref._commands._staging import Interrupted
 
@@ -516,11 +529,12 @@ def _work_into_store(args, output, featurizer, writer, signals, inputs, failures
     if writer.resumed_from:
         _error(f"resuming {output}: its {writer.resumed_from} input structures are done")
         _store.skip_done(frames, writer.resumed_from)
-    with _store.dask_client(args) as client:
-        state.client = client
+    with _store.dask_client(args) as client, _store.progress(args, writer.store, totals) as bar:
+        state.client, state.bar = client, bar
         try:
             _featurize_unwrapping_signals(state, frames, failures)
         except Interrupted:
+            bar.close()
             _error(writer.stopped_message("interrupted (SIGINT)"))
             return 130
     with signals.critical():

@@ -1,11 +1,34 @@
-"""Batches of structures computed on Dask workers (``dask.distributed``), in input order.
+"""Batches of structures computed on Dask workers (``dask.distributed``) and written into
+a Zarr feature store by the workers themselves, committed in input order.
 
 :func:`distributed_batches` groups the structures into batches of about ``batch_atoms``
-atoms on the client, sends each batch to a worker (the featurizer is scattered once to
-every worker), and yields the results in input order with at most two batches per
-worker in flight; the writer (:meth:`rstref.Featurizer.compute_to`) appends them.  The
-numbers are those of a single-process run bit for bit: every environment is computed by
-the same kernels whatever batch it is in.
+atoms on the client and sends each batch to a worker (the featurizer is scattered once to
+every worker), at most two batches per worker in flight.  A batch's arrays never travel
+back: for each batch, in input order, the client
+
+1. asks the worker holding the result for its row counts (a tiny task that Dask runs
+   where the result is);
+2. reserves those rows in the store (:meth:`FeatureStore.reserve
+   <rstref.features.storage.FeatureStore.reserve>`, which grows the arrays: only the
+   client writes the store's metadata);
+3. submits the write (:meth:`StoreLayout.write
+   <rstref.features.worker_writes.StoreLayout.write>`), which depends on the result and
+   so runs on the worker holding it, and on the previous batch's write: **writes are
+   serialised in input order** (two writes into the Zarr chunk at a batch boundary at once
+   would lose one of them), the computations stay parallel;
+4. when that write is done, yields a :class:`~rstref.features.worker_writes.WrittenBatch`
+   (row counts and the batch's ``atom_offsets``) that the caller commits with
+   :meth:`FeatureStore.commit_written <rstref.features.storage.FeatureStore.commit_written>`.
+
+The client receives a few integers per structure; a killed run leaves exactly the
+committed batches (rows written past them are ignored and cut off on reopening), and the
+same call again resumes.  The numbers are those of a single-process run bit for bit (every
+environment is computed by the same kernels whatever batch it is in), in input order.
+
+A structure over ``max_memory`` on its own cannot be written by a worker (its pieces are
+written as they are computed): the batch holding it is recomputed on the client, the
+large structure in centre pieces, exactly as in a single-process run.  Any other error of
+a batch is raised after the batches before it were yielded.
 
 Before the batches fan out, the numba kernels are compiled once in the client process
 (filling numba's on-disk cache) and then on the workers one at a time: the first
@@ -13,7 +36,8 @@ compilation of many processes at once against one cache directory is a known sou
 crashes.
 
 Needs the ``rstref[dask]`` extra (dask, distributed, zarr>=3) on the client and on every
-worker; the workers must import the same rstref version.
+worker; the workers must import the same rstref version and reach the store's path (a
+shared file system on a real cluster).
 """
 
 import os
@@ -70,13 +94,28 @@ def warm_up(featurizer, gradients, stress):
     return True
 
 
-def compute_batch(featurizer, structures, gradients, stress, max_memory):
-    """One batch on a worker: the features of ``structures``, concatenated."""
+def compute_batch(featurizer, structures, gradients, stress, max_memory, first=0):
+    """One batch on a worker: the features of ``structures``, concatenated; an error names
+    the structure by its input number (the batch starts at input ``first``)."""
     from rstref.features.results import Features
 
-    parts = list(featurizer.iter_batches(structures, gradients, stress, 10**15, False,
-                                         max_memory))
+    try:
+        parts = list(featurizer.iter_batches(structures, gradients, stress, 10**15, False,
+                                             max_memory))
+    except (TypeError, ValueError) as exc:
+        renumbered = _renumbered(str(exc), first)
+        if renumbered == str(exc):
+            raise
+        raise type(exc)(renumbered) from None
     return Features.concatenate(parts, featurizer.n_features, gradients, stress)
+
+
+def _renumbered(message, first):
+    """``message`` with its first ``structure K`` counted from input ``first``."""
+    import re
+
+    return re.sub(r"\bstructure (\d+)\b", lambda m: f"structure {int(m[1]) + first}", message,
+                  count=1)
 
 
 def warm_workers(client, featurizer, gradients, stress):
@@ -98,37 +137,173 @@ def _batches_of(structures, batch_atoms):
         yield batch
 
 
+def row_counts(layout, result):
+    """On the worker holding ``result``: its rows per array and its ``atom_offsets``."""
+    return layout.row_counts(result), result.atom_offsets
+
+
+def write_rows(layout, result, starts, after=None):
+    """On the worker holding ``result``: write its rows at ``starts`` (``after``: the
+    previous batch's write, a dependency that keeps the writes in input order)."""
+    return layout.write(result, starts)
+
+
+class _Batch:
+    """One batch in flight: its structures, its futures, then its reservation."""
+
+    def __init__(self, structures, result, counts):
+        self.structures, self.result, self.counts = structures, result, counts
+        self.write = self.written = None
+
+
 def distributed_batches(client, featurizer, structures, gradients=False, stress=False,
-                        batch_atoms=4096, max_memory=None, progress=None):
-    """Yield :class:`~rstref.features.Features` of consecutive batches, computed on the
-    workers of ``client``, in input order (see the module docstring).  ``max_memory``
-    applies on the workers; a structure over it raises there."""
+                        batch_atoms=4096, max_memory=None, progress=None, store=None,
+                        total_atoms=None):
+    """Compute ``structures`` on the workers of ``client`` and have them write into ``store``.
+
+    Yields, in input order, a :class:`~rstref.features.worker_writes.WrittenBatch` per
+    batch once its rows are written (commit it with ``store.commit_written``), or, for a
+    batch holding a structure over ``max_memory``, the :class:`Features` and
+    :class:`~rstref.features.featurizer.StructurePieces` of that batch computed on the
+    client (``store.append`` / ``store.append_pieces``); see the module docstring.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    featurizer : rstref.Featurizer
+    structures : iterable of ase.Atoms
+    gradients, stress : bool
+    batch_atoms : int
+        Atoms per batch sent to a worker.
+    max_memory : int or str, optional
+        Memory budget on the workers (:func:`rstref.features.memory.memory_budget`).
+    progress : bool, optional
+        Progress on stderr (:class:`~rstref.features.progress.Progress`).
+    store : rstref.features.storage.FeatureStore
+        The store the workers write into (its path must be reachable from them).
+    total_atoms : int, optional
+        Atoms of all ``structures`` (for the progress; counted when they are a sequence).
+    """
     from rstref._checks import check_bool, check_int
     from rstref.features.progress import Progress, progress_enabled
 
+    if store is None:
+        raise TypeError("distributed_batches: store is required (the workers write into it)")
     batch_atoms = check_int(batch_atoms, "batch_atoms", 1)
     gradients, stress = check_bool(gradients, "gradients"), check_bool(stress, "stress")
-    warm_workers(client, featurizer, gradients, stress)
-    remote = client.scatter(featurizer, broadcast=True)
-    window = 2 * max(1, len(client.scheduler_info()["workers"]))
     total = len(structures) if hasattr(structures, "__len__") else None
-    bar = Progress(total, progress_enabled(progress, total))
-    pending = deque()
+    if total_atoms is None and total is not None and hasattr(structures, "__getitem__"):
+        total_atoms = sum(len(atoms) for atoms in structures)
+    bar = Progress(total, progress_enabled(progress, total), total_atoms=total_atoms)
+    pipeline = _Pipeline(client, featurizer, store, gradients, stress, max_memory)
     try:
-        for batch in _batches_of(structures, batch_atoms):
-            pending.append(client.submit(compute_batch, remote, batch, gradients, stress,
-                                         max_memory, pure=False))
-            while len(pending) >= window:
-                result = pending.popleft().result()
-                bar.update(result.n_structures)
-                yield result
-                del result
-        while pending:
-            result = pending.popleft().result()
-            bar.update(result.n_structures)
-            yield result
-            del result
+        for item in pipeline.run(_batches_of(structures, batch_atoms)):
+            bar.update(item.n_structures, atoms=item.n_atoms)
+            yield item
+            del item
     finally:
-        for future in pending:
-            future.cancel()
+        pipeline.close()
         bar.close()
+
+
+class _Pipeline:
+    """The futures of :func:`distributed_batches`: computing, then writing, in order."""
+
+    def __init__(self, client, featurizer, store, gradients, stress, max_memory):
+        self.client, self.featurizer, self.store = client, featurizer, store
+        self.gradients, self.stress, self.max_memory = gradients, stress, max_memory
+        self.layout = store.layout()
+        self.computing, self.writing, self.last_write = deque(), deque(), None
+        self.submitted = 0  # input structures sent to the workers
+        warm_workers(client, featurizer, gradients, stress)
+        self.remote = client.scatter(featurizer, broadcast=True)
+        self.window = 2 * max(1, len(client.scheduler_info()["workers"]))
+
+    def submit(self, structures):
+        result = self.client.submit(compute_batch, self.remote, structures, self.gradients,
+                                    self.stress, self.max_memory, self.submitted, pure=False)
+        self.submitted += len(structures)
+        counts = self.client.submit(row_counts, self.layout, result, pure=False, priority=1)
+        self.computing.append(_Batch(structures, result, counts))
+
+    def run(self, batches):
+        """Yield the batches' results in order (see :func:`distributed_batches`)."""
+        batches = iter(batches)
+        more = True
+        while more or self.computing or self.writing:
+            while more and len(self.computing) + len(self.writing) < self.window:
+                batch = next(batches, None)
+                if batch is None:
+                    more = False
+                else:
+                    self.submit(batch)
+            if self.writing and self.writing[0].write.done():
+                yield self.finished(self.writing.popleft())
+            elif self.computing and self.computing[0].counts.done():
+                yield from self.start_write(self.computing.popleft())
+            else:
+                self.wait_any()
+
+    def wait_any(self):
+        from distributed import wait
+
+        futures = [b.write for b in list(self.writing)[:1]]
+        futures += [b.counts for b in list(self.computing)[:1]]
+        wait(futures, return_when="FIRST_COMPLETED")
+
+    def start_write(self, batch):
+        """Reserve the rows of the batch at the head and submit its write (or, when it
+        failed, yield the batches before it and redo it here or raise)."""
+        from rstref.features.memory import MemoryBudgetError
+
+        try:
+            rows, offsets = batch.counts.result()
+        except MemoryBudgetError:
+            yield from self.drain()
+            self.store.release()
+            batch.result.cancel()
+            yield from self.featurizer._iter_units(batch.structures, self.gradients, self.stress,
+                                                   10**15, False, self.max_memory, split=True)
+            return
+        except BaseException:
+            yield from self.drain()
+            raise
+        from rstref.features.worker_writes import WrittenBatch
+
+        starts = self.store.reserve(rows)
+        batch.written = WrittenBatch(starts, rows, offsets)
+        batch.write = self.client.submit(write_rows, self.layout, batch.result, starts,
+                                         self.last_write, pure=False, priority=1)
+        self.last_write = batch.write
+        self.writing.append(batch)
+
+    def finished(self, batch):
+        batch.write.result()  # raises the worker's error, if any
+        if self.last_write is batch.write:
+            self.last_write = None
+        batch.result = batch.counts = None  # released on the worker
+        return batch.written
+
+    def drain(self):
+        """Yield the batches being written, in order, once written."""
+        while self.writing:
+            batch = self.writing[0]
+            batch.write.result()
+            self.writing.popleft()
+            yield self.finished(batch)
+
+    def close(self):
+        """Cancel the computations; wait for the writes started (their rows stay
+        uncommitted) so that none lands after this run; forget their reservations."""
+        for batch in self.computing:
+            batch.counts.cancel()
+            batch.result.cancel()
+        for batch in self.writing:
+            try:
+                batch.write.result(timeout=300)
+            except BaseException:  # the run is being abandoned
+                pass
+        self.computing.clear()
+        self.writing.clear()
+        self.last_write = None
+        self.store.release()

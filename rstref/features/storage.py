@@ -283,6 +283,33 @@ class FeatureStore:
         self.complete = True
         self.group.attrs["complete"] = True
 
+    # rows written by Dask workers (rstref.features.worker_writes)
+
+    def layout(self):
+        """The picklable layout a worker writes a batch's rows with
+        (:class:`rstref.features.worker_writes.StoreLayout`)."""
+        from rstref.features.worker_writes import StoreLayout
+
+        return StoreLayout(self.path, dict(self.declared), self.gradients, self.stress)
+
+    def reserve(self, rows):
+        """Reserve the next rows for a batch a worker writes (``name -> rows``); returns
+        ``kind -> first row`` (:func:`rstref.features.worker_writes.reserve`)."""
+        from rstref.features.worker_writes import reserve
+
+        return reserve(self, rows)
+
+    def commit_written(self, written, n_inputs=None, extra=None):
+        """Commit a batch a worker wrote, in reservation order
+        (:func:`rstref.features.worker_writes.commit_written`)."""
+        from rstref.features.worker_writes import commit_written
+
+        commit_written(self, written, n_inputs, extra)
+
+    def release(self):
+        """Forget the reservations not committed (their rows are ignored and reused)."""
+        self._reserved = None
+
 
 def _plain(value):
     """JSON-like value with tuples as lists (what Zarr's attributes give back)."""
@@ -409,11 +436,13 @@ def compute_to(featurizer, path, structures, gradients=False, stress=False, clie
         from rstref.features.distributed import distributed_batches
 
         batches = distributed_batches(client, featurizer, rest, gradients, stress, batch_atoms,
-                                      max_memory, progress)
+                                      max_memory, progress, store=store)
     try:
         for result in _released(batches):
             if isinstance(result, Features):
                 store.append(result)
+            elif hasattr(result, "starts"):  # rows a Dask worker wrote (WrittenBatch)
+                store.commit_written(result)
             else:  # one structure over the budget, in pieces of its centre atoms
                 store.append_pieces(result)
             del result  # before the next batch is computed: one batch in memory at a time

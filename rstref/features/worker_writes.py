@@ -1,0 +1,174 @@
+"""Rows of a feature store written by the worker that computed them (Dask).
+
+The client of a distributed run (:mod:`rstref.features.distributed`) never receives a
+batch's arrays.  For each batch, in input order, it
+
+1. learns the batch's row counts from the worker that holds it (:meth:`StoreLayout.row_counts`,
+   a few integers);
+2. reserves the rows in the store (:meth:`FeatureStore.reserve <rstref.features.storage.FeatureStore.reserve>`):
+   the next free rows of each kind after the batches reserved before it, the arrays grown
+   on the client, which alone writes the store's metadata;
+3. has that worker write the rows there (:meth:`StoreLayout.write`);
+4. once that write is done, commits the batch
+   (:meth:`FeatureStore.commit_written <rstref.features.storage.FeatureStore.commit_written>`):
+   it writes the small per-structure rows (``atom_offsets`` and the caller's extra
+   arrays) and then the store's ``committed`` counts, as a single-process run does.
+
+A killed run therefore leaves exactly the committed batches (rows a worker wrote past the
+counts are ignored, and cut off when the store is reopened), and rerunning resumes.
+
+Two writes into the same Zarr chunk at once would lose one of them (a chunk is read,
+modified and replaced as a whole), and consecutive batches share the chunk at their
+boundary; the writes are therefore **serialised in input order** (each waits for the
+previous one) while the computations run in parallel.  A chunk file is replaced
+atomically (Zarr's local store writes a temporary file and renames it), so a write killed
+midway leaves the chunk as it was.
+
+The rows a worker writes are those :meth:`FeatureStore.append` would write for the same
+batch: :meth:`StoreLayout.batch_rows` runs the store's own row code, so every per-atom and
+per-gradient array the store declares is covered.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def kind_counts(declared, rows):
+    """``kind -> rows`` of a batch from its ``name -> rows``; arrays of one kind must agree."""
+    counts = {}
+    for name, n in rows.items():
+        kind = declared[name][2]
+        if counts.setdefault(kind, int(n)) != int(n):
+            raise ValueError(f"batch rows of kind {kind!r} disagree ({name}: {n}, "
+                             f"others: {counts[kind]})")
+    return counts
+
+
+@dataclass
+class WrittenBatch:
+    """A batch whose rows a worker wrote into the store: what the client learns of it.
+
+    Attributes
+    ----------
+    starts : dict
+        ``kind -> first row`` reserved for it.
+    rows : dict
+        ``array name -> rows`` written.
+    atom_offsets : (n_structures + 1,) int64
+        The batch's own ``atom_offsets`` (from 0).
+    """
+
+    starts: dict
+    rows: dict
+    atom_offsets: np.ndarray
+
+    @property
+    def n_structures(self):
+        return int(len(self.atom_offsets) - 1)
+
+    @property
+    def n_atoms(self):
+        return int(self.atom_offsets[-1])
+
+
+@dataclass
+class StoreLayout:
+    """What a worker needs to write a batch into a store: its path and declared arrays
+    (``name -> (dtype, trailing shape, row kind)``) and which derivatives it holds."""
+
+    path: str
+    declared: dict
+    gradients: bool
+    stress: bool
+
+    def batch_rows(self, result, base):
+        """``name -> rows`` that :meth:`FeatureStore.append` writes for ``result`` (a
+        :class:`~rstref.features.Features`), atom indices shifted by ``base``."""
+        from rstref.features.storage import FeatureStore
+
+        collector = object.__new__(FeatureStore)
+        collector.declared, collector.gradients, collector.stress = (
+            self.declared, self.gradients, self.stress)
+        collector._staged = defaultdict(int)
+        rows = {}
+
+        def collect(name, data, direct=False):
+            rows[name] = np.asarray(data)
+
+        collector._write = collect
+        FeatureStore._write_atoms(collector, result, base)
+        return rows
+
+    def row_counts(self, result):
+        """``name -> number of rows`` of :meth:`batch_rows` (small: sent to the client)."""
+        return {name: int(data.shape[0]) for name, data in self.batch_rows(result, 0).items()}
+
+    def write(self, result, starts):
+        """Write ``result``'s rows at the reserved ``starts`` (``kind -> first row``);
+        returns ``name -> rows`` written."""
+        from rstref.features.storage import _require_zarr
+
+        group = _require_zarr().open_group(self.path, mode="r+")
+        rows = self.batch_rows(result, starts["atoms"])
+        for name, data in rows.items():
+            write_region(group[name], starts[self.declared[name][2]], data)
+        return {name: int(data.shape[0]) for name, data in rows.items()}
+
+
+def write_region(array, start, data):
+    """``array[start:start + len(data)] = data``, a few chunks at a time."""
+    from rstref.features.storage import WRITE_BYTES
+
+    step = array.chunks[0] * max(1, WRITE_BYTES // max(array.chunks[0] * data[:1].nbytes, 1))
+    for k in range(0, data.shape[0], step):
+        array[start + k:start + min(k + step, data.shape[0])] = data[k:k + step]
+
+
+def reserve(store, rows):
+    """:meth:`FeatureStore.reserve`: the first rows (``kind -> row``) of the next batch.
+
+    ``rows``: ``name -> rows`` of the batch (:meth:`StoreLayout.row_counts`).  Batches are
+    reserved in input order after the last one reserved (or the last committed row, after
+    :meth:`FeatureStore.release`); the arrays of those kinds are grown geometrically, so
+    the worker can write at once.  Nothing is committed.
+    """
+    store.flush()  # rows buffered by the client go first
+    if getattr(store, "_reserved", None) is None:
+        store._reserved = dict(store._staged)
+    counts = kind_counts(store.declared, rows)
+    starts = {kind: int(store._reserved.get(kind, 0)) for kind in counts}
+    for kind, n in counts.items():
+        store._reserved[kind] = starts[kind] + n
+    for name, (_, trailing, kind) in store.declared.items():
+        if kind in counts:
+            array = store.group[name]
+            end = store._reserved[kind]
+            if array.shape[0] < end:
+                array.resize((max(end, 2 * array.shape[0]), *trailing))
+    return starts
+
+
+def commit_written(store, written, n_inputs=None, extra=None):
+    """:meth:`FeatureStore.commit_written`: commit a :class:`WrittenBatch` (reserved by
+    :func:`reserve`, rows written by a worker) in reservation order.
+
+    Writes its ``atom_offsets`` and ``extra`` rows (the caller's per-structure and per-atom
+    arrays), then the counts: the commit.  ``n_inputs``: input structures it consumed
+    (default: its structures).
+    """
+    store.flush()
+    for kind, start in written.starts.items():
+        if int(store._staged.get(kind, 0)) != start:
+            raise ValueError(f"commit_written: the batch was reserved at {kind} row {start}, "
+                             f"but {store._staged.get(kind, 0)} rows are committed; batches "
+                             "must be committed in the order they were reserved")
+    base = written.starts.get("atoms", store._staged["atoms"])
+    store._write_structures(np.asarray(written.atom_offsets[1:], dtype=np.int64) + base, extra)
+    for kind, n in kind_counts(store.declared, written.rows).items():
+        store._staged[kind] = store._staged.get(kind, 0) + n
+    for name, n in written.rows.items():
+        store._written[name] += n
+    store._stage(written.n_structures, n_inputs)
+    store.flush()
