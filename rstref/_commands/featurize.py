@@ -13,9 +13,12 @@ positions                (n_atoms, 3) float64, as read
 cells, pbc               (n_structures, 3, 3) float64, (n_structures, 3) bool
 structure_file           (n_structures,) int64, index into ``input_files``
 structure_frame          (n_structures,) int64, frame number within the selection
-gradient_centers,        (G,) int64 (global atom indices), only with --gradients
-gradient_neighbors
-gradient_values          (G, 3, F) float64, only with --gradients
+gradient_centers,        (G,) int64 (global atom indices), only with --gradients:
+gradient_neighbors       the species-sparse pair rows (centre != neighbour) of
+gradient_channels        docs/gradients.md; channel of each row's neighbour
+gradient_values          (G, 3, F_s) float64, features gradient_feature_index[channel]
+gradient_feature_index   (n_channels, F_s) int64
+self_gradients           (n_atoms, 3, F) float64, d features[i] / d positions[i]
 strain_derivatives       (n_atoms, 3, 3, F) float64, only with --stress
 feature_labels           (F, k) int64; column names in feature_label_names (JSON)
 hyperparameters          JSON string (Featurizer.hyperparameters())
@@ -235,9 +238,12 @@ class _Run:
                                       ("structure_frame", np.int64, ())):
             writer.declare(name, dtype, trailing)
         if self.gradients:
+            F_s = self.featurizer.gradient_feature_index().shape[1]
             writer.declare("gradient_centers", np.int64, ())
             writer.declare("gradient_neighbors", np.int64, ())
-            writer.declare("gradient_values", np.float64, (3, F))
+            writer.declare("gradient_channels", np.int64, ())
+            writer.declare("gradient_values", np.float64, (3, F_s))
+            writer.declare("self_gradients", np.float64, (3, F))
         if self.stress:
             writer.declare("strain_derivatives", np.float64, (3, 3, F))
 
@@ -294,7 +300,9 @@ class _Run:
         if self.gradients:
             rows["gradient_centers"] = result.gradient_centers + self.n_atoms
             rows["gradient_neighbors"] = result.gradient_neighbors + self.n_atoms
+            rows["gradient_channels"] = result.gradient_channels
             rows["gradient_values"] = result.gradient_values
+            rows["self_gradients"] = result.self_gradients
         if self.stress:
             rows["strain_derivatives"] = result.strain_derivatives
         with self.signals.critical():
@@ -310,7 +318,10 @@ class _Run:
         import rstref
 
         names, labels = self.featurizer.feature_labels()
+        gradient_table = ({"gradient_feature_index": self.featurizer.gradient_feature_index()}
+                          if self.gradients else {})
         return {
+            **gradient_table,
             "atom_offsets": np.array(self.atom_offsets, dtype=np.int64),
             "feature_labels": labels,
             "feature_label_names": json.dumps(list(names)),
