@@ -211,3 +211,45 @@ def test_a_format_1_zarr_store_is_read(tmp_path):
         read = open_features(tmp_path / "old.zarr", lazy=lazy)
         for got, expected in zip(read.dense_gradients(), (centers, neighbors, values)):
             assert np.array_equal(np.asarray(got), expected)
+
+
+def test_float32_outputs_are_the_float64_ones_rounded(tmp_path):
+    fz = _featurizer()
+    structures = _structures()
+    exact = fz.compute_many(structures, gradients=True, stress=True)
+    single = fz.compute_many(structures, gradients=True, stress=True, dtype="float32")
+    for name in ("features", "gradient_values", "self_gradients", "strain_derivatives"):
+        got, ref = getattr(single, name), getattr(exact, name)
+        assert got.dtype == np.float32, name
+        assert np.all(np.abs(got.astype(np.float64) - ref) <= 2.0**-24 * np.abs(ref)), name
+        assert np.array_equal(got, ref.astype(np.float32)), name
+    assert single.gradient_values.nbytes * 2 == exact.gradient_values.nbytes
+    assert np.array_equal(single.gradient_centers, exact.gradient_centers)
+    assert fz.compute(structures[0], dtype=np.float32).features.dtype == np.float32
+    with pytest.raises(ValueError, match="dtype"):
+        fz.compute(structures[0], dtype="float16")
+    pytest.importorskip("zarr")
+    fz.compute_to(tmp_path / "f32.zarr", structures, gradients=True, dtype="float32")
+    read = open_features(tmp_path / "f32.zarr", lazy=False)
+    assert read.features.dtype == np.float32
+    assert np.array_equal(read.gradient_values, single.gradient_values)
+    with pytest.raises(ValueError, match="different"):
+        fz.compute_to(tmp_path / "f32.zarr", structures, gradients=True)  # float64 now
+
+
+def test_command_line_dtype_float32(tmp_path):
+    import ase.io
+
+    from rstref.cli import main
+
+    ase.io.write(tmp_path / "in.xyz", _structures())
+    out = tmp_path / "out.npz"
+    args = [str(tmp_path / "in.xyz"), "--species", ",".join(SPECIES), "--r-cut", "3.0",
+            "--n-max", "3", "--l-max", "2", "--gradients", "--no-progress"]
+    assert main(["featurize", *args, "-o", str(out), "--dtype", "float32"]) == 0
+    assert main(["featurize", *args, "-o", str(tmp_path / "ref.npz")]) == 0
+    single, exact = open_features(out), open_features(tmp_path / "ref.npz")
+    assert single.features.dtype == np.float32 and single.self_gradients.dtype == np.float32
+    for name in ("features", "gradient_values", "self_gradients"):
+        assert np.array_equal(getattr(single, name), getattr(exact, name).astype(np.float32)), name
+    assert np.array_equal(single.gradient_feature_index, exact.gradient_feature_index)

@@ -27,7 +27,7 @@ from rstref.features.memory import (
 )
 from rstref.features.pairs import StructurePairs, structure_pairs
 from rstref.features.progress import Progress, progress_enabled
-from rstref.features.results import Features
+from rstref.features.results import Features, output_dtype
 from rstref.features.sparsity import channel_feature_table, pair_rows
 from rstref.features.species import SpeciesAssignment, species_list, symbol, values_table
 from rstref.harmonics import SphericalHarmonics
@@ -184,9 +184,15 @@ class Featurizer:
                 f"species_mode={self.species_mode!r}, species={self.hyperparameters()['species']}, "
                 f"invariant={self.invariant!r}, n_features={self.n_features})")
 
-    def compute(self, atoms, gradients=False, stress=False):
-        """Features of one structure (``Features`` with one structure)."""
-        return self._compute_batch([atoms], gradients, stress, first_index=0)
+    def compute(self, atoms, gradients=False, stress=False, dtype=None):
+        """Features of one structure (``Features`` with one structure).
+
+        ``dtype``: 'float64' (default) or 'float32' (computed in float64, the outputs cast:
+        relative error at most ``2**-24`` per entry, :meth:`Features.astype`); the same in
+        :meth:`compute_many`, :meth:`iter_batches` and :meth:`compute_to`.
+        """
+        dtype = output_dtype(dtype)
+        return self._compute_batch([atoms], gradients, stress, first_index=0).astype(dtype)
 
     def compute_with_hessians(self, atoms):
         """Features, pair-sparse gradients and block-sparse Hessians of one structure.
@@ -205,15 +211,15 @@ class Featurizer:
         return self.compute(atoms, gradients=True), feature_hessians(self, atoms)
 
     def compute_many(self, structures, gradients=False, stress=False, batch_atoms=DEFAULT_BATCH_ATOMS,
-                     progress=None, max_memory=None):
+                     progress=None, max_memory=None, dtype=None):
         """Features of many structures, concatenated in input order."""
         parts = list(self.iter_batches(structures, gradients, stress, batch_atoms, progress,
-                                       max_memory))
+                                       max_memory, dtype))
         return Features.concatenate(parts, self.n_features, gradients, stress,
                                     self._gradient_sparsity()[0] if gradients else None)
 
     def iter_batches(self, structures, gradients=False, stress=False, batch_atoms=DEFAULT_BATCH_ATOMS,
-                     progress=None, max_memory=None):
+                     progress=None, max_memory=None, dtype=None):
         """Yield :class:`Features` for consecutive batches of ``structures`` (any iterable).
 
         A batch collects structures until it holds at least ``batch_atoms`` atoms (a larger
@@ -227,10 +233,12 @@ class Featurizer:
         size and the options that shrink it, before its features are allocated.  How the
         structures are batched does not change the numbers (bit for bit).  ``progress``:
         None (on for >= 50 structures when stderr is a terminal), True or False; tqdm is
-        used when installed.
+        used when installed.  ``dtype``: as in :meth:`compute`.
         """
-        return self._iter_units(structures, gradients, stress, batch_atoms, progress, max_memory,
-                                split=False)
+        dtype = output_dtype(dtype)
+        units = self._iter_units(structures, gradients, stress, batch_atoms, progress, max_memory,
+                                 split=False)
+        return units if dtype == "float64" else _cast(units, dtype)
 
     def _iter_units(self, structures, gradients, stress, batch_atoms, progress, max_memory,
                     split):
@@ -284,7 +292,7 @@ class Featurizer:
 
     def compute_to(self, path, structures, gradients=False, stress=False, client=None,
                    batch_atoms=DEFAULT_BATCH_ATOMS, max_memory=None, progress=None,
-                   provenance=None):
+                   provenance=None, dtype=None):
         """Featurize ``structures`` into a Zarr store at ``path``, batch by batch, resumably.
 
         Each batch (:meth:`iter_batches`; ``batch_atoms`` and ``max_memory`` as there) is
@@ -295,7 +303,8 @@ class Featurizer:
         ``dask.distributed.Client`` to compute the batches on its workers (same numbers,
         same order).  Needs zarr>=3 (the ``rstref[dask]`` extra); the layout is
         described in :mod:`rstref.features.storage`.  Read it with
-        :func:`rstref.features.open_features`.
+        :func:`rstref.features.open_features`.  ``dtype``: as in :meth:`compute` (the
+        store's float arrays have that dtype; part of what must match on resuming).
 
         Returns
         -------
@@ -305,7 +314,7 @@ class Featurizer:
         from rstref.features.storage import compute_to
 
         return compute_to(self, path, structures, gradients, stress, client, batch_atoms,
-                          max_memory, progress, provenance)
+                          max_memory, progress, provenance, output_dtype(dtype))
 
     def batch_bytes(self, n_atoms, n_pairs, n_gradient_rows=None, gradients=False, stress=False):
         """Estimated peak bytes of a batch of ``n_atoms`` centres and ``n_pairs`` pairs
@@ -389,6 +398,20 @@ class StructurePieces:
         for start, stop in self.ranges:
             yield self._featurizer._compute_centres(self._pairs, start, stop, self._gradients,
                                                     self._stress)
+
+
+def _cast(units, dtype):
+    """``units`` (:class:`Features`) cast to ``dtype``, holding no batch between items."""
+    iterator = iter(units)
+    while True:
+        try:
+            unit = next(iterator)
+        except StopIteration:
+            return
+        cast = unit.astype(dtype)
+        del unit
+        yield cast
+        del cast
 
 
 def _sizes(pairs):

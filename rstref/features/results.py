@@ -5,13 +5,29 @@ whole, one dense row per atom, and each (centre, neighbour atom) pair keeps only
 features that involve the neighbour's density channel.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Optional
 
 import numpy as np
 
 #: pair rows per block in :meth:`Features.gradient_dot` (bounds its temporaries)
 _DOT_BLOCK_ROWS = 4096
+#: output dtypes: computed in float64, optionally stored as float32
+OUTPUT_DTYPES = ("float64", "float32")
+_FLOAT_FIELDS = ("features", "gradient_values", "self_gradients", "strain_derivatives")
+
+
+def output_dtype(dtype, name="dtype"):
+    """``'float64'`` or ``'float32'`` from ``dtype`` (None: float64); ValueError otherwise."""
+    if dtype is None:
+        return "float64"
+    try:
+        text = np.dtype(dtype).name
+    except TypeError:
+        text = None
+    if text not in OUTPUT_DTYPES:
+        raise ValueError(f"{name} must be one of {list(OUTPUT_DTYPES)}, got {dtype!r}")
+    return text
 
 
 @dataclass
@@ -68,6 +84,20 @@ class Features:
     def arrays(self):
         """The non-None fields as a dict of arrays."""
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    def astype(self, dtype):
+        """These features with the float arrays cast to ``dtype`` ('float64' or 'float32';
+        the index arrays unchanged); ``self`` when nothing changes.
+
+        float32: each entry is the float64 value rounded to nearest, relative error at most
+        ``2**-24`` (values beyond float32's range, ~3.4e38, become +-inf).
+        """
+        dtype = output_dtype(dtype)
+        if all(getattr(self, k) is None or getattr(self, k).dtype == dtype for k in _FLOAT_FIELDS):
+            return self
+        changes = {k: getattr(self, k).astype(dtype) for k in _FLOAT_FIELDS
+                   if getattr(self, k) is not None}
+        return replace(self, **changes)
 
     def _require_gradients(self, caller):
         if self.self_gradients is None or self.gradient_values is None:

@@ -93,6 +93,8 @@ class FeatureStore:
     extra : dict, optional
         ``name -> (dtype, trailing shape, kind)`` of further arrays (kind 'atoms' or
         'structures') that every :meth:`append` provides.
+    dtype : {'float64', 'float32'}, optional
+        Of the feature and derivative arrays (rows are cast when written).
 
     Attributes
     ----------
@@ -104,14 +106,17 @@ class FeatureStore:
     """
 
     def __init__(self, path, featurizer, gradients=False, stress=False, provenance=None,
-                 extra=None):
+                 extra=None, dtype=None):
         zarr = _require_zarr()
         import rstref
+        from rstref.features.results import output_dtype
+
+        real = output_dtype(dtype)
 
         self.path = os.fspath(path)
         self.gradients, self.stress = bool(gradients), bool(stress)
         F = featurizer.n_features
-        declared = {"features": ("float64", (F,), "atoms"),
+        declared = {"features": (real, (F,), "atoms"),
                     "atomic_numbers": ("int64", (), "atoms"),
                     "atom_offsets": ("int64", (), "offsets")}
         if self.gradients:
@@ -119,10 +124,10 @@ class FeatureStore:
             declared.update(gradient_centers=("int64", (), "gradients"),
                             gradient_neighbors=("int64", (), "gradients"),
                             gradient_channels=("int64", (), "gradients"),
-                            gradient_values=("float64", (3, table.shape[1]), "gradients"),
-                            self_gradients=("float64", (3, F), "atoms"))
+                            gradient_values=(real, (3, table.shape[1]), "gradients"),
+                            self_gradients=(real, (3, F), "atoms"))
         if self.stress:
-            declared["strain_derivatives"] = ("float64", (3, 3, F), "atoms")
+            declared["strain_derivatives"] = (real, (3, 3, F), "atoms")
         for name, (dtype, trailing, kind) in (extra or {}).items():
             declared[name] = (np.dtype(dtype).name, tuple(trailing), kind)
         self.declared = declared
@@ -225,6 +230,8 @@ class FeatureStore:
     def _write(self, name, data, direct=False):
         """Buffer rows (or, ``direct``, write them now, a few chunks at a time)."""
         data = np.asarray(data)
+        if data.dtype != self.declared[name][0]:  # float32 stores: cast when written
+            data = data.astype(self.declared[name][0])
         if not direct:
             self._buffer.setdefault(name, []).append(data)
             self._buffered_bytes += data.nbytes
@@ -420,14 +427,14 @@ def _current_layout(fields):
 
 
 def compute_to(featurizer, path, structures, gradients=False, stress=False, client=None,
-               batch_atoms=None, max_memory=None, progress=None, provenance=None):
+               batch_atoms=None, max_memory=None, progress=None, provenance=None, dtype=None):
     """:meth:`rstref.Featurizer.compute_to` (see there)."""
     import itertools
 
     from rstref.features.defaults import DEFAULT_BATCH_ATOMS
 
     batch_atoms = DEFAULT_BATCH_ATOMS if batch_atoms is None else batch_atoms
-    store = FeatureStore(path, featurizer, gradients, stress, provenance)
+    store = FeatureStore(path, featurizer, gradients, stress, provenance, dtype=dtype)
     skip = store.n_inputs
     if hasattr(structures, "__len__") and hasattr(structures, "__getitem__"):
         rest = structures[skip:]
