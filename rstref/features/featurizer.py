@@ -192,7 +192,7 @@ class Featurizer:
         :meth:`compute_many`, :meth:`iter_batches` and :meth:`compute_to`.
         """
         dtype = output_dtype(dtype)
-        return self._compute_batch([atoms], gradients, stress, first_index=0).astype(dtype)
+        return self._compute_batch([atoms], gradients, stress, first_index=0).astype(dtype, True)
 
     def compute_with_hessians(self, atoms):
         """Features, pair-sparse gradients and block-sparse Hessians of one structure.
@@ -408,10 +408,9 @@ def _cast(units, dtype):
             unit = next(iterator)
         except StopIteration:
             return
-        cast = unit.astype(dtype)
+        unit.astype(dtype, in_place=True)  # a fresh batch: nothing else holds its arrays
+        yield unit
         del unit
-        yield cast
-        del cast
 
 
 def _sizes(pairs):

@@ -85,15 +85,22 @@ class Features:
         """The non-None fields as a dict of arrays."""
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
-    def astype(self, dtype):
+    def astype(self, dtype, in_place=False):
         """These features with the float arrays cast to ``dtype`` ('float64' or 'float32';
-        the index arrays unchanged); ``self`` when nothing changes.
+        the index arrays unchanged); ``self`` when nothing changes.  ``in_place``: replace
+        the arrays of ``self`` one by one (each float64 array is freed before the next is
+        cast, when nothing else holds it) and return ``self``.
 
         float32: each entry is the float64 value rounded to nearest, relative error at most
         ``2**-24`` (values beyond float32's range, ~3.4e38, become +-inf).
         """
         dtype = output_dtype(dtype)
         if all(getattr(self, k) is None or getattr(self, k).dtype == dtype for k in _FLOAT_FIELDS):
+            return self
+        if in_place:
+            for k in _FLOAT_FIELDS:
+                if getattr(self, k) is not None:
+                    setattr(self, k, getattr(self, k).astype(dtype))
             return self
         changes = {k: getattr(self, k).astype(dtype) for k in _FLOAT_FIELDS
                    if getattr(self, k) is not None}
