@@ -109,16 +109,19 @@ def structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, spa
     scale = power_of_two_scale(WEIGHT_SCALE_ABOVE, batch.weights)
     if scale != 1.0:
         batch = batch._replace(weights=batch.weights / scale)
-    outputs = (pair_slot, *sparsity, features, pair_gradients, self_gradients,
-               write_gradients, strain, write_strain)
-    _structure_invariants(expansion, batch, normalize, bispectrum, outputs)
+    _structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, sparsity,
+                          features, pair_gradients, self_gradients, write_gradients, strain,
+                          write_strain)
     # homogeneous of degree 2 (power spectrum) or 3 (bispectrum) in the weights
     unscale(scale, 2 if bispectrum is None else 3, features, pair_gradients, self_gradients,
             strain)
 
 
-def _structure_invariants(expansion, batch, normalize, bispectrum, outputs):
-    write_gradients, write_strain = outputs[-3], outputs[-1]
+def _structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, sparsity,
+                          features, pair_gradients, self_gradients, write_gradients, strain,
+                          write_strain):
+    outputs = (pair_slot, *sparsity, features, pair_gradients, self_gradients,
+               write_gradients, strain, write_strain)
     order = 1 if (write_gradients or write_strain) else 0
     factors = expansion.factors(batch.vectors, order)
     common = (batch.offsets, batch.vectors, batch.channels, batch.weights, batch.n_channels,
