@@ -29,7 +29,8 @@ def _dense_gradients(fz, atoms):
     n = len(atoms)
     out = fz.compute(atoms, gradients=True)
     G = np.zeros((n, fz.n_features, n, 3))
-    G[out.gradient_centers, :, out.gradient_neighbors, :] = out.gradient_values.transpose(0, 2, 1)
+    centers, neighbors, values = out.dense_gradients()
+    G[centers, :, neighbors, :] = values.transpose(0, 2, 1)
     return G.reshape(n, fz.n_features, 3 * n)
 
 

@@ -53,7 +53,8 @@ def dense_gradient(out):
     """(N, 3, N, F): d features[i, f] / d positions[k, a] at [k, a, i, f] (the kit's 'total')."""
     n = out.n_atoms
     dense = np.zeros((n, 3, n, out.features.shape[1]))
-    dense[out.gradient_neighbors, :, out.gradient_centers, :] = out.gradient_values
+    centers, neighbors, values = out.dense_gradients()
+    dense[neighbors, :, centers, :] = values
     return dense
 
 
@@ -303,11 +304,12 @@ def test_gradient_layout_and_sum_rules(case):
     fz = channels_featurizer()
     out = fz.compute(structure(positions, species, cell), gradients=True, stress=True)
     n = len(positions)
-    keys = out.gradient_centers * n + out.gradient_neighbors
+    centers, neighbors, values = out.dense_gradients()
+    keys = centers * n + neighbors
     assert np.all(np.diff(keys) > 0)  # sorted, unique
-    assert set(zip(*np.nonzero(np.eye(n, dtype=bool)))) <= set(zip(out.gradient_centers, out.gradient_neighbors))
+    assert set(zip(*np.nonzero(np.eye(n, dtype=bool)))) <= set(zip(centers, neighbors))
     dense = dense_gradient(out)
-    scale = max(np.abs(out.gradient_values).max(initial=0.0), 1.0)
+    scale = max(np.abs(values).max(initial=0.0), 1.0)
     atol = tolerances.kit_symmetry_atol(scale * n * 30, fz.n_features)
     # translation: moving every atom together changes nothing
     np.testing.assert_allclose(dense.sum(axis=0), 0.0, rtol=0, atol=atol)
@@ -361,8 +363,9 @@ def test_self_images_in_tiny_cells_do_not_move_the_centre():
     # so every position gradient vanishes exactly, while the strain derivative does not
     atoms = bulk("Cu", "fcc", a=2.0)
     out = featurize(atoms, r_cut=3.0, n_max=3, l_max=2, gradients=True, stress=True)
-    assert out.gradient_centers.tolist() == [0] and out.gradient_neighbors.tolist() == [0]
-    np.testing.assert_allclose(out.gradient_values, 0.0, atol=1e-12)
+    centers, neighbors, values = out.dense_gradients()
+    assert centers.tolist() == [0] and neighbors.tolist() == [0]
+    np.testing.assert_allclose(values, 0.0, atol=1e-12)
     assert np.abs(out.strain_derivatives).max() > 1e-3
 
 
@@ -451,17 +454,18 @@ def test_empty_structure_gives_shaped_empty_outputs(pbc):
     out = fz.compute(empty, gradients=True, stress=True)
     F = fz.n_features
     assert out.features.shape == (0, F) and out.atom_offsets.tolist() == [0, 0]
-    assert out.gradient_values.shape == (0, 3, F) and out.gradient_centers.shape == (0,)
+    centers, _, values = out.dense_gradients()
+    assert values.shape == (0, 3, F) and centers.shape == (0,)
     assert out.strain_derivatives.shape == (0, 3, 3, F)
     none = fz.compute_many([], gradients=True)
     assert none.features.shape == (0, F) and none.atom_offsets.tolist() == [0]
-    assert none.gradient_values.shape == (0, 3, F)
+    assert none.dense_gradients()[2].shape == (0, 3, F)
 
 
 def test_isolated_atom_has_zero_features():
     out = featurize(Atoms("O"), **SMALL, gradients=True)
     np.testing.assert_array_equal(out.features, 0.0)
-    np.testing.assert_array_equal(out.gradient_values, 0.0)
+    np.testing.assert_array_equal(out.dense_gradients()[2], 0.0)
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -288,7 +288,8 @@ def structure_features_with_gradients(x, species, cell=None):
     out = featurize(atoms, **FEATURIZE, gradients=True)
     n, f = out.features.shape
     dense = np.zeros((n, 3, n, f))
-    np.add.at(dense, (out.gradient_neighbors, slice(None), out.gradient_centers), out.gradient_values)
+    centers, neighbors, values = out.dense_gradients()
+    np.add.at(dense, (neighbors, slice(None), centers), values)
     return out.features, dense
 
 

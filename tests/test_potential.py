@@ -52,8 +52,8 @@ def _from_features(pot, atoms):
     W = pot.weights[s]
     energy = np.einsum("if,if->", out.features, W) + pot.bias[s].sum()
     dE = np.zeros((len(atoms), 3))
-    np.add.at(dE, out.gradient_neighbors,
-              np.einsum("gaf,gf->ga", out.gradient_values, W[out.gradient_centers]))
+    centers, neighbors, values = out.dense_gradients()
+    np.add.at(dE, neighbors, np.einsum("gaf,gf->ga", values, W[centers]))
     virial = np.einsum("iabf,if->ab", out.strain_derivatives, W)
     return energy, -dE, virial
 

@@ -40,9 +40,11 @@ def _general(expansion, batch, normalize, F):
     n = batch.n_env
     features = np.zeros((n, F))
     strain = np.zeros((n, 3, 3, F))
-    slots = np.zeros(batch.n_neighbours, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    structure_invariants(expansion, batch, normalize, None, *slots, features, np.zeros((1, 3, F)),
-                         False, strain, True)
+    pair_slot = np.zeros(batch.n_neighbours, dtype=np.int64)
+    sparsity = (np.full((batch.n_channels, F), -1, dtype=np.int64),
+                np.zeros((batch.n_channels, 0), dtype=np.int64))
+    structure_invariants(expansion, batch, normalize, None, pair_slot, sparsity, features,
+                         np.zeros((1, 3, 0)), np.zeros((n, 3, 0)), False, strain, True)
     return features
 
 

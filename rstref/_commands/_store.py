@@ -29,7 +29,8 @@ def open_store(path, featurizer, args):
     """The store of this run (created, or reopened to resume); ValueError if it differs."""
     from rstref.features.storage import FeatureStore
 
-    return FeatureStore(path, featurizer, args.gradients, args.stress, provenance(args), EXTRA)
+    return FeatureStore(path, featurizer, args.gradients, args.stress, provenance(args), EXTRA,
+                        dtype=getattr(args, "dtype", "float64"))
 
 
 def extra_rows(entries):

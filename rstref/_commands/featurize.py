@@ -6,16 +6,20 @@ temporary files, then writes ``OUT.npz`` (plain arrays, loadable with
 ``numpy.load(OUT, allow_pickle=False)``):
 
 =======================  =====================================================
-features                 (n_atoms, F) float64, atoms of all structures in order
+features                 (n_atoms, F) float64 (float32 with --dtype float32, as every
+                         derivative array), atoms of all structures in order
 atom_offsets             (n_structures + 1,) int64
 atomic_numbers           (n_atoms,) int64
 positions                (n_atoms, 3) float64, as read
 cells, pbc               (n_structures, 3, 3) float64, (n_structures, 3) bool
 structure_file           (n_structures,) int64, index into ``input_files``
 structure_frame          (n_structures,) int64, frame number within the selection
-gradient_centers,        (G,) int64 (global atom indices), only with --gradients
-gradient_neighbors
-gradient_values          (G, 3, F) float64, only with --gradients
+gradient_centers,        (G,) int64 (global atom indices), only with --gradients:
+gradient_neighbors       the species-sparse pair rows (centre != neighbour) of
+gradient_channels        docs/gradients.md; channel of each row's neighbour
+gradient_values          (G, 3, F_s) float64, features gradient_feature_index[channel]
+gradient_feature_index   (n_channels, F_s) int64
+self_gradients           (n_atoms, 3, F) float64, d features[i] / d positions[i]
 strain_derivatives       (n_atoms, 3, 3, F) float64, only with --stress
 feature_labels           (F, k) int64; column names in feature_label_names (JSON)
 hyperparameters          JSON string (Featurizer.hyperparameters())
@@ -89,6 +93,9 @@ def add_arguments(parser):
     parser.add_argument("--include-center", action="store_true", help="centre atom in its own density")
     parser.add_argument("--gradients", action="store_true", help="also write pair-sparse position gradients")
     parser.add_argument("--stress", action="store_true", help="also write strain derivatives")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="of the features and derivatives written (computed in float64; "
+                             "float32: relative rounding error at most 2^-24 per entry)")
     parser.add_argument("--batch-atoms", type=int, default=DEFAULT_BATCH_ATOMS,
                         help=f"atoms per batch (memory bound; default {DEFAULT_BATCH_ATOMS})")
     parser.add_argument("--max-memory", default=None, metavar="SIZE",
@@ -219,6 +226,7 @@ class _Run:
 
         self.featurizer, self.writer, self.signals, self.inputs = featurizer, writer, signals, inputs
         self.gradients, self.stress = args.gradients, args.stress
+        self.dtype = getattr(args, "dtype", "float64")
         self.batch_atoms, self.progress = args.batch_atoms, args.progress
         self.max_memory = args.max_memory
         self.n_atoms = 0
@@ -229,17 +237,21 @@ class _Run:
     def declare(self, writer, F):
         import numpy as np
 
-        for name, dtype, trailing in (("features", np.float64, (F,)), ("atomic_numbers", np.int64, ()),
+        real = np.dtype(self.dtype)
+        for name, dtype, trailing in (("features", real, (F,)), ("atomic_numbers", np.int64, ()),
                                       ("positions", np.float64, (3,)), ("cells", np.float64, (3, 3)),
                                       ("pbc", np.bool_, (3,)), ("structure_file", np.int64, ()),
                                       ("structure_frame", np.int64, ())):
             writer.declare(name, dtype, trailing)
         if self.gradients:
+            F_s = self.featurizer.gradient_feature_index().shape[1]
             writer.declare("gradient_centers", np.int64, ())
             writer.declare("gradient_neighbors", np.int64, ())
-            writer.declare("gradient_values", np.float64, (3, F))
+            writer.declare("gradient_channels", np.int64, ())
+            writer.declare("gradient_values", real, (3, F_s))
+            writer.declare("self_gradients", real, (3, F))
         if self.stress:
-            writer.declare("strain_derivatives", np.float64, (3, 3, F))
+            writer.declare("strain_derivatives", real, (3, 3, F))
 
     def featurize(self, frames, failures):
         """Featurize every frame with ``Featurizer.iter_batches``; a batch that fails is
@@ -282,6 +294,7 @@ class _Run:
         import numpy as np
 
         structures = [atoms for _, _, atoms in entries]
+        result = result.astype(self.dtype)
         rows = {
             "features": result.features,
             "atomic_numbers": result.atomic_numbers,
@@ -294,7 +307,9 @@ class _Run:
         if self.gradients:
             rows["gradient_centers"] = result.gradient_centers + self.n_atoms
             rows["gradient_neighbors"] = result.gradient_neighbors + self.n_atoms
+            rows["gradient_channels"] = result.gradient_channels
             rows["gradient_values"] = result.gradient_values
+            rows["self_gradients"] = result.self_gradients
         if self.stress:
             rows["strain_derivatives"] = result.strain_derivatives
         with self.signals.critical():
@@ -310,7 +325,10 @@ class _Run:
         import rstref
 
         names, labels = self.featurizer.feature_labels()
+        gradient_table = ({"gradient_feature_index": self.featurizer.gradient_feature_index()}
+                          if self.gradients else {})
         return {
+            **gradient_table,
             "atom_offsets": np.array(self.atom_offsets, dtype=np.int64),
             "feature_labels": labels,
             "feature_label_names": json.dumps(list(names)),

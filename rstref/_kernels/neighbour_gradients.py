@@ -4,8 +4,17 @@ A neighbour of channel ``ch`` only moves the rows ``N = ch*n_max + n`` of its
 environment's stacked coefficients (:mod:`rstref._kernels.tensor`), so its gradient only
 touches the features containing them.  :func:`power_spectrum_neighbour_gradient` (factored
 form, for the power spectrum) and :func:`jacobian_neighbour_gradient` (any invariant with a
-Jacobian ``dB/dc``) visit only those; the results go to per-(centre, neighbour) slots and
-to the strain derivative (:func:`scatter_neighbour_gradient`).
+Jacobian ``dB/dc``) visit only those; the results go to species-sparse per-(centre,
+neighbour) rows, the centre's own dense row and the strain derivative
+(:func:`scatter_neighbour_gradient`).
+
+Species-sparse rows (docs/gradients.md): the features a neighbour of channel ``ch`` touches
+are ``feature_index[ch]`` (an (n_channels, F_s) table); ``compact[ch, f]`` is the position
+of feature ``f`` in that row (-1 where ``f`` does not involve ``ch``).  A pair's row
+``pair_gradients[pair_slot]`` (3, F_s) holds ``d features / d r_neighbour`` over those
+features; the centre's own row ``self_gradients`` (3, F) is dense and receives ``-g``
+(``r_ij = r_j + S cell - r_i``).  ``pair_slot < 0`` marks a periodic image of the centre
+itself (or the centre with ``include_center``): its ``+g`` goes to the centre's own row.
 
 Feature order of the power spectrum over ``n_eff`` radial rows::
 
@@ -23,8 +32,9 @@ from rstref._numba import njit
 
 @njit
 def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, present, n_max, n_eff,
-                                      l_max, normalize, norm_floor, A, B, pair_slot, self_slot,
-                                      gradients, write_gradients, strain, write_strain):
+                                      l_max, normalize, norm_floor, A, B, pair_slot, compact,
+                                      pair_gradients, self_gradients, write_gradients, strain,
+                                      write_strain):
     """Add the gradient of the stacked power spectrum with respect to one neighbour's vector.
 
     With ``g[a, f] = d p_f / d r_a``, ``f`` in the order
@@ -38,9 +48,10 @@ def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, pres
         G_a(l, n, N') = v (G'_n u_a A[l, N'] + G_n B[a, l, N'])
         A[l, N'] = sum_m Y_lm c[N', l, m],   B[a, l, N'] = sum_m dY_a,lm c[N', l, m]
 
-    and only those entries are visited: ``gradients[pair_slot] += g``,
-    ``gradients[self_slot] -= g`` (if ``write_gradients``) and ``strain[a, b] += g[a] *
-    xyz[b]`` (if ``write_strain``).  Channels with ``present[ch]`` False are skipped (zero
+    and only those entries are visited: ``pair_gradients[pair_slot, a, compact[channel, f]]
+    += g[a, f]`` (``self_gradients[a, f] += g[a, f]`` when ``pair_slot < 0``),
+    ``self_gradients[a, f] -= g[a, f]`` (if ``write_gradients``) and ``strain[a, b] +=
+    g[a] * xyz[b]`` (if ``write_strain``).  Channels with ``present[ch]`` False are skipped (zero
     coefficients).  ``R, dR`` (n_max,) raw radial values at ``|xyz|``; scratch ``A``
     (l_max+1, n_eff), ``B`` (3, l_max+1, n_eff).
     """
@@ -103,12 +114,18 @@ def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, pres
                 g1 = coef * (av * u1 + r0 * B[1, l, N2])
                 g2 = coef * (av * u2 + r0 * B[2, l, N2])
                 if write_gradients:
-                    gradients[pair_slot, 0, f] += g0
-                    gradients[pair_slot, 1, f] += g1
-                    gradients[pair_slot, 2, f] += g2
-                    gradients[self_slot, 0, f] -= g0
-                    gradients[self_slot, 1, f] -= g1
-                    gradients[self_slot, 2, f] -= g2
+                    if pair_slot >= 0:
+                        k = compact[channel, f]
+                        pair_gradients[pair_slot, 0, k] += g0
+                        pair_gradients[pair_slot, 1, k] += g1
+                        pair_gradients[pair_slot, 2, k] += g2
+                    else:
+                        self_gradients[0, f] += g0
+                        self_gradients[1, f] += g1
+                        self_gradients[2, f] += g2
+                    self_gradients[0, f] -= g0
+                    self_gradients[1, f] -= g1
+                    self_gradients[2, f] -= g2
                 if write_strain:
                     strain[0, 0, f] += g0 * x0
                     strain[0, 1, f] += g0 * x1
@@ -152,20 +169,29 @@ def jacobian_neighbour_gradient(jac, dc, channel, n_max, n_eff, l_max, g):
 
 
 @njit
-def scatter_neighbour_gradient(g, vector, pair_slot, self_slot, gradients, write_gradients,
-                               strain, write_strain):
-    """Add one neighbour's gradient ``g`` (3, F) to the pair-sparse outputs.
+def scatter_neighbour_gradient(g, vector, channel, pair_slot, feature_index, pair_gradients,
+                               self_gradients, write_gradients, strain, write_strain):
+    """Add one neighbour's gradient ``g`` (3, F) to the species-sparse outputs.
 
-    ``gradients[pair_slot] += g`` (derivative w.r.t. the neighbour atom),
-    ``gradients[self_slot] -= g`` (w.r.t. the centre: ``r_ij = r_j + S cell - r_i``),
-    ``strain[a, b] += g[a] * vector[b]`` (homogeneous deformation ``r -> (I + eps) r``).
+    ``pair_gradients[pair_slot, a, k] += g[a, feature_index[channel, k]]`` (derivative
+    w.r.t. the neighbour atom, only the features involving its channel; to
+    ``self_gradients`` instead when ``pair_slot < 0``), ``self_gradients -= g`` (w.r.t.
+    the centre: ``r_ij = r_j + S cell - r_i``), ``strain[a, b] += g[a] * vector[b]``
+    (homogeneous deformation ``r -> (I + eps) r``).
     """
     F = g.shape[1]
     if write_gradients:
+        if pair_slot >= 0:
+            for a in range(3):
+                for k in range(feature_index.shape[1]):
+                    pair_gradients[pair_slot, a, k] += g[a, feature_index[channel, k]]
+        else:
+            for a in range(3):
+                for f in range(F):
+                    self_gradients[a, f] += g[a, f]
         for a in range(3):
             for f in range(F):
-                gradients[pair_slot, a, f] += g[a, f]
-                gradients[self_slot, a, f] -= g[a, f]
+                self_gradients[a, f] -= g[a, f]
     if write_strain:
         for a in range(3):
             for b in range(3):

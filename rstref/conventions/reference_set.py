@@ -271,7 +271,8 @@ def _gradient_fd_defect(atoms, out, h=1e-5):
     import rstref
 
     dense = np.zeros((len(atoms), len(atoms), 3, out.features.shape[1]))
-    dense[out.gradient_centers, out.gradient_neighbors] = out.gradient_values
+    centers, neighbors, values = out.dense_gradients()
+    dense[centers, neighbors] = values
     fd = np.zeros_like(dense)
     for j in range(len(atoms)):
         for a in range(3):
@@ -313,10 +314,11 @@ def export_structures(root):
                 "[(l, N, N2) for l in range(l_max+1) for N in range(n_eff) for N2 in range(N, n_eff)], "
                 "N = a*n_max + n, a = index of the species in the sorted atomic numbers present",
                 "output", np.asarray(1e-12 * scale))
-        w.array(f"{name}_gradient_pairs", np.stack([out.gradient_centers, out.gradient_neighbors], 1).astype(np.int32),
+        centers, neighbors, values = out.dense_gradients()  # the dense layout of the reference set
+        w.array(f"{name}_gradient_pairs", np.stack([centers, neighbors], 1).astype(np.int32),
                 "(G, 2) (centre, neighbour atom) of each gradient row; (i, i) rows hold -sum of the others")
-        gscale = max(np.abs(out.gradient_values).max(), 1.0)
-        w.array(f"{name}_gradients", out.gradient_values, "(G, 3, F) d features[centre] / d position[neighbour]",
+        gscale = max(np.abs(values).max(), 1.0)
+        w.array(f"{name}_gradients", values, "(G, 3, F) d features[centre] / d position[neighbour]",
                 "output", np.asarray(1e-11 * gscale))
         w.array(f"{name}_strain_derivatives", out.strain_derivatives, "(n_atoms, 3, 3, F) d p_i / d eps_ab "
                 "for r -> (I + eps) r of positions and cell", "output", np.asarray(1e-11 * gscale))

@@ -41,12 +41,15 @@ n_max`` in 'channels' mode and ``n_max`` in 'values' mode):
 
 Derivatives
 -----------
-* Position gradients are stored per (centre, neighbour atom) pair, never as a dense
-  N x N array: ``gradient_values[g, a, f] = d features[gradient_centers[g], f] /
-  d positions[gradient_neighbors[g], a]``, sorted by centre, then neighbour.  For every
-  centre ``i`` the pair ``(i, i)`` is present and holds ``-sum`` of the pair gradients
-  of its environment (translation invariance); all periodic images of one neighbour
-  atom are summed into one entry (images of ``i`` itself cancel).
+* Position gradients are species-sparse (docs/gradients.md), never a dense N x N array:
+  ``self_gradients[i]`` (3, F) is ``d features[i] / d positions[i]`` (``-sum`` of the
+  pair terms of its environment, translation invariance; images of ``i`` itself
+  cancel), and each pair row ``(gradient_centers[g], gradient_neighbors[g])``, ``j !=
+  i``, sorted by centre then neighbour, all periodic images of ``j`` summed, keeps only
+  the features involving ``j``'s channel: ``gradient_values[g, a, k] = d features[i, f]
+  / d positions[j, a]``, ``f = gradient_feature_index[gradient_channels[g], k]``.
+  :meth:`Features.dense_gradients` expands them, :meth:`Features.gradient_dot`
+  contracts them with weights.
 * Strain derivatives (``stress=True``): ``strain_derivatives[i, a, b, f] = d
   features[i, f] / d eps_ab`` at ``eps = 0`` for the homogeneous deformation
   ``r -> (I + eps) r`` of all positions and cell vectors, i.e.

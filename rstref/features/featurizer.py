@@ -27,7 +27,8 @@ from rstref.features.memory import (
 )
 from rstref.features.pairs import StructurePairs, structure_pairs
 from rstref.features.progress import Progress, progress_enabled
-from rstref.features.results import Features
+from rstref.features.results import Features, output_dtype
+from rstref.features.sparsity import channel_feature_table, pair_rows
 from rstref.features.species import SpeciesAssignment, species_list, symbol, values_table
 from rstref.harmonics import SphericalHarmonics
 from rstref.invariants import bispectrum_kernel
@@ -120,6 +121,7 @@ class Featurizer:
         else:
             self.bispectrum_parity = None
             self.n_features = (self.l_max + 1) * self.n_eff * (self.n_eff + 1) // 2
+        self._sparsity = None
 
     # ------------------------------------------------------------------ description
 
@@ -166,14 +168,31 @@ class Featurizer:
         names = ("species_1", "n1", "l1", "species_2", "n2", "l2", "species_3", "n3", "l3")
         return names, np.array(rows, dtype=np.int64).reshape(-1, 9)
 
+    def gradient_feature_index(self):
+        """(n_channels, F_s) int64: the features a neighbour of each channel touches, the
+        columns of the species-sparse gradient rows (docs/gradients.md)."""
+        return self._gradient_sparsity()[0].copy()
+
+    def _gradient_sparsity(self):
+        """``(feature_index, compact)`` (:func:`rstref.features.sparsity.channel_feature_table`)."""
+        if self._sparsity is None:
+            self._sparsity = channel_feature_table(self)
+        return self._sparsity
+
     def __repr__(self):
         return (f"Featurizer(r_cut={self.r_cut}, n_max={self.n_max}, l_max={self.l_max}, "
                 f"species_mode={self.species_mode!r}, species={self.hyperparameters()['species']}, "
                 f"invariant={self.invariant!r}, n_features={self.n_features})")
 
-    def compute(self, atoms, gradients=False, stress=False):
-        """Features of one structure (``Features`` with one structure)."""
-        return self._compute_batch([atoms], gradients, stress, first_index=0)
+    def compute(self, atoms, gradients=False, stress=False, dtype=None):
+        """Features of one structure (``Features`` with one structure).
+
+        ``dtype``: 'float64' (default) or 'float32' (computed in float64, the outputs cast:
+        relative error at most ``2**-24`` per entry, :meth:`Features.astype`); the same in
+        :meth:`compute_many`, :meth:`iter_batches` and :meth:`compute_to`.
+        """
+        dtype = output_dtype(dtype)
+        return self._compute_batch([atoms], gradients, stress, first_index=0).astype(dtype, True)
 
     def compute_with_hessians(self, atoms):
         """Features, pair-sparse gradients and block-sparse Hessians of one structure.
@@ -192,14 +211,15 @@ class Featurizer:
         return self.compute(atoms, gradients=True), feature_hessians(self, atoms)
 
     def compute_many(self, structures, gradients=False, stress=False, batch_atoms=DEFAULT_BATCH_ATOMS,
-                     progress=None, max_memory=None):
+                     progress=None, max_memory=None, dtype=None):
         """Features of many structures, concatenated in input order."""
         parts = list(self.iter_batches(structures, gradients, stress, batch_atoms, progress,
-                                       max_memory))
-        return Features.concatenate(parts, self.n_features, gradients, stress)
+                                       max_memory, dtype))
+        return Features.concatenate(parts, self.n_features, gradients, stress,
+                                    self._gradient_sparsity()[0] if gradients else None)
 
     def iter_batches(self, structures, gradients=False, stress=False, batch_atoms=DEFAULT_BATCH_ATOMS,
-                     progress=None, max_memory=None):
+                     progress=None, max_memory=None, dtype=None):
         """Yield :class:`Features` for consecutive batches of ``structures`` (any iterable).
 
         A batch collects structures until it holds at least ``batch_atoms`` atoms (a larger
@@ -213,10 +233,12 @@ class Featurizer:
         size and the options that shrink it, before its features are allocated.  How the
         structures are batched does not change the numbers (bit for bit).  ``progress``:
         None (on for >= 50 structures when stderr is a terminal), True or False; tqdm is
-        used when installed.
+        used when installed.  ``dtype``: as in :meth:`compute`.
         """
-        return self._iter_units(structures, gradients, stress, batch_atoms, progress, max_memory,
-                                split=False)
+        dtype = output_dtype(dtype)
+        units = self._iter_units(structures, gradients, stress, batch_atoms, progress, max_memory,
+                                 split=False)
+        return units if dtype == "float64" else _cast(units, dtype)
 
     def _iter_units(self, structures, gradients, stress, batch_atoms, progress, max_memory,
                     split):
@@ -261,7 +283,7 @@ class Featurizer:
     def _pieces(self, pairs, gradients, stress, budget, message):
         """:class:`StructurePieces` of one structure: centre ranges within ``budget``."""
         per_centre = np.bincount(pairs.centers, minlength=pairs.n_atoms)
-        costs = [self.batch_bytes(1, p, p + 1, gradients, stress) for p in per_centre]
+        costs = [self.batch_bytes(1, p, p, gradients, stress) for p in per_centre]
         held = PAIR_BYTES * pairs.centers.shape[0]  # the structure's pairs stay in memory
         ranges = centre_ranges(costs, budget - held)
         if ranges is None:
@@ -270,7 +292,7 @@ class Featurizer:
 
     def compute_to(self, path, structures, gradients=False, stress=False, client=None,
                    batch_atoms=DEFAULT_BATCH_ATOMS, max_memory=None, progress=None,
-                   provenance=None):
+                   provenance=None, dtype=None):
         """Featurize ``structures`` into a Zarr store at ``path``, batch by batch, resumably.
 
         Each batch (:meth:`iter_batches`; ``batch_atoms`` and ``max_memory`` as there) is
@@ -281,7 +303,8 @@ class Featurizer:
         ``dask.distributed.Client`` to compute the batches on its workers (same numbers,
         same order).  Needs zarr>=3 (the ``rstref[dask]`` extra); the layout is
         described in :mod:`rstref.features.storage`.  Read it with
-        :func:`rstref.features.open_features`.
+        :func:`rstref.features.open_features`.  ``dtype``: as in :meth:`compute` (the
+        store's float arrays have that dtype; part of what must match on resuming).
 
         Returns
         -------
@@ -291,14 +314,16 @@ class Featurizer:
         from rstref.features.storage import compute_to
 
         return compute_to(self, path, structures, gradients, stress, client, batch_atoms,
-                          max_memory, progress, provenance)
+                          max_memory, progress, provenance, output_dtype(dtype))
 
     def batch_bytes(self, n_atoms, n_pairs, n_gradient_rows=None, gradients=False, stress=False):
         """Estimated peak bytes of a batch of ``n_atoms`` centres and ``n_pairs`` pairs
         (:func:`rstref.features.memory.batch_bytes` with this featurizer's sizes)."""
         width = self.n_eff * (self.l_max + 1) ** 2 if self._bispectrum is not None else 0
+        n_sparse = self._gradient_sparsity()[0].shape[1] if gradients else None
         return batch_bytes(int(n_atoms), int(n_pairs), self.n_features, self.n_max, self.l_max,
-                           gradients, stress, n_gradient_rows, width, numba.get_num_threads())
+                           gradients, stress, n_gradient_rows, width, numba.get_num_threads(),
+                           n_sparse)
 
     def estimate_bytes(self, structures, gradients=False, stress=False):
         """Estimated peak bytes of featurizing ``structures`` (a list) as one batch.
@@ -332,19 +357,23 @@ class Featurizer:
         features = np.zeros((n, F))
         result = Features(features=features, atom_offsets=np.array([0, n], dtype=np.int64),
                           atomic_numbers=pairs.atomic_numbers[start:stop])
+        feature_index, compact = self._gradient_sparsity()
         if gradients:
-            centers, neighbors, pair_slot, self_slot = centre_slots(pairs, start, stop)
-            grad = np.zeros((centers.shape[0], 3, F))
+            centers, neighbors, channels, pair_slot = centre_slots(pairs, start, stop)
+            pair_grad = np.zeros((centers.shape[0], 3, feature_index.shape[1]))
+            self_grad = np.zeros((n, 3, F))
             result.gradient_centers, result.gradient_neighbors = centers, neighbors
-            result.gradient_values = grad
+            result.gradient_channels, result.gradient_feature_index = channels, feature_index
+            result.gradient_values, result.self_gradients = pair_grad, self_grad
         else:
-            pair_slot, self_slot = np.zeros(hi - lo, dtype=np.int64), np.zeros(n, dtype=np.int64)
-            grad = np.zeros((1, 3, 0))
+            pair_slot = np.zeros(hi - lo, dtype=np.int64)
+            pair_grad, self_grad = np.zeros((1, 3, 0)), np.zeros((n, 3, 0))
         strain = np.zeros((n, 3, 3, F if stress else 0))
         if stress:
             result.strain_derivatives = strain
         structure_invariants(self._expansion, batch, self.normalize, self._bispectrum, pair_slot,
-                             self_slot, features, grad, gradients, strain, stress)
+                             (compact, feature_index), features, pair_grad, self_grad, gradients,
+                             strain, stress)
         return result
 
     def _compute_pairs(self, pairs, gradients, stress):
@@ -371,6 +400,19 @@ class StructurePieces:
                                                     self._stress)
 
 
+def _cast(units, dtype):
+    """``units`` (:class:`Features`) cast to ``dtype``, holding no batch between items."""
+    iterator = iter(units)
+    while True:
+        try:
+            unit = next(iterator)
+        except StopIteration:
+            return
+        unit.astype(dtype, in_place=True)  # a fresh batch: nothing else holds its arrays
+        yield unit
+        del unit
+
+
 def _sizes(pairs):
     """Atoms, pairs and a bound of the gradient rows of one structure's pairs."""
     n_pairs = pairs.centers.shape[0]
@@ -379,17 +421,14 @@ def _sizes(pairs):
 
 
 def centre_slots(pairs, start, stop):
-    """Gradient rows of centres ``start..stop`` of one structure's pairs: ``(centers,
-    neighbors, pair_slot, self_slot)`` for the pair rows of those centres, the rows of
-    :meth:`~rstref.features.pairs.StructurePairs.gradient_slots` that belong to them."""
+    """Species-sparse gradient rows of centres ``start..stop`` of one structure's pairs:
+    ``(centers, neighbors, channels, pair_slot)``
+    (:func:`rstref.features.sparsity.pair_rows`), the rows of
+    :meth:`~rstref.features.pairs.StructurePairs.gradient_slots` that belong to them; the
+    centres' own rows are their positions ``0..stop - start``."""
     lo, hi = np.searchsorted(pairs.centers, [start, stop])
-    width = max(pairs.n_atoms, 1)
-    pair_keys = pairs.centers[lo:hi] * width + pairs.neighbors[lo:hi]
-    own = np.arange(start, stop, dtype=np.int64) * (width + 1)
-    keys = np.unique(np.concatenate([pair_keys, own]))
-    return ((keys // width).astype(np.int64), (keys % width).astype(np.int64),
-            np.searchsorted(keys, pair_keys).astype(np.int64),
-            np.searchsorted(keys, own).astype(np.int64))
+    return pair_rows(pairs.centers[lo:hi], pairs.neighbors[lo:hi], pairs.channels[lo:hi],
+                     pairs.n_atoms)
 
 
 def merge_pairs(parts):

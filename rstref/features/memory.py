@@ -5,8 +5,9 @@ its batches with); :func:`memory_budget` turns a ``max_memory`` argument (bytes,
 such as ``'2GB'`` or None) into bytes.  The estimate counts, in float64/int64:
 
 * features ``n_atoms x F``;
-* pair-sparse gradients ``G x 3 x F`` (``G`` = one row per (centre, neighbour atom) plus
-  one per centre) and their row indices;
+* species-sparse gradients (docs/gradients.md): ``G x 3 x F_s`` (``G`` = one row per
+  (centre, neighbour atom != centre), ``F_s`` the features a channel touches) with their
+  row indices and channels, and the centres' own rows ``n_atoms x 3 x F``;
 * strain derivatives ``n_atoms x 9 x F``;
 * the neighbour pairs (list, vectors, channels, peak heights, gradient slots);
 * the per-neighbour factors ``R, dR, d2R`` (``3 n_max``) and ``Y`` (``L``), ``dY``
@@ -83,12 +84,13 @@ def memory_budget(max_memory=None):
 
 
 def gradient_rows_bound(n_atoms, n_pairs):
-    """Upper bound of the gradient rows of one structure: pairs (images merged) + centres."""
-    return min(n_pairs, n_atoms * n_atoms) + n_atoms
+    """Upper bound of the pair gradient rows of one structure (images merged, the centre's
+    own images in its own row)."""
+    return min(n_pairs, n_atoms * max(n_atoms - 1, 0))
 
 
 def batch_bytes(n_atoms, n_pairs, n_features, n_max, l_max, gradients=False, stress=False,
-                n_gradient_rows=None, bispectrum_width=0, n_threads=1):
+                n_gradient_rows=None, bispectrum_width=0, n_threads=1, n_sparse_features=None):
     """Estimated peak bytes of featurizing a batch (see the module docstring).
 
     Parameters
@@ -101,11 +103,13 @@ def batch_bytes(n_atoms, n_pairs, n_features, n_max, l_max, gradients=False, str
         Radial functions per channel and largest degree.
     gradients, stress : bool
     n_gradient_rows : int, optional
-        Rows of the pair-sparse gradients (default: ``n_pairs + n_atoms``).
+        Pair rows of the species-sparse gradients (default: ``n_pairs``).
     bispectrum_width : int
         ``n_eff * (l_max + 1)^2`` for the bispectrum (its per-thread Jacobian), else 0.
     n_threads : int
         Numba threads (one Jacobian each).
+    n_sparse_features : int, optional
+        Features per pair row ``F_s`` (default ``F``: dense rows).
     """
     F = int(n_features)
     L = (int(l_max) + 1) ** 2
@@ -113,8 +117,9 @@ def batch_bytes(n_atoms, n_pairs, n_features, n_max, l_max, gradients=False, str
     total = 8 * n_atoms * F + PAIR_BYTES * n_pairs
     total += 8 * n_pairs * (3 * n_max + L * (4 if derivatives else 1))
     if gradients:
-        rows = n_pairs + n_atoms if n_gradient_rows is None else n_gradient_rows
-        total += 8 * rows * (3 * F + 2) + PAIR_GRADIENT_BYTES * n_pairs
+        rows = n_pairs if n_gradient_rows is None else n_gradient_rows
+        F_s = F if n_sparse_features is None else int(n_sparse_features)
+        total += 8 * rows * (3 * F_s + 3) + 8 * n_atoms * 3 * F + PAIR_GRADIENT_BYTES * n_pairs
     if stress:
         total += 8 * n_atoms * 9 * F
     if derivatives and bispectrum_width:

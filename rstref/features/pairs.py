@@ -41,18 +41,16 @@ class StructurePairs(NamedTuple):
         return RaggedBatch(offsets, self.vectors, self.channels, self.weights, int(n_channels))
 
     def gradient_slots(self):
-        """``(centers, neighbors, pair_slot, self_slot)`` of the pair-sparse gradients.
+        """``(centers, neighbors, channels, pair_slot)`` of the species-sparse gradient rows.
 
-        One slot per (centre, neighbour atom), all periodic images of a neighbour summed,
-        plus ``(i, i)`` for every centre; sorted by centre, then neighbour.
+        One row per (centre, neighbour atom != centre), all periodic images of a neighbour
+        summed, sorted by centre, then neighbour; ``pair_slot`` -1 for the centre's own
+        images (their terms go to the centre's own dense row, see
+        :func:`rstref.features.sparsity.pair_rows`).
         """
-        n = self.n_atoms
-        width = max(n, 1)
-        own = np.arange(n, dtype=np.int64) * (n + 1)
-        keys = np.unique(np.concatenate([self.centers * width + self.neighbors, own]))
-        pair_slot = np.searchsorted(keys, self.centers * width + self.neighbors).astype(np.int64)
-        self_slot = np.searchsorted(keys, own).astype(np.int64)
-        return (keys // width).astype(np.int64), (keys % width).astype(np.int64), pair_slot, self_slot
+        from rstref.features.sparsity import pair_rows
+
+        return pair_rows(self.centers, self.neighbors, self.channels, self.n_atoms)
 
 
 def structure_arrays(atoms, index):

@@ -5,9 +5,12 @@ Layout of a store (a Zarr v3 group; every array chunked along its first axis)::
     features            (n_atoms, F) float64
     atomic_numbers      (n_atoms,) int64
     atom_offsets        (n_structures + 1,) int64
-    gradient_centers,   (G,) int64, global atom indices   (gradients only)
-    gradient_neighbors
-    gradient_values     (G, 3, F) float64                  (gradients only)
+    gradient_centers,   (G,) int64, global atom indices   (gradients only: the species-
+    gradient_neighbors                                     sparse pair rows, centre !=
+    gradient_channels   (G,) int64                         neighbour, docs/gradients.md)
+    gradient_values     (G, 3, F_s) float64
+    self_gradients      (n_atoms, 3, F) float64            (the centres' own rows)
+    gradient_feature_index (n_channels, F_s) int64
     strain_derivatives  (n_atoms, 3, 3, F) float64         (stress only)
     feature_labels      (F, k) int64
     ... and any per-atom / per-structure arrays the writer declares (the command line adds
@@ -25,6 +28,10 @@ Zarr's local store).  Readers use the ``committed`` counts, so a run killed at a
 leaves a valid store of the batches it completed; rows past the counts are ignored, and a
 writer that reopens the store cuts them off and appends after the last committed
 structure.  Reopening with other hyperparameters, derivatives or provenance is refused.
+
+Format ``rstref-features/2`` (this layout); :func:`open_features` also reads stores and
+``.npz`` files of format 1, whose ``gradient_values`` are dense (G, 3, F) rows with the
+``(i, i)`` row of every centre: they are split into the layout above (an identity table).
 """
 
 import os
@@ -36,7 +43,9 @@ import numpy as np
 
 from rstref.features.results import Features
 
-FORMAT = "rstref-features/1"
+FORMAT = "rstref-features/2"
+#: formats :func:`open_features` reads (1: dense gradient rows)
+READABLE_FORMATS = ("rstref-features/1", FORMAT)
 #: target bytes of one chunk
 CHUNK_BYTES = 8 * 2**20
 #: buffered batches are committed when they hold this many bytes ...
@@ -84,6 +93,8 @@ class FeatureStore:
     extra : dict, optional
         ``name -> (dtype, trailing shape, kind)`` of further arrays (kind 'atoms' or
         'structures') that every :meth:`append` provides.
+    dtype : {'float64', 'float32'}, optional
+        Of the feature and derivative arrays (rows are cast when written).
 
     Attributes
     ----------
@@ -95,22 +106,28 @@ class FeatureStore:
     """
 
     def __init__(self, path, featurizer, gradients=False, stress=False, provenance=None,
-                 extra=None):
+                 extra=None, dtype=None):
         zarr = _require_zarr()
         import rstref
+        from rstref.features.results import output_dtype
+
+        real = output_dtype(dtype)
 
         self.path = os.fspath(path)
         self.gradients, self.stress = bool(gradients), bool(stress)
         F = featurizer.n_features
-        declared = {"features": ("float64", (F,), "atoms"),
+        declared = {"features": (real, (F,), "atoms"),
                     "atomic_numbers": ("int64", (), "atoms"),
                     "atom_offsets": ("int64", (), "offsets")}
         if self.gradients:
+            table = featurizer.gradient_feature_index()
             declared.update(gradient_centers=("int64", (), "gradients"),
                             gradient_neighbors=("int64", (), "gradients"),
-                            gradient_values=("float64", (3, F), "gradients"))
+                            gradient_channels=("int64", (), "gradients"),
+                            gradient_values=(real, (3, table.shape[1]), "gradients"),
+                            self_gradients=(real, (3, F), "atoms"))
         if self.stress:
-            declared["strain_derivatives"] = ("float64", (3, 3, F), "atoms")
+            declared["strain_derivatives"] = (real, (3, 3, F), "atoms")
         for name, (dtype, trailing, kind) in (extra or {}).items():
             declared[name] = (np.dtype(dtype).name, tuple(trailing), kind)
         self.declared = declared
@@ -141,6 +158,8 @@ class FeatureStore:
                                                 *trailing))
             self.group["atom_offsets"][0] = 0
             self.group.create_array("feature_labels", data=np.ascontiguousarray(labels))
+            if self.gradients:
+                self.group.create_array("gradient_feature_index", data=table)
             self.committed = {"atoms": 0, "structures": 0, "gradients": 0, "inputs": 0,
                               "batches": 0}
             self.complete = False
@@ -211,6 +230,8 @@ class FeatureStore:
     def _write(self, name, data, direct=False):
         """Buffer rows (or, ``direct``, write them now, a few chunks at a time)."""
         data = np.asarray(data)
+        if data.dtype != self.declared[name][0]:  # float32 stores: cast when written
+            data = data.astype(self.declared[name][0])
         if not direct:
             self._buffer.setdefault(name, []).append(data)
             self._buffered_bytes += data.nbytes
@@ -232,7 +253,9 @@ class FeatureStore:
         if self.gradients:
             self._write("gradient_centers", result.gradient_centers + base, direct)
             self._write("gradient_neighbors", result.gradient_neighbors + base, direct)
+            self._write("gradient_channels", result.gradient_channels, direct)
             self._write("gradient_values", result.gradient_values, direct)
+            self._write("self_gradients", result.self_gradients, direct)
         if self.stress:
             self._write("strain_derivatives", result.strain_derivatives, direct)
         self._staged["atoms"] += result.n_atoms
@@ -343,7 +366,8 @@ class StoredFeatures(Features):
 
 
 _FEATURE_FIELDS = ("features", "atom_offsets", "atomic_numbers", "gradient_centers",
-                   "gradient_neighbors", "gradient_values", "strain_derivatives")
+                   "gradient_neighbors", "gradient_values", "strain_derivatives",
+                   "self_gradients", "gradient_channels", "gradient_feature_index")
 _JSON_KEYS = ("hyperparameters", "feature_label_names", "input_files", "failures")
 
 
@@ -378,7 +402,7 @@ def _open_npz(path):
 
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
-    fields = {k: arrays.pop(k) for k in _FEATURE_FIELDS if k in arrays}
+    fields = _current_layout({k: arrays.pop(k) for k in _FEATURE_FIELDS if k in arrays})
     attrs = {}
     for key in list(arrays):
         if arrays[key].dtype.kind == "U" and arrays[key].ndim == 0:
@@ -391,7 +415,7 @@ def _open_zarr(path, lazy):
     zarr = _require_zarr()
     group = zarr.open_group(path, mode="r")
     attrs = dict(group.attrs)
-    if attrs.get("format") != FORMAT:
+    if attrs.get("format") not in READABLE_FORMATS:
         raise ValueError(f"{path!r} is not an rstref feature store (format {attrs.get('format')!r})")
     if lazy is None:
         try:
@@ -404,26 +428,40 @@ def _open_zarr(path, lazy):
     committed = attrs["committed"]
     kinds = {name: spec[2] for name, spec in attrs["arrays"].items()}
     arrays = {}
-    for name in list(kinds) + ["feature_labels"]:
+    for name in list(kinds) + [k for k in ("feature_labels", "gradient_feature_index")
+                               if k in group]:
         array = group[name]
         n = _length(kinds[name], committed) if name in kinds else array.shape[0]
         arrays[name] = da.from_zarr(array)[:n] if lazy else array[:n]
     fields = {k: arrays.pop(k) for k in _FEATURE_FIELDS if k in arrays}
     if lazy:  # small index arrays are read now
-        for key in ("atom_offsets", "atomic_numbers"):
-            fields[key] = fields[key].compute()
+        for key in ("atom_offsets", "atomic_numbers", "gradient_feature_index"):
+            if key in fields:
+                fields[key] = fields[key].compute()
+    fields = _current_layout(fields)
     return StoredFeatures(**fields, attrs=attrs, extra=arrays)
 
 
+def _current_layout(fields):
+    """Fields of format 1 (dense gradient rows, ``(i, i)`` included) in the species-sparse
+    layout (an identity feature table); fields of format 2 unchanged."""
+    if "gradient_values" not in fields or "self_gradients" in fields:
+        return fields
+    from rstref.features.sparsity import split_dense_rows
+
+    return {**fields, **split_dense_rows(fields["gradient_centers"], fields["gradient_neighbors"],
+                                         fields["gradient_values"])}
+
+
 def compute_to(featurizer, path, structures, gradients=False, stress=False, client=None,
-               batch_atoms=None, max_memory=None, progress=None, provenance=None):
+               batch_atoms=None, max_memory=None, progress=None, provenance=None, dtype=None):
     """:meth:`rstref.Featurizer.compute_to` (see there)."""
     import itertools
 
     from rstref.features.defaults import DEFAULT_BATCH_ATOMS
 
     batch_atoms = DEFAULT_BATCH_ATOMS if batch_atoms is None else batch_atoms
-    store = FeatureStore(path, featurizer, gradients, stress, provenance)
+    store = FeatureStore(path, featurizer, gradients, stress, provenance, dtype=dtype)
     skip = store.n_inputs
     if hasattr(structures, "__len__") and hasattr(structures, "__getitem__"):
         rest = structures[skip:]

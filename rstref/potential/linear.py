@@ -138,12 +138,13 @@ class LinearPotential:
             if f.shape[0] != n:
                 raise ValueError(f"forces: expected ({n}, 3) for a structure of {n} atoms, got {f.shape}")
             out = self.featurizer.compute(atoms, gradients=True)
+            centers, neighbors, values = out.dense_gradients()
             s = self._species_of(atoms)
             design = np.zeros((n, 3, S * F + S))
             for a in range(S):
-                g = out.gradient_values * (s[out.gradient_centers] == a)[:, None, None]
+                g = values * (s[centers] == a)[:, None, None]
                 part = np.zeros((n, 3, F))
-                np.add.at(part, out.gradient_neighbors, g)
+                np.add.at(part, neighbors, g)
                 design[:, :, a * F:(a + 1) * F] = -part
             blocks.append(design.reshape(3 * n, -1))
             targets.append(f.reshape(-1))
