@@ -42,6 +42,7 @@ from typing import Optional
 import numpy as np
 
 from rstref.features.results import Features
+from rstref.features.store_rows import WRITE_BYTES, _require_zarr, atom_rows  # noqa: F401
 
 FORMAT = "rstref-features/2"
 #: formats :func:`open_features` reads (1: dense gradient rows)
@@ -52,21 +53,8 @@ CHUNK_BYTES = 8 * 2**20
 FLUSH_BYTES = 64 * 2**20
 #: ... or when this many seconds have passed since the last commit
 COMMIT_SECONDS = 1.0
-#: largest block of rows handed to Zarr in one write
-WRITE_BYTES = 64 * 2**20
 #: row kinds and the count that sets an array's length
 KINDS = ("atoms", "structures", "gradients", "offsets")
-
-
-def _require_zarr():
-    try:
-        import zarr
-    except ImportError:
-        raise ImportError("writing or reading .zarr feature stores needs zarr>=3 "
-                          "(pip install 'rstref[dask]' or pip install 'zarr>=3')") from None
-    if int(zarr.__version__.split(".")[0]) < 3:
-        raise ImportError(f"rstref needs zarr>=3 for .zarr stores, found {zarr.__version__}")
-    return zarr
 
 
 def _length(kind, committed):
@@ -248,16 +236,8 @@ class FeatureStore:
 
     def _write_atoms(self, result, base, direct=False):
         """Rows per atom and per gradient entry; gradient atom indices shifted by ``base``."""
-        self._write("features", result.features, direct)
-        self._write("atomic_numbers", result.atomic_numbers, direct)
-        if self.gradients:
-            self._write("gradient_centers", result.gradient_centers + base, direct)
-            self._write("gradient_neighbors", result.gradient_neighbors + base, direct)
-            self._write("gradient_channels", result.gradient_channels, direct)
-            self._write("gradient_values", result.gradient_values, direct)
-            self._write("self_gradients", result.self_gradients, direct)
-        if self.stress:
-            self._write("strain_derivatives", result.strain_derivatives, direct)
+        for name, data in atom_rows(result, base, self.gradients, self.stress).items():
+            self._write(name, data, direct)
         self._staged["atoms"] += result.n_atoms
         if result.gradient_values is not None and self.gradients:
             self._staged["gradients"] += result.gradient_values.shape[0]

@@ -25,11 +25,10 @@ atomically (Zarr's local store writes a temporary file and renames it), so a wri
 midway leaves the chunk as it was.
 
 The rows a worker writes are those :meth:`FeatureStore.append` would write for the same
-batch: :meth:`StoreLayout.batch_rows` runs the store's own row code, so every per-atom and
+batch: both take them from :func:`rstref.features.store_rows.atom_rows`, so every per-atom and
 per-gradient array the store declares is covered.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,20 +85,10 @@ class StoreLayout:
     def batch_rows(self, result, base):
         """``name -> rows`` that :meth:`FeatureStore.append` writes for ``result`` (a
         :class:`~rstref.features.Features`), atom indices shifted by ``base``."""
-        from rstref.features.storage import FeatureStore
+        from rstref.features.store_rows import atom_rows
 
-        collector = object.__new__(FeatureStore)
-        collector.declared, collector.gradients, collector.stress = (
-            self.declared, self.gradients, self.stress)
-        collector._staged = defaultdict(int)
-        rows = {}
-
-        def collect(name, data, direct=False):
-            rows[name] = np.asarray(data)
-
-        collector._write = collect
-        FeatureStore._write_atoms(collector, result, base)
-        return rows
+        return {name: np.asarray(data)
+                for name, data in atom_rows(result, base, self.gradients, self.stress).items()}
 
     def row_counts(self, result):
         """``name -> number of rows`` of :meth:`batch_rows` (small: sent to the client)."""
@@ -108,7 +97,7 @@ class StoreLayout:
     def write(self, result, starts):
         """Write ``result``'s rows at the reserved ``starts`` (``kind -> first row``);
         returns ``name -> rows`` written."""
-        from rstref.features.storage import _require_zarr
+        from rstref.features.store_rows import _require_zarr
 
         group = _require_zarr().open_group(self.path, mode="r+")
         rows = self.batch_rows(result, starts["atoms"])
@@ -119,7 +108,7 @@ class StoreLayout:
 
 def write_region(array, start, data):
     """``array[start:start + len(data)] = data``, a few chunks at a time."""
-    from rstref.features.storage import WRITE_BYTES
+    from rstref.features.store_rows import WRITE_BYTES
 
     step = array.chunks[0] * max(1, WRITE_BYTES // max(array.chunks[0] * data[:1].nbytes, 1))
     for k in range(0, data.shape[0], step):
