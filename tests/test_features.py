@@ -409,6 +409,13 @@ def test_progress_goes_to_stderr(capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_progress_counts_atoms_of_the_library_path(capsys):
+    fz = channels_featurizer()
+    list(fz.iter_batches([molecule("H2O"), molecule("CH4")] * 2, batch_atoms=4, progress=True))
+    last = capsys.readouterr().err.strip().split("\r")[-1]
+    assert "4/4 structures" in last and "16 atoms" in last
+
+
 # ----------------------------------------------------------------------------- bad input
 
 def test_bad_input_raises_clear_errors():

@@ -259,24 +259,24 @@ class Featurizer:
                 if batch and (needed > budget or
                               self.batch_bytes(*(sizes + size), gradients, stress) > budget):
                     yield self._compute_pairs(merge_pairs(batch), gradients, stress)
-                    bar.update(len(batch))
+                    bar.update(len(batch), atoms=sizes[0])
                     batch, sizes = [], np.zeros(3, dtype=np.int64)
                 if needed > budget:
                     message = too_large_message(k, *size[:2], needed, budget, gradients, stress)
                     if not split:
                         raise MemoryBudgetError(message)
                     yield self._pieces(pairs, gradients, stress, budget, message)
-                    bar.update(1)
+                    bar.update(1, atoms=size[0])
                     continue
                 batch.append(pairs)
                 sizes += size
                 if sizes[0] >= batch_atoms:
                     yield self._compute_pairs(merge_pairs(batch), gradients, stress)
-                    bar.update(len(batch))
+                    bar.update(len(batch), atoms=sizes[0])
                     batch, sizes = [], np.zeros(3, dtype=np.int64)
             if batch:
                 yield self._compute_pairs(merge_pairs(batch), gradients, stress)
-                bar.update(len(batch))
+                bar.update(len(batch), atoms=sizes[0])
         finally:
             bar.close()
 
