@@ -54,6 +54,7 @@ from rstref._kernels.sph import (
     sph_values_points,
 )
 from rstref._kernels.sph_low import L_LOW, sph_low_gradients_points, sph_low_values_points
+from rstref._kernels.sph_point import BLOCK, BLOCK_ROWS
 from rstref._numba import njit
 from rstref._sph_tables import sph_tables
 from rstref.layouts import lm_block, lm_index, lm_range, lm_size  # noqa: F401 (re-exported)
@@ -175,8 +176,9 @@ def _low_values_parallel(xyz, chunk, axes, l_max, solid, coef, out):
     nonfinite = 0
     subnormal = 0
     for c in numba.prange(n_chunks):
+        u = np.empty(BLOCK_ROWS * BLOCK)
         bad, tiny = sph_low_values_points(
-            xyz, c * chunk, min(n, (c + 1) * chunk), axes, l_max, solid, coef, out
+            xyz, c * chunk, min(n, (c + 1) * chunk), axes, l_max, solid, coef, out, u
         )
         nonfinite += bad
         subnormal += tiny
@@ -190,12 +192,18 @@ def _low_gradients_parallel(xyz, chunk, axes, l_max, solid, coef, out, dout):
     nonfinite = 0
     subnormal = 0
     for c in numba.prange(n_chunks):
+        u = np.empty(BLOCK_ROWS * BLOCK)
         bad, tiny = sph_low_gradients_points(
-            xyz, c * chunk, min(n, (c + 1) * chunk), axes, l_max, solid, coef, out, dout
+            xyz, c * chunk, min(n, (c + 1) * chunk), axes, l_max, solid, coef, out, dout, u
         )
         nonfinite += bad
         subnormal += tiny
     return nonfinite, subnormal
+
+
+def _block():
+    """Scratch of the straight-line kernels (:func:`rstref._kernels.sph_point.unit_block`)."""
+    return np.empty(BLOCK_ROWS * BLOCK)
 
 
 # ----------------------------------------------------------------------------- calculator
@@ -310,7 +318,7 @@ class SphericalHarmonics:
             if _use_threads(n):
                 counts = _low_values_parallel(xyz, _CHUNK, axes, l_max, solid, coef, out)
             else:
-                counts = sph_low.VALUES[l_max](xyz, 0, n, axes, solid, coef, out)
+                counts = sph_low.VALUES[l_max](xyz, 0, n, axes, solid, coef, out, _block())
             self._refuse_bad_rows(xyz, *counts, derivatives=False)
         elif _use_threads(n):
             _values_parallel(xyz, _CHUNK, axes, l_max, solid, coef, out)
@@ -335,7 +343,8 @@ class SphericalHarmonics:
                 counts = _low_gradients_parallel(
                     xyz, _CHUNK, axes, l_max, solid, coef, out, dout)
             else:
-                counts = sph_low.GRADIENTS[l_max](xyz, 0, n, axes, solid, coef, out, dout)
+                counts = sph_low.GRADIENTS[l_max](
+                    xyz, 0, n, axes, solid, coef, out, dout, _block())
             self._refuse_bad_rows(xyz, *counts, derivatives=True)
         elif _use_threads(n):
             _gradients_parallel(xyz, _CHUNK, axes, l_max, solid, coef, out, dout)

@@ -54,8 +54,6 @@ Conventions of the kernels
 No function here allocates, raises or prints, so numba-cuda kernels may call them.
 """
 
-import math
-
 from rstref._kernels.layout import lm_index
 from rstref._kernels.sph_head import (
     L_HEAD,
@@ -63,183 +61,25 @@ from rstref._kernels.sph_head import (
     sph_gradients_head,
     sph_values_head,
 )
+from rstref._kernels.sph_point import (
+    _direction,
+    _hessian_of_direction,
+    _rescale_gradients,
+    _rescale_hessians,
+    _rescale_values,
+    _solid_point,
+    _solid_scale_threshold,
+)
 from rstref._numba import njit
 
 #: largest supported degree
 L_MAX_SUPPORTED = 64
-
-# squared norms outside this range are recomputed with scaling (avoids under/overflow)
-_R2_LOW = 1e-280
-_R2_HIGH = 1e280
 
 
 # ----------------------------------------------------------------------------- scratch
 def sph_scratch_shapes(l_max):
     """Shapes of the scratch arrays ``q`` and ``cs`` the kernels need."""
     return (l_max + 1, l_max + 5), (4, l_max + 1)
-
-
-# ----------------------------------------------------------------------------- helpers
-# Helpers take and return scalars only: numba reference-counts every array passed to a
-# function call, which would cost more than the arithmetic here.  The row recurrence is
-# therefore written out in each kernel.
-@njit
-def _direction(x, y, z):
-    """(ux, uy, uz, s): the unit vector r/|r| and s = 1/|r|; (0, 0, 0, 0) for r = 0.
-
-    Scaled by max |r_k| first when x^2+y^2+z^2 would under- or overflow, so the direction
-    is exact to rounding for every finite input (s itself overflows only for subnormal |r|).
-    """
-    r2 = x * x + y * y + z * z
-    if r2 >= _R2_LOW and r2 <= _R2_HIGH:
-        s = 1.0 / math.sqrt(r2)
-        return x * s, y * s, z * s, s
-    big = max(abs(x), abs(y), abs(z))
-    if big == 0.0:
-        return 0.0, 0.0, 0.0, 0.0
-    xs = x / big
-    ys = y / big
-    zs = z / big
-    n = math.sqrt(xs * xs + ys * ys + zs * zs)
-    return xs / n, ys / n, zs / n, 1.0 / (big * n)
-
-
-@njit
-def _hessian_of_direction(lf, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz):
-    """Gradient and Hessian of Y(r) = Z(r/|r|) from those of the degree-l polynomial Z at u.
-
-    ``s = 1/|r|``, (x, y, z) = u.  Returns (gx, gy, gz, hxx, hyy, hzz, hxy, hxz, hyz).
-    """
-    # s * (s * h) rather than (s * s) * h: for |r| < ~1e-154, s * s overflows and
-    # inf * 0 would give NaN where the Hessian entry is exactly 0.
-    lz = lf * Zv
-    c2 = (lf + 2.0) * lz
-    tl = 2.0 * lf
-    return (
-        s * (Gx - lz * x),
-        s * (Gy - lz * y),
-        s * (Gz - lz * z),
-        s * (s * (Hxx - tl * x * Gx - lz + c2 * x * x)),
-        s * (s * (Hyy - tl * y * Gy - lz + c2 * y * y)),
-        s * (s * (Hzz - tl * z * Gz - lz + c2 * z * z)),
-        s * (s * (Hxy - lf * (x * Gy + y * Gx) + c2 * x * y)),
-        s * (s * (Hxz - lf * (x * Gz + z * Gx) + c2 * x * z)),
-        s * (s * (Hyz - lf * (y * Gz + z * Gy) + c2 * y * z)),
-    )
-
-
-# ----------------------------------------------------------------------------- huge solid input
-# Solid harmonics are homogeneous polynomials: Z_l(r) = p^l Z_l(r/p).  For inputs so large
-# that p^l would overflow inside the recurrences (inf - inf = NaN), the kernels evaluate at
-# r/p with p a power of two (exact scaling) and multiply each degree block back by p^l
-# (gradients p^(l-1), Hessians p^(l-2)).  Entries that are exactly 0 stay 0, never inf * 0.
-@njit
-def _solid_scale_threshold(l_max):
-    """|r_k| above which a solid evaluation to degree l_max is scaled (p^l_max < 2^900)."""
-    if l_max <= 0:
-        return math.inf
-    return 2.0 ** (900.0 / l_max)
-
-
-@njit
-def _power_of_two_below(big):
-    """Largest power of two ``p <= big`` (``big >= 1``), built exactly by doubling."""
-    p = 1.0
-    while p * 65536.0 <= big:
-        p *= 65536.0
-    while p * 2.0 <= big:
-        p *= 2.0
-    return p
-
-
-@njit
-def _keep_zero_times(v, f):
-    """``v * f``, but 0 for ``v == 0`` even when ``f`` overflowed to inf."""
-    return v * f if v != 0.0 else v
-
-
-@njit
-def _rescale_values(out_val, i, l_max, p):
-    """Row i of the values: block l times ``p^l``."""
-    f = 1.0
-    for l in range(1, l_max + 1):
-        f *= p
-        for k in range(lm_index(l, -l), lm_index(l, l) + 1):
-            out_val[i, k] = _keep_zero_times(out_val[i, k], f)
-
-
-@njit
-def _rescale_gradients(out_grad, i, l_max, p):
-    """Row i of the gradients: block l times ``p^(l-1)``."""
-    f = 1.0
-    for l in range(2, l_max + 1):
-        f *= p
-        for a in range(3):
-            for k in range(lm_index(l, -l), lm_index(l, l) + 1):
-                out_grad[i, a, k] = _keep_zero_times(out_grad[i, a, k], f)
-
-
-@njit
-def _rescale_hessians(out_hess, i, l_max, p):
-    """Row i of the Hessians: block l times ``p^(l-2)``."""
-    f = 1.0
-    for l in range(3, l_max + 1):
-        f *= p
-        for a in range(3):
-            for b in range(3):
-                for k in range(lm_index(l, -l), lm_index(l, l) + 1):
-                    out_hess[i, a, b, k] = _keep_zero_times(out_hess[i, a, b, k], f)
-
-
-@njit
-def _solid_point(x, y, z, limit):
-    """(x, y, z, p): the point divided by p, a power of two, when max |r_k| > limit; else p = 1."""
-    big = max(abs(x), abs(y), abs(z))
-    if big <= limit:
-        return x, y, z, 1.0
-    p = _power_of_two_below(big)
-    inv = 1.0 / p
-    return x * inv, y * inv, z * inv, p
-
-
-# ----------------------------------------------------------------------------- checked entry
-# Variants of _direction / _solid_point that also report whether the point was fit to
-# evaluate: (nonfinite, subnormal) flags, 0 or 1.  Only the rare path (|r|^2 outside the
-# safe range, which NaN and inf always are) tests anything, so the common point costs
-# nothing extra; kernels that use them return the counts instead of the caller scanning
-# the input in a separate pass.
-_LARGEST = 1.7976931348623157e308
-_SMALLEST_NORMAL = 2.2250738585072014e-308
-
-
-@njit
-def _all_finite(x, y, z):
-    return abs(x) <= _LARGEST and abs(y) <= _LARGEST and abs(z) <= _LARGEST
-
-
-@njit
-def _direction_checked(x, y, z):
-    """``_direction(x, y, z) + (nonfinite, subnormal)``; a non-finite point gives u = 0."""
-    r2 = x * x + y * y + z * z
-    if r2 >= _R2_LOW and r2 <= _R2_HIGH:
-        s = 1.0 / math.sqrt(r2)
-        return x * s, y * s, z * s, s, 0, 0
-    if not _all_finite(x, y, z):
-        return 0.0, 0.0, 0.0, 0.0, 1, 0
-    ux, uy, uz, s = _direction(x, y, z)
-    big = max(abs(x), abs(y), abs(z))
-    return ux, uy, uz, s, 0, 1 if (big > 0.0 and big < _SMALLEST_NORMAL) else 0
-
-
-@njit
-def _solid_point_checked(x, y, z, limit):
-    """``_solid_point(x, y, z, limit) + (nonfinite,)``; needs ``limit <= _LARGEST``."""
-    if abs(x) <= limit and abs(y) <= limit and abs(z) <= limit:
-        return x, y, z, 1.0, 0
-    if not _all_finite(x, y, z):
-        return 0.0, 0.0, 0.0, 1.0, 1
-    xs, ys, zs, p = _solid_point(x, y, z, limit)
-    return xs, ys, zs, p, 0
 
 
 # ----------------------------------------------------------------------------- kernels
