@@ -325,7 +325,7 @@ def _dispatcher(kind):
 #: degrees the general gradients kernel takes from :mod:`rstref._kernels.sph_head`
 L_HEAD = 8
 #: degrees the general values kernel takes from it
-L_HEAD_VALUES = 8
+L_HEAD_VALUES = 16
 
 HEAD_TARGET = Path(__file__).with_name("sph_head.py")
 

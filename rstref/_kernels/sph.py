@@ -62,6 +62,8 @@ from rstref._kernels.sph_head import (
     sph_values_head,
 )
 from rstref._kernels.sph_point import (
+    _LARGEST,
+    BLOCK,
     _direction,
     _hessian_of_direction,
     _rescale_gradients,
@@ -69,6 +71,7 @@ from rstref._kernels.sph_point import (
     _rescale_values,
     _solid_point,
     _solid_scale_threshold,
+    unit_block,
 )
 from rstref._numba import njit
 
@@ -87,9 +90,10 @@ def sph_scratch_shapes(l_max):
 def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val):
     """Values at the points ``xyz[start:stop]`` into the same rows of ``out_val``.
 
-    Order m outer, l inner: each column ``q_l^m`` (l = m..l_max) is recurred in
-    registers, so the scratch ``q`` and ``cs`` are not needed (kept for a uniform
-    signature); the operations are those of the module docstring, in the same order.
+    Degrees <= ``L_HEAD_VALUES`` by straight-line code, then degree by degree (l outer,
+    m inner: the m columns are independent recurrences, which the processor overlaps),
+    keeping the last two degrees in rows ``l % 2`` of ``q``; the operations are those
+    of the module docstring, in the same order.
     """
     a0 = axes[0]
     a1 = axes[1]
@@ -106,90 +110,81 @@ def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val
             # zero vector: s = 0 gives u = 0, where every l >= 1 polynomial vanishes
             x, y, z, s = _direction(x, y, z)
         r2 = x * x + y * y + z * z
-        # degrees <= L_HEAD_VALUES by straight-line code; above, it leaves the last two
-        # rows of q (q[0] = q_L^m, q[1] = q_{L-1}^m) and C_m, S_m in the scratch
         sph_values_head(i, x, y, z, r2, l_max, coef, q, cs, out_val)
-        if l_max > L_HEAD_VALUES:
-            top = L_HEAD_VALUES
-            for m in range(0, top - 1, 2):
-                _value_column_pair(out_val, i, top + 1, l_max, m, q[0, m], q[1, m],
-                                   cs[0, m], cs[1, m], q[0, m + 1], q[1, m + 1],
-                                   cs[0, m + 1], cs[1, m + 1], z, r2, coef)
-            if top % 2 == 0:
-                _value_column(out_val, i, top + 1, l_max, top, q[0, top], q[1, top],
-                              cs[0, top], cs[1, top], z, r2, coef)
-            _value_columns_from(out_val, i, l_max, top + 1, q[0, top], cs[0, top],
-                                cs[1, top], x, y, z, r2, coef)
+        for l in range(L_HEAD_VALUES + 1, l_max + 1):
+            _values_degree(out_val, i, l, x, y, z, r2, coef, q, cs)
         if p != 1.0:
             _rescale_values(out_val, i, l_max, p)
 
 
-@njit(inline="always")
-def _value_column_pair(out_val, i, l_lo, l_max, m, u1, u2, c, sn, v1, v2, c1, s1, z, r2, coef):
-    """Columns m and m + 1 from degree l_lo on, given their q at l_lo - 1 and l_lo - 2."""
-    for l in range(l_lo, l_max + 1):
-        u0 = coef[0, l, m] * z * u1 - coef[1, l, m] * r2 * u2
-        v0 = coef[0, l, m + 1] * z * v1 - coef[1, l, m + 1] * r2 * v2
-        _write_column_value(out_val, i, l, m, u0, c, sn)
-        _write_column_value(out_val, i, l, m + 1, v0, c1, s1)
-        u2 = u1
-        u1 = u0
-        v2 = v1
-        v1 = v0
+@njit
+def sph_values_blocks(xyz, start, stop, axes, l_max, solid, coef, q, cs, u, out_val):
+    """:func:`sph_values_points` with the points taken a block at a time (CPU).
 
-
-@njit(inline="always")
-def _value_column(out_val, i, l_lo, l_max, m, u1, u2, c, sn, z, r2, coef):
-    """Column m from degree l_lo on, given its q at l_lo - 1 and l_lo - 2."""
-    for l in range(l_lo, l_max + 1):
-        u0 = coef[0, l, m] * z * u1 - coef[1, l, m] * r2 * u2
-        _write_column_value(out_val, i, l, m, u0, c, sn)
-        u2 = u1
-        u1 = u0
-
-
-@njit(inline="always")
-def _value_columns_from(out_val, i, l_max, m_first, qmm, c, sn, x, y, z, r2, coef):
-    """Columns m_first..l_max, two at a time, each from its diagonal on.
-
-    ``qmm``, ``c``, ``sn``: ``q_{m-1}^{m-1}``, ``C_{m-1}``, ``S_{m-1}`` for
-    ``m = m_first`` (for ``m_first = 0``: ``q_0^0``, 1, 0; column 0's diagonal
-    is then written by the caller).
+    The directions of a block come first, from
+    :func:`rstref._kernels.sph_point.unit_block` (a vectorised loop; scratch ``u`` of
+    ``BLOCK_ROWS * BLOCK`` floats), so that no point waits on its own square root.
+    Returns ``(nonfinite, subnormal)`` as the kernels of :mod:`rstref._kernels.sph_low`.
+    Same numbers as :func:`sph_values_points`.
     """
-    for m in range(m_first, l_max + 1, 2):
-        if m > 0:
-            qmm = coef[0, m, m] * qmm
-            c, sn = x * c - y * sn, x * sn + y * c
-            _write_column_value(out_val, i, m, m, qmm, c, sn)
-        if m == l_max:
-            break
-        # column m + 1 starts at l = m + 1; its C, S
-        c1, s1 = x * c - y * sn, x * sn + y * c
-        qm1 = coef[0, m + 1, m + 1] * qmm
-        _write_column_value(out_val, i, m + 1, m + 1, qm1, c1, s1)
-        u1 = coef[0, m + 1, m] * z * qmm
-        _write_column_value(out_val, i, m + 1, m, u1, c, sn)
-        if m + 2 <= l_max:
-            v1 = coef[0, m + 2, m + 1] * z * qm1
-            _write_column_value(out_val, i, m + 2, m + 1, v1, c1, s1)
-            u0 = coef[0, m + 2, m] * z * u1 - coef[1, m + 2, m] * r2 * qmm
-            _write_column_value(out_val, i, m + 2, m, u0, c, sn)
-            _value_column_pair(out_val, i, m + 3, l_max, m, u0, u1, c, sn, v1, qm1,
-                               c1, s1, z, r2, coef)
-        qmm = qm1
-        c = c1
-        sn = s1
+    a0 = axes[0]
+    a1 = axes[1]
+    a2 = axes[2]
+    limit = min(_solid_scale_threshold(l_max), _LARGEST)
+    nonfinite = 0
+    subnormal = 0
+    for b0 in range(start, stop, BLOCK):
+        b1 = min(b0 + BLOCK, stop)
+        bad, tiny = unit_block(xyz, b0, b1, a0, a1, a2, solid, limit, u)
+        nonfinite += bad
+        subnormal += tiny
+        for j in range(b1 - b0):
+            i = b0 + j
+            x = u[4 * j]
+            y = u[4 * j + 1]
+            z = u[4 * j + 2]
+            p = u[4 * j + 3] if solid else 1.0
+            # the same lines as sph_values_points (a shared inline function is slower)
+            r2 = x * x + y * y + z * z
+            sph_values_head(i, x, y, z, r2, l_max, coef, q, cs, out_val)
+            for l in range(L_HEAD_VALUES + 1, l_max + 1):
+                _values_degree(out_val, i, l, x, y, z, r2, coef, q, cs)
+            if p != 1.0:
+                _rescale_values(out_val, i, l_max, p)
+    return nonfinite, subnormal
 
 
 @njit(inline="always")
-def _write_column_value(out_val, i, l, m, qv, c, sn):
-    """Y_{l,m} = q C_m and Y_{l,-m} = q S_m (Y_{l,0} = q) into row i."""
+def _values_degree(out_val, i, l, x, y, z, r2, coef, q, cs):
+    """Row i of the values of degree l, from degrees l - 1 and l - 2 in rows of ``q``.
+
+    ``q[l % 2]`` holds ``q_{l-2}^m`` on entry and ``q_l^m`` on exit; ``cs`` gains
+    ``C_l, S_l``.
+    """
+    cur = l % 2
+    prv = 1 - cur
+    c = cs[0, l - 1]
+    sn = cs[1, l - 1]
+    cs[0, l] = x * c - y * sn
+    cs[1, l] = x * sn + y * c
     base = l * l + l
-    if m == 0:
-        out_val[i, base] = qv
-    else:
-        out_val[i, base + m] = qv * c
-        out_val[i, base - m] = qv * sn
+    qv = coef[0, l, 0] * z * q[prv, 0] - coef[1, l, 0] * r2 * q[cur, 0]
+    q[cur, 0] = qv
+    out_val[i, base] = qv
+    for m in range(1, l - 1):
+        qv = coef[0, l, m] * z * q[prv, m] - coef[1, l, m] * r2 * q[cur, m]
+        q[cur, m] = qv
+        out_val[i, base + m] = qv * cs[0, m]
+        out_val[i, base - m] = qv * cs[1, m]
+    qd = q[prv, l - 1]
+    qv = coef[0, l, l - 1] * z * qd
+    q[cur, l - 1] = qv
+    out_val[i, base + l - 1] = qv * cs[0, l - 1]
+    out_val[i, base - l + 1] = qv * cs[1, l - 1]
+    qv = coef[0, l, l] * qd
+    q[cur, l] = qv
+    out_val[i, base + l] = qv * cs[0, l]
+    out_val[i, base - l] = qv * cs[1, l]
 
 
 @njit
