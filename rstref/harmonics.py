@@ -54,7 +54,7 @@ from rstref._kernels.sph import (
     sph_values_blocks,
 )
 from rstref._kernels.sph_low import L_LOW, sph_low_gradients_points, sph_low_values_points
-from rstref._kernels.sph_point import BLOCK, BLOCK_ROWS
+from rstref._kernels.sph_point import BLOCK, BLOCK_ROWS, count_bad_rows
 from rstref._numba import njit
 from rstref._sph_tables import sph_tables
 from rstref.layouts import lm_block, lm_index, lm_range, lm_size  # noqa: F401 (re-exported)
@@ -78,31 +78,11 @@ _PARALLEL_MIN_POINTS = 2048
 
 
 # ----------------------------------------------------------------------------- input scan
-_LARGEST = float(np.finfo(np.float64).max)
 
 
-_ABS_BITS = np.uint64(0x7FFFFFFFFFFFFFFF)
-_INF_BITS = np.uint64(0x7FF0000000000000)
-_NORMAL_BITS = np.uint64(0x0010000000000000)
-_ZERO_BITS = np.uint64(0)
-
-
-@njit
 def _count_bad_rows(xyz):
-    """(rows with a NaN/inf entry, non-zero rows whose entries are all subnormal).
-
-    One pass over the bit patterns (for non-negative floats their order is that of the
-    values, NaN above inf): cheaper than numpy's isfinite and max along axis 1, which
-    cost more than the harmonics themselves at low l_max.
-    """
-    bits = xyz.view(np.uint64)
-    nonfinite = 0
-    subnormal = 0
-    for i in range(bits.shape[0]):
-        big = max(bits[i, 0] & _ABS_BITS, bits[i, 1] & _ABS_BITS, bits[i, 2] & _ABS_BITS)
-        nonfinite += big >= _INF_BITS
-        subnormal += (big > _ZERO_BITS) & (big < _NORMAL_BITS)
-    return nonfinite, subnormal
+    """(rows with a NaN/inf entry, finite non-zero rows whose entries are all subnormal)."""
+    return count_bad_rows(xyz, 0, xyz.shape[0])
 
 
 def _subnormal_rows_error(xyz):

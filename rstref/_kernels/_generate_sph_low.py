@@ -57,6 +57,7 @@ from rstref._kernels.sph_point import (
     _rescale_gradients,
     _rescale_values,
     _solid_scale_threshold,
+    count_bad_rows,
     count_nonfinite,
     unit_block,
 )
@@ -233,10 +234,31 @@ def _fused_values(l_max):
     return head + ["    for j in range(b1 - b0):"] + b.lines + ["    return bad"]
 
 
+def _constant_gradients_kernel():
+    """Values and gradients to l_max = 0: Y_00 and zeros (the points only checked)."""
+    return [
+        "",
+        "",
+        "@njit",
+        "def sph_gradients_l0(xyz, start, stop, axes, solid, coef, out_val, out_grad, u):",
+        '    """Values and gradients to l_max = 0 at ``xyz[start:stop]``: ``Y_00`` and 0."""',
+        "    y00 = coef[0, 0, 0]",
+        "    for i in range(start, stop):",
+        "        out_val[i, 0] = y00",
+        "    grad = out_grad.reshape(out_grad.size)[3 * start:3 * stop]",
+        "    for k in range(grad.size):",
+        "        grad[k] = 0.0",
+        "    nonfinite, subnormal = count_bad_rows(xyz, start, stop)",
+        "    return nonfinite, 0 if solid else subnormal",
+    ]
+
+
 def _kernel(kind, l_max):
     gradients = kind == "gradients"
     if l_max == 0 and not gradients:
         return _constant_kernel()
+    if l_max == 0:
+        return _constant_gradients_kernel()
     b = _Body()
     b.emit("i = b0 + j")
     if l_max >= 1:

@@ -29,6 +29,7 @@ from rstref._kernels.sph_point import (
     _rescale_gradients,
     _rescale_values,
     _solid_scale_threshold,
+    count_bad_rows,
     count_nonfinite,
     unit_block,
 )
@@ -1064,35 +1065,15 @@ def sph_values_l8(xyz, start, stop, axes, solid, coef, out_val, u):
 
 @njit
 def sph_gradients_l0(xyz, start, stop, axes, solid, coef, out_val, out_grad, u):
-    """Values and gradients to l_max = 0 at ``xyz[start:stop]`` (unrolled recurrence)."""
-    a0 = axes[0]
-    a1 = axes[1]
-    a2 = axes[2]
-    limit = min(_solid_scale_threshold(0), _LARGEST)
-    nonfinite = 0
-    subnormal = 0
-    k0_0_0 = coef[0, 0, 0]
-    for b0 in range(start, stop, BLOCK):
-        b1 = min(b0 + BLOCK, stop)
-        bad, tiny = unit_block(xyz, b0, b1, a0, a1, a2, solid, limit, u)
-        nonfinite += bad
-        subnormal += tiny
-        for j in range(b1 - b0):
-            i = b0 + j
-            s = u[4 * j + 3]
-            p = 1.0
-            if solid:
-                p = s
-                s = 1.0
-            q0_0 = k0_0_0
-            out_val[i, 0] = q0_0
-            out_grad[i, a0, 0] = 0.0
-            out_grad[i, a1, 0] = 0.0
-            out_grad[i, a2, 0] = 0.0
-            if solid and p != 1.0:
-                _rescale_values(out_val, i, 0, p)
-                _rescale_gradients(out_grad, i, 0, p)
-    return nonfinite, subnormal
+    """Values and gradients to l_max = 0 at ``xyz[start:stop]``: ``Y_00`` and 0."""
+    y00 = coef[0, 0, 0]
+    for i in range(start, stop):
+        out_val[i, 0] = y00
+    grad = out_grad.reshape(out_grad.size)[3 * start:3 * stop]
+    for k in range(grad.size):
+        grad[k] = 0.0
+    nonfinite, subnormal = count_bad_rows(xyz, start, stop)
+    return nonfinite, 0 if solid else subnormal
 
 
 @njit

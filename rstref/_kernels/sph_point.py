@@ -309,3 +309,24 @@ def count_nonfinite(xyz, start, stop):
     for k in range(flat.size):
         count += not (abs(flat[k]) <= _LARGEST)
     return count
+
+
+@njit
+def count_bad_rows(xyz, start, stop):
+    """(nonfinite, subnormal) rows of ``xyz[start:stop]``, in one vectorised pass.
+
+    ``nonfinite``: rows with a NaN or inf entry; ``subnormal``: finite non-zero rows whose
+    entries are all subnormal (where ``1/|r|`` overflows).
+    """
+    flat = xyz.reshape(xyz.size)[3 * start:3 * stop]
+    nonfinite = 0
+    subnormal = 0
+    for j in range(stop - start):
+        a = abs(flat[3 * j])
+        b = abs(flat[3 * j + 1])
+        c = abs(flat[3 * j + 2])
+        finite = (a <= _LARGEST) & (b <= _LARGEST) & (c <= _LARGEST)
+        nonfinite += not finite
+        big = max(a, b, c)
+        subnormal += finite & (big > 0.0) & (big < _SMALLEST_NORMAL)
+    return nonfinite, subnormal
