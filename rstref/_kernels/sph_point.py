@@ -213,17 +213,24 @@ def _fast_units(xyz, b0, b1, a0, a1, a2, u):
     which NaN/inf and the zero vector always are); their entries are then unspecified.
     The loop has no branch and counts from 0 over a contiguous slice (so that numba's
     negative-index handling folds away): it is vectorised, square root and division
-    included.
+    included.  The standard axes get their own copy of the loop (no selects).
     """
     flat = xyz.reshape(xyz.size)[3 * b0:3 * b1]
+    if a0 == 0 and a1 == 1 and a2 == 2:
+        return _fast_units_loop(flat, b1 - b0, 0, 1, 2, u)
+    return _fast_units_loop(flat, b1 - b0, a0, a1, a2, u)
+
+
+@njit(error_model="numpy", inline="always")
+def _fast_units_loop(flat, n, a0, a1, a2, u):
     bad = 0
-    for j in range(b1 - b0):
-        c0 = flat[3 * j]
-        c1 = flat[3 * j + 1]
-        c2 = flat[3 * j + 2]
-        x = _pick(c0, c1, c2, a0)
-        y = _pick(c0, c1, c2, a1)
-        z = _pick(c0, c1, c2, a2)
+    for j in range(n):
+        col0 = flat[3 * j]
+        col1 = flat[3 * j + 1]
+        col2 = flat[3 * j + 2]
+        x = _pick(col0, col1, col2, a0)
+        y = _pick(col0, col1, col2, a1)
+        z = _pick(col0, col1, col2, a2)
         r2 = x * x + y * y + z * z
         bad += (r2 < _R2_LOW) | (r2 > _R2_HIGH) | (r2 != r2)
         s = 1.0 / math.sqrt(r2)
