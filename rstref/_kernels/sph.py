@@ -32,6 +32,9 @@ Conventions of the kernels
   (n, 3) and write the same rows of the outputs; ``sph_*_point(xyz, i, ...)`` do one row
   (the entry a CUDA thread calls).  The loop lives inside the kernel because numba
   reference-counts array arguments on every call.
+  ``sph_values_blocks`` (the CPU driver's values kernel) does the same rows a block of
+  points at a time (directions first, see :mod:`rstref._kernels.sph_point`), with the
+  same numbers, and returns the (nonfinite, subnormal) counts of the input.
   ``axes`` is an int array (3,): the standard-frame coordinate k is read from
   ``xyz[i, axes[k]]`` and its derivative written to output axis ``axes[k]``.
   ``axes = (0, 1, 2)`` is the standard convention, ``(2, 0, 1)`` the e3nn one
