@@ -32,6 +32,9 @@ Conventions of the kernels
   (n, 3) and write the same rows of the outputs; ``sph_*_point(xyz, i, ...)`` do one row
   (the entry a CUDA thread calls).  The loop lives inside the kernel because numba
   reference-counts array arguments on every call.
+  ``sph_values_blocks`` (the CPU driver's values kernel) does the same rows a block of
+  points at a time (directions first, see :mod:`rstref._kernels.sph_point`), with the
+  same numbers, and returns the (nonfinite, subnormal) counts of the input.
   ``axes`` is an int array (3,): the standard-frame coordinate k is read from
   ``xyz[i, axes[k]]`` and its derivative written to output axis ``axes[k]``.
   ``axes = (0, 1, 2)`` is the standard convention, ``(2, 0, 1)`` the e3nn one
@@ -54,8 +57,6 @@ Conventions of the kernels
 No function here allocates, raises or prints, so numba-cuda kernels may call them.
 """
 
-import math
-
 from rstref._kernels.layout import lm_index
 from rstref._kernels.sph_head import (
     L_HEAD,
@@ -63,14 +64,22 @@ from rstref._kernels.sph_head import (
     sph_gradients_head,
     sph_values_head,
 )
+from rstref._kernels.sph_point import (
+    _LARGEST,
+    BLOCK,
+    _direction,
+    _hessian_of_direction,
+    _rescale_gradients,
+    _rescale_hessians,
+    _rescale_values,
+    _solid_point,
+    _solid_scale_threshold,
+    unit_block,
+)
 from rstref._numba import njit
 
 #: largest supported degree
 L_MAX_SUPPORTED = 64
-
-# squared norms outside this range are recomputed with scaling (avoids under/overflow)
-_R2_LOW = 1e-280
-_R2_HIGH = 1e280
 
 
 # ----------------------------------------------------------------------------- scratch
@@ -79,177 +88,15 @@ def sph_scratch_shapes(l_max):
     return (l_max + 1, l_max + 5), (4, l_max + 1)
 
 
-# ----------------------------------------------------------------------------- helpers
-# Helpers take and return scalars only: numba reference-counts every array passed to a
-# function call, which would cost more than the arithmetic here.  The row recurrence is
-# therefore written out in each kernel.
-@njit
-def _direction(x, y, z):
-    """(ux, uy, uz, s): the unit vector r/|r| and s = 1/|r|; (0, 0, 0, 0) for r = 0.
-
-    Scaled by max |r_k| first when x^2+y^2+z^2 would under- or overflow, so the direction
-    is exact to rounding for every finite input (s itself overflows only for subnormal |r|).
-    """
-    r2 = x * x + y * y + z * z
-    if r2 >= _R2_LOW and r2 <= _R2_HIGH:
-        s = 1.0 / math.sqrt(r2)
-        return x * s, y * s, z * s, s
-    big = max(abs(x), abs(y), abs(z))
-    if big == 0.0:
-        return 0.0, 0.0, 0.0, 0.0
-    xs = x / big
-    ys = y / big
-    zs = z / big
-    n = math.sqrt(xs * xs + ys * ys + zs * zs)
-    return xs / n, ys / n, zs / n, 1.0 / (big * n)
-
-
-@njit
-def _hessian_of_direction(lf, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz):
-    """Gradient and Hessian of Y(r) = Z(r/|r|) from those of the degree-l polynomial Z at u.
-
-    ``s = 1/|r|``, (x, y, z) = u.  Returns (gx, gy, gz, hxx, hyy, hzz, hxy, hxz, hyz).
-    """
-    # s * (s * h) rather than (s * s) * h: for |r| < ~1e-154, s * s overflows and
-    # inf * 0 would give NaN where the Hessian entry is exactly 0.
-    lz = lf * Zv
-    c2 = (lf + 2.0) * lz
-    tl = 2.0 * lf
-    return (
-        s * (Gx - lz * x),
-        s * (Gy - lz * y),
-        s * (Gz - lz * z),
-        s * (s * (Hxx - tl * x * Gx - lz + c2 * x * x)),
-        s * (s * (Hyy - tl * y * Gy - lz + c2 * y * y)),
-        s * (s * (Hzz - tl * z * Gz - lz + c2 * z * z)),
-        s * (s * (Hxy - lf * (x * Gy + y * Gx) + c2 * x * y)),
-        s * (s * (Hxz - lf * (x * Gz + z * Gx) + c2 * x * z)),
-        s * (s * (Hyz - lf * (y * Gz + z * Gy) + c2 * y * z)),
-    )
-
-
-# ----------------------------------------------------------------------------- huge solid input
-# Solid harmonics are homogeneous polynomials: Z_l(r) = p^l Z_l(r/p).  For inputs so large
-# that p^l would overflow inside the recurrences (inf - inf = NaN), the kernels evaluate at
-# r/p with p a power of two (exact scaling) and multiply each degree block back by p^l
-# (gradients p^(l-1), Hessians p^(l-2)).  Entries that are exactly 0 stay 0, never inf * 0.
-@njit
-def _solid_scale_threshold(l_max):
-    """|r_k| above which a solid evaluation to degree l_max is scaled (p^l_max < 2^900)."""
-    if l_max <= 0:
-        return math.inf
-    return 2.0 ** (900.0 / l_max)
-
-
-@njit
-def _power_of_two_below(big):
-    """Largest power of two ``p <= big`` (``big >= 1``), built exactly by doubling."""
-    p = 1.0
-    while p * 65536.0 <= big:
-        p *= 65536.0
-    while p * 2.0 <= big:
-        p *= 2.0
-    return p
-
-
-@njit
-def _keep_zero_times(v, f):
-    """``v * f``, but 0 for ``v == 0`` even when ``f`` overflowed to inf."""
-    return v * f if v != 0.0 else v
-
-
-@njit
-def _rescale_values(out_val, i, l_max, p):
-    """Row i of the values: block l times ``p^l``."""
-    f = 1.0
-    for l in range(1, l_max + 1):
-        f *= p
-        for k in range(lm_index(l, -l), lm_index(l, l) + 1):
-            out_val[i, k] = _keep_zero_times(out_val[i, k], f)
-
-
-@njit
-def _rescale_gradients(out_grad, i, l_max, p):
-    """Row i of the gradients: block l times ``p^(l-1)``."""
-    f = 1.0
-    for l in range(2, l_max + 1):
-        f *= p
-        for a in range(3):
-            for k in range(lm_index(l, -l), lm_index(l, l) + 1):
-                out_grad[i, a, k] = _keep_zero_times(out_grad[i, a, k], f)
-
-
-@njit
-def _rescale_hessians(out_hess, i, l_max, p):
-    """Row i of the Hessians: block l times ``p^(l-2)``."""
-    f = 1.0
-    for l in range(3, l_max + 1):
-        f *= p
-        for a in range(3):
-            for b in range(3):
-                for k in range(lm_index(l, -l), lm_index(l, l) + 1):
-                    out_hess[i, a, b, k] = _keep_zero_times(out_hess[i, a, b, k], f)
-
-
-@njit
-def _solid_point(x, y, z, limit):
-    """(x, y, z, p): the point divided by p, a power of two, when max |r_k| > limit; else p = 1."""
-    big = max(abs(x), abs(y), abs(z))
-    if big <= limit:
-        return x, y, z, 1.0
-    p = _power_of_two_below(big)
-    inv = 1.0 / p
-    return x * inv, y * inv, z * inv, p
-
-
-# ----------------------------------------------------------------------------- checked entry
-# Variants of _direction / _solid_point that also report whether the point was fit to
-# evaluate: (nonfinite, subnormal) flags, 0 or 1.  Only the rare path (|r|^2 outside the
-# safe range, which NaN and inf always are) tests anything, so the common point costs
-# nothing extra; kernels that use them return the counts instead of the caller scanning
-# the input in a separate pass.
-_LARGEST = 1.7976931348623157e308
-_SMALLEST_NORMAL = 2.2250738585072014e-308
-
-
-@njit
-def _all_finite(x, y, z):
-    return abs(x) <= _LARGEST and abs(y) <= _LARGEST and abs(z) <= _LARGEST
-
-
-@njit
-def _direction_checked(x, y, z):
-    """``_direction(x, y, z) + (nonfinite, subnormal)``; a non-finite point gives u = 0."""
-    r2 = x * x + y * y + z * z
-    if r2 >= _R2_LOW and r2 <= _R2_HIGH:
-        s = 1.0 / math.sqrt(r2)
-        return x * s, y * s, z * s, s, 0, 0
-    if not _all_finite(x, y, z):
-        return 0.0, 0.0, 0.0, 0.0, 1, 0
-    ux, uy, uz, s = _direction(x, y, z)
-    big = max(abs(x), abs(y), abs(z))
-    return ux, uy, uz, s, 0, 1 if (big > 0.0 and big < _SMALLEST_NORMAL) else 0
-
-
-@njit
-def _solid_point_checked(x, y, z, limit):
-    """``_solid_point(x, y, z, limit) + (nonfinite,)``; needs ``limit <= _LARGEST``."""
-    if abs(x) <= limit and abs(y) <= limit and abs(z) <= limit:
-        return x, y, z, 1.0, 0
-    if not _all_finite(x, y, z):
-        return 0.0, 0.0, 0.0, 1.0, 1
-    xs, ys, zs, p = _solid_point(x, y, z, limit)
-    return xs, ys, zs, p, 0
-
-
 # ----------------------------------------------------------------------------- kernels
 @njit
 def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val):
     """Values at the points ``xyz[start:stop]`` into the same rows of ``out_val``.
 
-    Order m outer, l inner: each column ``q_l^m`` (l = m..l_max) is recurred in
-    registers, so the scratch ``q`` and ``cs`` are not needed (kept for a uniform
-    signature); the operations are those of the module docstring, in the same order.
+    Degrees <= ``L_HEAD_VALUES`` by straight-line code, then degree by degree (l outer,
+    m inner: the m columns are independent recurrences, which the processor overlaps),
+    keeping the last two degrees in rows ``l % 2`` of ``q``; the operations are those
+    of the module docstring, in the same order.
     """
     a0 = axes[0]
     a1 = axes[1]
@@ -266,90 +113,81 @@ def sph_values_points(xyz, start, stop, axes, l_max, solid, coef, q, cs, out_val
             # zero vector: s = 0 gives u = 0, where every l >= 1 polynomial vanishes
             x, y, z, s = _direction(x, y, z)
         r2 = x * x + y * y + z * z
-        # degrees <= L_HEAD_VALUES by straight-line code; above, it leaves the last two
-        # rows of q (q[0] = q_L^m, q[1] = q_{L-1}^m) and C_m, S_m in the scratch
         sph_values_head(i, x, y, z, r2, l_max, coef, q, cs, out_val)
-        if l_max > L_HEAD_VALUES:
-            top = L_HEAD_VALUES
-            for m in range(0, top - 1, 2):
-                _value_column_pair(out_val, i, top + 1, l_max, m, q[0, m], q[1, m],
-                                   cs[0, m], cs[1, m], q[0, m + 1], q[1, m + 1],
-                                   cs[0, m + 1], cs[1, m + 1], z, r2, coef)
-            if top % 2 == 0:
-                _value_column(out_val, i, top + 1, l_max, top, q[0, top], q[1, top],
-                              cs[0, top], cs[1, top], z, r2, coef)
-            _value_columns_from(out_val, i, l_max, top + 1, q[0, top], cs[0, top],
-                                cs[1, top], x, y, z, r2, coef)
+        for l in range(L_HEAD_VALUES + 1, l_max + 1):
+            _values_degree(out_val, i, l, x, y, z, r2, coef, q, cs)
         if p != 1.0:
             _rescale_values(out_val, i, l_max, p)
 
 
-@njit(inline="always")
-def _value_column_pair(out_val, i, l_lo, l_max, m, u1, u2, c, sn, v1, v2, c1, s1, z, r2, coef):
-    """Columns m and m + 1 from degree l_lo on, given their q at l_lo - 1 and l_lo - 2."""
-    for l in range(l_lo, l_max + 1):
-        u0 = coef[0, l, m] * z * u1 - coef[1, l, m] * r2 * u2
-        v0 = coef[0, l, m + 1] * z * v1 - coef[1, l, m + 1] * r2 * v2
-        _write_column_value(out_val, i, l, m, u0, c, sn)
-        _write_column_value(out_val, i, l, m + 1, v0, c1, s1)
-        u2 = u1
-        u1 = u0
-        v2 = v1
-        v1 = v0
+@njit
+def sph_values_blocks(xyz, start, stop, axes, l_max, solid, coef, q, cs, u, out_val):
+    """:func:`sph_values_points` with the points taken a block at a time (CPU).
 
-
-@njit(inline="always")
-def _value_column(out_val, i, l_lo, l_max, m, u1, u2, c, sn, z, r2, coef):
-    """Column m from degree l_lo on, given its q at l_lo - 1 and l_lo - 2."""
-    for l in range(l_lo, l_max + 1):
-        u0 = coef[0, l, m] * z * u1 - coef[1, l, m] * r2 * u2
-        _write_column_value(out_val, i, l, m, u0, c, sn)
-        u2 = u1
-        u1 = u0
-
-
-@njit(inline="always")
-def _value_columns_from(out_val, i, l_max, m_first, qmm, c, sn, x, y, z, r2, coef):
-    """Columns m_first..l_max, two at a time, each from its diagonal on.
-
-    ``qmm``, ``c``, ``sn``: ``q_{m-1}^{m-1}``, ``C_{m-1}``, ``S_{m-1}`` for
-    ``m = m_first`` (for ``m_first = 0``: ``q_0^0``, 1, 0; column 0's diagonal
-    is then written by the caller).
+    The directions of a block come first, from
+    :func:`rstref._kernels.sph_point.unit_block` (a vectorised loop; scratch ``u`` of
+    ``BLOCK_ROWS * BLOCK`` floats), so that no point waits on its own square root.
+    Returns ``(nonfinite, subnormal)`` as the kernels of :mod:`rstref._kernels.sph_low`.
+    Same numbers as :func:`sph_values_points`.
     """
-    for m in range(m_first, l_max + 1, 2):
-        if m > 0:
-            qmm = coef[0, m, m] * qmm
-            c, sn = x * c - y * sn, x * sn + y * c
-            _write_column_value(out_val, i, m, m, qmm, c, sn)
-        if m == l_max:
-            break
-        # column m + 1 starts at l = m + 1; its C, S
-        c1, s1 = x * c - y * sn, x * sn + y * c
-        qm1 = coef[0, m + 1, m + 1] * qmm
-        _write_column_value(out_val, i, m + 1, m + 1, qm1, c1, s1)
-        u1 = coef[0, m + 1, m] * z * qmm
-        _write_column_value(out_val, i, m + 1, m, u1, c, sn)
-        if m + 2 <= l_max:
-            v1 = coef[0, m + 2, m + 1] * z * qm1
-            _write_column_value(out_val, i, m + 2, m + 1, v1, c1, s1)
-            u0 = coef[0, m + 2, m] * z * u1 - coef[1, m + 2, m] * r2 * qmm
-            _write_column_value(out_val, i, m + 2, m, u0, c, sn)
-            _value_column_pair(out_val, i, m + 3, l_max, m, u0, u1, c, sn, v1, qm1,
-                               c1, s1, z, r2, coef)
-        qmm = qm1
-        c = c1
-        sn = s1
+    a0 = axes[0]
+    a1 = axes[1]
+    a2 = axes[2]
+    limit = min(_solid_scale_threshold(l_max), _LARGEST)
+    nonfinite = 0
+    subnormal = 0
+    for b0 in range(start, stop, BLOCK):
+        b1 = min(b0 + BLOCK, stop)
+        bad, tiny = unit_block(xyz, b0, b1, a0, a1, a2, solid, limit, u)
+        nonfinite += bad
+        subnormal += tiny
+        for j in range(b1 - b0):
+            i = b0 + j
+            x = u[4 * j]
+            y = u[4 * j + 1]
+            z = u[4 * j + 2]
+            p = u[4 * j + 3] if solid else 1.0
+            # the same lines as sph_values_points (a shared inline function is slower)
+            r2 = x * x + y * y + z * z
+            sph_values_head(i, x, y, z, r2, l_max, coef, q, cs, out_val)
+            for l in range(L_HEAD_VALUES + 1, l_max + 1):
+                _values_degree(out_val, i, l, x, y, z, r2, coef, q, cs)
+            if p != 1.0:
+                _rescale_values(out_val, i, l_max, p)
+    return nonfinite, subnormal
 
 
 @njit(inline="always")
-def _write_column_value(out_val, i, l, m, qv, c, sn):
-    """Y_{l,m} = q C_m and Y_{l,-m} = q S_m (Y_{l,0} = q) into row i."""
+def _values_degree(out_val, i, l, x, y, z, r2, coef, q, cs):
+    """Row i of the values of degree l, from degrees l - 1 and l - 2 in rows of ``q``.
+
+    ``q[l % 2]`` holds ``q_{l-2}^m`` on entry and ``q_l^m`` on exit; ``cs`` gains
+    ``C_l, S_l``.
+    """
+    cur = l % 2
+    prv = 1 - cur
+    c = cs[0, l - 1]
+    sn = cs[1, l - 1]
+    cs[0, l] = x * c - y * sn
+    cs[1, l] = x * sn + y * c
     base = l * l + l
-    if m == 0:
-        out_val[i, base] = qv
-    else:
-        out_val[i, base + m] = qv * c
-        out_val[i, base - m] = qv * sn
+    qv = coef[0, l, 0] * z * q[prv, 0] - coef[1, l, 0] * r2 * q[cur, 0]
+    q[cur, 0] = qv
+    out_val[i, base] = qv
+    for m in range(1, l - 1):
+        qv = coef[0, l, m] * z * q[prv, m] - coef[1, l, m] * r2 * q[cur, m]
+        q[cur, m] = qv
+        out_val[i, base + m] = qv * cs[0, m]
+        out_val[i, base - m] = qv * cs[1, m]
+    qd = q[prv, l - 1]
+    qv = coef[0, l, l - 1] * z * qd
+    q[cur, l - 1] = qv
+    out_val[i, base + l - 1] = qv * cs[0, l - 1]
+    out_val[i, base - l + 1] = qv * cs[1, l - 1]
+    qv = coef[0, l, l] * qd
+    q[cur, l] = qv
+    out_val[i, base + l] = qv * cs[0, l]
+    out_val[i, base - l] = qv * cs[1, l]
 
 
 @njit
