@@ -22,7 +22,7 @@ def _modules_after(argv):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    return set(out.stdout.split())
+    return set(out.stdout.strip().splitlines()[-1].split())  # the module list (after any help text)
 
 
 def test_top_level_help_imports_no_sub_command():
