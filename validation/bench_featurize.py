@@ -102,6 +102,7 @@ class Rstref:
 
     def gradients(self, structures):
         for part in chunks(structures, MOLECULE_CHUNK) if len(structures) > 1 else [structures]:
+            out = None  # one chunk's output alive at a time (same for every library)
             out = self.fz.compute_many(part, gradients=True)
         return out
 
@@ -126,6 +127,7 @@ class Dscribe:
             centres = list(range(DSCRIBE_PERIODIC_GRADIENT_CENTRES))
             return self.soap.derivatives(structures[0], centers=centres, method="numerical", n_jobs=1)
         for atoms in structures:
+            out = None
             out = self.soap.derivatives(atoms, method="analytical", n_jobs=1)
         return out
 
@@ -155,6 +157,7 @@ class FeatomicGaussian:
 
     def gradients(self, structures):
         for part in chunks(structures, MOLECULE_CHUNK) if len(structures) > 1 else [structures]:
+            out = None  # one chunk's output alive at a time (same for every library)
             out = self.calc.compute(part, gradients=["positions"])
         return out
 
@@ -620,8 +623,9 @@ def write_section(cases, times, mem, value_rows, invariance_rows, report, availa
               "> 1 means rstref is faster). Peak memory: peak resident set size of a fresh worker "
               "process during one run minus its resident size just before (after imports and a "
               "warm-up call; n/a: not measured). Gradient runs on the molecules process 10 molecules "
-              "at a time and drop the "
-              "outputs; rstref stores gradients per (centre, neighbour) pair (plus the centre's own), "
+              "at a time, each chunk's output dropped before the next is computed (one alive at a time, for "
+              "every library); rstref stores gradients per (centre, neighbour) pair over the features "
+              "of the neighbour's species (plus the centre's own, whole), "
               "featomic per (sample, atom) gradient sample per species block, dscribe as a dense "
               "(centres, atoms, 3, F) array. dscribe offers only numerical derivatives for periodic "
               "cells: for Cu they were computed for 4 centres (all 500 atoms displaced) and atoms/s "
