@@ -35,13 +35,19 @@ def _zero_rows(n, f, df, d2f):
         d2f[k] = 0.0
 
 
-@njit
-def _cosine_bumps(r, r_cut, n, f, df, d2f):
+@njit(inline="always")
+def _bump_interval(r, r_cut, n):
+    """``(j, x, delta)``: ``r`` lies in bump interval ``j`` at fraction ``x`` of its width ``delta``."""
     delta = r_cut / (n - 1)
     j = int(r / delta)
     if j > n - 2:
         j = n - 2
-    x = (r - j * delta) / delta
+    return j, (r - j * delta) / delta, delta
+
+
+@njit
+def _cosine_bumps(r, r_cut, n, f, df, d2f):
+    j, x, delta = _bump_interval(r, r_cut, n)
     c = math.cos(math.pi * x)
     s = math.sin(math.pi * x)
     a = math.pi / delta
@@ -183,11 +189,7 @@ def radial_primitive_values_point(r, family, r_cut, n, envelope_power, f):
     if r >= r_cut:
         return
     if family == FAMILY_COSINE_BUMPS:
-        delta = r_cut / (n - 1)
-        j = int(r / delta)
-        if j > n - 2:
-            j = n - 2
-        x = (r - j * delta) / delta
+        j, x, _ = _bump_interval(r, r_cut, n)
         c = math.cos(math.pi * x)
         f[j] = 0.5 * (1.0 + c)
         f[j + 1] = 0.5 * (1.0 - c)
