@@ -1,5 +1,6 @@
 """``rstref compile`` and the first-run notice of ``rstref featurize``."""
 
+import io
 import os
 import subprocess
 import sys
@@ -58,3 +59,33 @@ def test_compile_fills_a_cold_cache_and_silences_the_featurize_notice(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "ready in" in done.stdout and str(tmp_path / "cache") in done.stdout
     assert _run(["-c", notice], env).stdout.strip() == "True"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def _featurize_stderr(tmp_path, monkeypatch, stream, cold):
+    from ase.build import molecule
+    from ase.io import write
+
+    import rstref._commands.compile as compile_module
+
+    write(tmp_path / "w.xyz", molecule("H2O"))
+    monkeypatch.setattr(compile_module, "compile_notice", lambda: "NOTICE" if cold else None)
+    monkeypatch.setattr(sys, "stderr", stream)
+    code = main(["featurize", str(tmp_path / "w.xyz"), "-o", str(tmp_path / "out.npz")])
+    return code, stream.getvalue().splitlines()
+
+
+def test_featurize_notice_is_printed_first_on_a_terminal_when_the_cache_is_cold(tmp_path, monkeypatch):
+    code, lines = _featurize_stderr(tmp_path, monkeypatch, _Terminal(), cold=True)
+    assert code == 0 and lines[0] == "rstref featurize: NOTICE"
+    assert sum("NOTICE" in line for line in lines) == 1 and "features per atom" in lines[-1]
+
+
+@pytest.mark.parametrize("terminal, cold", [(True, False), (False, True)])
+def test_featurize_notice_is_absent_when_warm_or_not_on_a_terminal(tmp_path, monkeypatch, terminal, cold):
+    code, lines = _featurize_stderr(tmp_path, monkeypatch, _Terminal() if terminal else io.StringIO(), cold)
+    assert code == 0 and not any("NOTICE" in line for line in lines) and "features per atom" in lines[-1]

@@ -417,6 +417,7 @@ def run(args):
         with Signals() as signals:
             try:
                 species, species_values, output, featurizer, writer = _prepare(args)
+                _first_run_notice()
                 return _work(args, output, species, species_values, featurizer, writer, signals)
             finally:
                 if writer is not None:
@@ -436,6 +437,16 @@ def run(args):
         return USAGE
 
 
+def _first_run_notice():
+    """On a terminal, say in one line that the first run compiles (not in pipes or logs)."""
+    from rstref._commands.compile import compile_notice
+
+    if getattr(sys.stderr, "isatty", lambda: False)():
+        notice = compile_notice()
+        if notice:
+            _error(notice)
+
+
 def _prepare(args):
     """Check the arguments and open the staged output, before any work."""
     from rstref._commands._staging import StagedNpz
@@ -443,10 +454,6 @@ def _prepare(args):
     species, species_values, output, note, featurizer = _checked_arguments(args)
     if note:
         _error(note)
-    from rstref._commands.compile import compile_notice
-
-    if compile_notice():
-        _error(compile_notice())
     if _is_store(output):
         from rstref._commands._store import StoreWriter
 
