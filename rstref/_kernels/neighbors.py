@@ -20,6 +20,21 @@ import numpy as np
 from rstref._numba import njit
 
 
+@njit(inline="always")
+def _write_pair(p, i, j, s0, s1, s2, vx, vy, vz, d2sq, out_i, out_j, out_shift, out_vector, out_distance):
+    """Store the pair ``(i, j, S = (s0, s1, s2))`` with vector ``(vx, vy, vz)`` and squared
+    length ``d2sq`` in row ``p`` of the ``out_*`` arrays (the distance is ``sqrt(d2sq)``)."""
+    out_i[p] = i
+    out_j[p] = j
+    out_shift[p, 0] = s0
+    out_shift[p, 1] = s1
+    out_shift[p, 2] = s2
+    out_vector[p, 0] = vx
+    out_vector[p, 1] = vy
+    out_vector[p, 2] = vz
+    out_distance[p] = math.sqrt(d2sq)
+
+
 @njit
 def atom_pairs(i, positions, cell, atom_bin, offsets, n_bins, reach,
                bin_start, bin_atoms, wrap_bin, wrap_shift, bin_positions, bin_offsets,
@@ -119,15 +134,8 @@ def atom_pairs(i, positions, cell, atom_bin, offsets, n_bins, reach,
                             p = start + count
                             if p >= stop:
                                 return -1
-                            out_i[p] = i
-                            out_j[p] = j
-                            out_shift[p, 0] = s0
-                            out_shift[p, 1] = s1
-                            out_shift[p, 2] = s2
-                            out_vector[p, 0] = vx
-                            out_vector[p, 1] = vy
-                            out_vector[p, 2] = vz
-                            out_distance[p] = math.sqrt(d2sq)
+                            _write_pair(p, i, j, s0, s1, s2, vx, vy, vz, d2sq,
+                                        out_i, out_j, out_shift, out_vector, out_distance)
                         count += 1
     return count
 
@@ -152,15 +160,8 @@ def open_atom_pairs(i, positions, r_cut, self_interaction, write, start,
         if d2sq < r_cut2:
             if write:
                 p = start + count
-                out_i[p] = i
-                out_j[p] = j
-                out_shift[p, 0] = 0
-                out_shift[p, 1] = 0
-                out_shift[p, 2] = 0
-                out_vector[p, 0] = vx
-                out_vector[p, 1] = vy
-                out_vector[p, 2] = vz
-                out_distance[p] = math.sqrt(d2sq)
+                _write_pair(p, i, j, 0, 0, 0, vx, vy, vz, d2sq,
+                            out_i, out_j, out_shift, out_vector, out_distance)
             count += 1
     return count
 
@@ -367,9 +368,7 @@ def finish_given_pairs(positions, cell, r_cut, self_interaction, pair_i, pair_j,
     r_cut2 = r_cut * r_cut
     for p in range(total):
         i, j, s0, s1, s2 = _given_pair(p, n, pair_i, pair_j, pair_shift)
-        vx = positions[j, 0] + (s0 * cell[0, 0] + s1 * cell[1, 0] + s2 * cell[2, 0]) - positions[i, 0]
-        vy = positions[j, 1] + (s0 * cell[0, 1] + s1 * cell[1, 1] + s2 * cell[2, 1]) - positions[i, 1]
-        vz = positions[j, 2] + (s0 * cell[0, 2] + s1 * cell[1, 2] + s2 * cell[2, 2]) - positions[i, 2]
+        vx, vy, vz = _given_vector(positions, cell, i, j, s0, s1, s2)
         if vx * vx + vy * vy + vz * vz < r_cut2:
             keep[p] = True
             starts[i + 1] += 1
@@ -388,18 +387,9 @@ def finish_given_pairs(positions, cell, r_cut, self_interaction, pair_i, pair_j,
         i, j, s0, s1, s2 = _given_pair(p, n, pair_i, pair_j, pair_shift)
         q = fill[i]
         fill[i] += 1
-        vx = positions[j, 0] + (s0 * cell[0, 0] + s1 * cell[1, 0] + s2 * cell[2, 0]) - positions[i, 0]
-        vy = positions[j, 1] + (s0 * cell[0, 1] + s1 * cell[1, 1] + s2 * cell[2, 1]) - positions[i, 1]
-        vz = positions[j, 2] + (s0 * cell[0, 2] + s1 * cell[1, 2] + s2 * cell[2, 2]) - positions[i, 2]
-        out_i[q] = i
-        out_j[q] = j
-        out_shift[q, 0] = s0
-        out_shift[q, 1] = s1
-        out_shift[q, 2] = s2
-        out_vector[q, 0] = vx
-        out_vector[q, 1] = vy
-        out_vector[q, 2] = vz
-        out_distance[q] = math.sqrt(vx * vx + vy * vy + vz * vz)
+        vx, vy, vz = _given_vector(positions, cell, i, j, s0, s1, s2)
+        _write_pair(q, i, j, s0, s1, s2, vx, vy, vz, vx * vx + vy * vy + vz * vz,
+                    out_i, out_j, out_shift, out_vector, out_distance)
     if sort:
         longest = 0
         for a in range(n):
@@ -420,6 +410,15 @@ def _given_pair(p, n, pair_i, pair_j, pair_shift):
         return pair_i[p], pair_j[p], pair_shift[p, 0], pair_shift[p, 1], pair_shift[p, 2]
     a = p - pair_i.shape[0]
     return a, a, 0, 0, 0
+
+
+@njit(inline="always")
+def _given_vector(positions, cell, i, j, s0, s1, s2):
+    """``r_j + S @ cell - r_i`` in :func:`atom_pairs`' order of operations."""
+    vx = positions[j, 0] + (s0 * cell[0, 0] + s1 * cell[1, 0] + s2 * cell[2, 0]) - positions[i, 0]
+    vy = positions[j, 1] + (s0 * cell[0, 1] + s1 * cell[1, 1] + s2 * cell[2, 1]) - positions[i, 1]
+    vz = positions[j, 2] + (s0 * cell[0, 2] + s1 * cell[1, 2] + s2 * cell[2, 2]) - positions[i, 2]
+    return vx, vy, vz
 
 
 @njit
