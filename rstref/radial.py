@@ -37,26 +37,22 @@ smooth at the origin of R^3; it is the family featurization uses by default.
 
 import math
 
-import numba
 import numpy as np
 
-from rstref._checks import as_float_array, check_choice, check_int, check_positive_float
+from rstref._checks import check_choice, check_int, check_positive_float
 from rstref._dispatch import wants_gpu
-from rstref._extended_precision import (
-    PI_EXTENDED,
-    cholesky_extended,
-    gauss_legendre_extended,
-    inverse_lower_extended,
-    linspace_extended,
+from rstref._extended_precision import cholesky_extended, inverse_lower_extended
+from rstref._kernels.radial import FAMILY_COSINE_BUMPS, FAMILY_COSINES, FAMILY_SMOOTH_COSINES
+from rstref._radial_checks import (
+    MAX_ENVELOPE_POWER,
+    MAX_N,
+    check_distances,
+    check_envelope_power,
+    check_envelope_scale,
+    check_r_cut,
 )
-from rstref._kernels.radial import (
-    FAMILY_COSINE_BUMPS,
-    FAMILY_COSINES,
-    FAMILY_SMOOTH_COSINES,
-    orthonormal_radial_point,
-    radial_primitives_point,
-)
-from rstref._numba import njit
+from rstref._radial_gram import gram_extended, scaled_condition_number
+from rstref._radial_loops import orthonormal_loop, primitives_loop
 from rstref.limits import ENVELOPE_SCALE_MAX, GRAM_CONDITION_MAX, R_CUT_MAX, R_CUT_MIN  # noqa: F401 (re-exported)
 
 __all__ = [
@@ -77,83 +73,6 @@ FAMILIES = {
     "cosines": (FAMILY_COSINES, math.inf, -1, 1),
     "smooth_cosines": (FAMILY_SMOOTH_COSINES, math.inf, 2, 1),
 }
-
-#: largest envelope power accepted (the Gauss–Legendre rule is sized for it)
-MAX_ENVELOPE_POWER = 12
-
-#: the largest number of radial functions accepted
-MAX_N = 64
-
-
-_CHUNK = 256
-
-
-# --------------------------------------------------------------------------- drivers
-
-@njit
-def _primitives_chunk(r, family, r_cut, n, p, f, df, d2f, start, stop):
-    for i in range(start, stop):
-        radial_primitives_point(r[i], family, r_cut, n, p, f[i], df[i], d2f[i])
-
-
-@njit(parallel=True)
-def _primitives_loop(r, family, r_cut, n, p, f, df, d2f):
-    n_chunks = (r.shape[0] + _CHUNK - 1) // _CHUNK
-    for c in numba.prange(n_chunks):
-        _primitives_chunk(r, family, r_cut, n, p, f, df, d2f,
-                          c * _CHUNK, min((c + 1) * _CHUNK, r.shape[0]))
-
-
-@njit
-def _orthonormal_chunk(r, family, r_cut, n_prim, p, coefficients, out, dout, d2out, start, stop):
-    f = np.empty(n_prim)
-    df = np.empty(n_prim)
-    d2f = np.empty(n_prim)
-    for i in range(start, stop):
-        orthonormal_radial_point(r[i], family, r_cut, n_prim, p, coefficients,
-                                 f, df, d2f, out[i], dout[i], d2out[i])
-
-
-@njit(parallel=True)
-def _orthonormal_loop(r, family, r_cut, n_prim, p, coefficients, out, dout, d2out):
-    n_chunks = (r.shape[0] + _CHUNK - 1) // _CHUNK
-    for c in numba.prange(n_chunks):
-        _orthonormal_chunk(r, family, r_cut, n_prim, p, coefficients, out, dout, d2out,
-                           c * _CHUNK, min((c + 1) * _CHUNK, r.shape[0]))
-
-
-def _check_distances(r):
-    r = as_float_array(r, "r")
-    if r.size and r.min() < 0.0:
-        raise ValueError(f"r must contain distances >= 0, got min(r) = {r.min()!r}")
-    return r
-
-
-def _check_r_cut(r_cut):
-    r_cut = check_positive_float(r_cut, "r_cut")
-    if not R_CUT_MIN <= r_cut <= R_CUT_MAX:
-        raise ValueError(f"r_cut must be in [{R_CUT_MIN:g}, {R_CUT_MAX:g}] (rstref.limits."
-                         f"R_CUT_MIN/R_CUT_MAX: beyond, the basis functions and their "
-                         f"derivatives over- or underflow float64), got {r_cut!r}; "
-                         "change the length unit")
-    return r_cut
-
-
-def _check_envelope_scale(r_cut, envelope_power):
-    if envelope_power is None:
-        return
-    if abs(envelope_power * math.log10(r_cut)) > math.log10(ENVELOPE_SCALE_MAX):
-        raise ValueError(f"r_cut**envelope_power = {r_cut:g}**{envelope_power} is beyond "
-                         f"[1/{ENVELOPE_SCALE_MAX:g}, {ENVELOPE_SCALE_MAX:g}]: the envelope "
-                         "(r_cut - r)**p over- or underflows float64; use a smaller "
-                         "envelope_power or another length unit")
-
-
-def _check_envelope_power(envelope_power):
-    if envelope_power is None:
-        return None
-    return check_int(envelope_power, "envelope_power", 1, MAX_ENVELOPE_POWER)
-
 
 
 # --------------------------------------------------------------------------- primitives
@@ -197,10 +116,10 @@ class RadialPrimitives:
         check_choice(primitive, "primitive", FAMILIES)
         code, interior, at_cutoff, n_min = FAMILIES[primitive]
         self.n = check_int(n, "n", n_min, MAX_N)
-        self.r_cut = _check_r_cut(r_cut)
+        self.r_cut = check_r_cut(r_cut)
         self.primitive = primitive
-        self.envelope_power = _check_envelope_power(envelope_power)
-        _check_envelope_scale(self.r_cut, self.envelope_power)
+        self.envelope_power = check_envelope_power(envelope_power)
+        check_envelope_scale(self.r_cut, self.envelope_power)
         self.family_code = code
         self.smoothness_interior = interior
         self.smoothness_at_cutoff = at_cutoff + (self.envelope_power or 0)
@@ -222,12 +141,12 @@ class RadialPrimitives:
 
     def with_derivatives(self, r):
         """Values, first and second r-derivatives, each of shape ``(len(r), n)``."""
-        r = _check_distances(r)
+        r = check_distances(r)
         f = np.zeros((r.shape[0], self.n))
         df = np.zeros_like(f)
         d2f = np.zeros_like(f)
         if r.shape[0]:
-            _primitives_loop(r, self.family_code, self.r_cut, self.n, self._p, f, df, d2f)
+            primitives_loop(r, self.family_code, self.r_cut, self.n, self._p, f, df, d2f)
         return f, df, d2f
 
     def gram(self):
@@ -243,30 +162,8 @@ class RadialPrimitives:
         return np.asarray(self._gram_extended(), dtype=np.float64)
 
     def _gram_extended(self):
-        n_pieces = max(self.n - 1, 1)
-        edges = linspace_extended(self.r_cut, n_pieces)
-        x, w = gauss_legendre_extended(40 + self._p)
-        a, b = edges[:-1, None], edges[1:, None]
-        nodes = (0.5 * (b - a) * x + 0.5 * (b + a)).ravel()
-        weights = (0.5 * (b - a) * w).ravel() * 4 * PI_EXTENDED * nodes ** 2
-        f = self._primitives_extended(nodes)
-        return (f * weights[:, None]).T @ f
-
-    def _primitives_extended(self, r):
-        """Primitive values at ``0 <= r < r_cut`` in longdouble (Gram matrix only)."""
-        rc = np.longdouble(self.r_cut)
-        n = self.n
-        if self.family_code == FAMILY_COSINE_BUMPS:
-            delta = rc / (n - 1)
-            x = (r[:, None] - np.arange(n, dtype=np.longdouble) * delta) / delta
-            f = np.where(np.abs(x) < 1, np.cos(PI_EXTENDED * x / 2) ** 2, np.longdouble(0))
-        else:
-            f = np.cos(np.outer(r, np.arange(n, dtype=np.longdouble)) * (PI_EXTENDED / rc))
-            if self.family_code == FAMILY_SMOOTH_COSINES:
-                f *= ((1 - (r / rc) ** 2) ** 3)[:, None]
-        if self._p:
-            f *= ((rc - r) ** self._p)[:, None]
-        return f
+        """:meth:`gram` before the rounding to float64 (longdouble, ``(n, n)``)."""
+        return gram_extended(self.family_code, self.n, self.r_cut, self._p)
 
     def to_dict(self):
         return {"n": self.n, "r_cut": self.r_cut, "primitive": self.primitive,
@@ -278,12 +175,6 @@ class RadialPrimitives:
 
 
 # --------------------------------------------------------------------------- basis
-
-def _scaled_condition_number(gram):
-    d = np.sqrt(np.diag(gram))
-    eig = np.linalg.eigvalsh(gram / np.outer(d, d))
-    return math.inf if eig[0] <= 0.0 else float(eig[-1] / eig[0])
-
 
 class OrthonormalRadialBasis:
     """Radial functions ``R_n``, ``n = 0..n_max-1``, orthonormal on the ball of radius r_cut.
@@ -345,7 +236,7 @@ class OrthonormalRadialBasis:
         self.smooth_at_origin = self.family.smooth_at_origin
         gram_extended = self.family._gram_extended()
         self.gram = np.asarray(gram_extended, dtype=np.float64)
-        self.condition_number = _scaled_condition_number(self.gram)
+        self.condition_number = scaled_condition_number(self.gram)
         if not self.condition_number <= GRAM_CONDITION_MAX:
             raise ValueError(
                 f"the Gram matrix of {self.n_max} {primitive!r} primitives (r_cut={self.r_cut}, "
@@ -377,12 +268,12 @@ class OrthonormalRadialBasis:
             from rstref.cuda import radial as gpu
 
             return gpu.radial_basis_with_derivatives(self.kernel_arguments(), r)
-        r = _check_distances(r)
+        r = check_distances(r)
         out = np.zeros((r.shape[0], self.n_max))
         dout = np.zeros_like(out)
         d2out = np.zeros_like(out)
         if r.shape[0]:
-            _orthonormal_loop(r, *self.kernel_arguments(), out, dout, d2out)
+            orthonormal_loop(r, *self.kernel_arguments(), out, dout, d2out)
         return out, dout, d2out
 
     def primitives(self, r):
