@@ -25,9 +25,12 @@ from rstref._kernels.sph_point import (
     _R2_HIGH,
     _R2_LOW,
     BLOCK,
+    _hessian_of_direction,
     _pick,
     _rescale_gradients,
+    _rescale_hessians,
     _rescale_values,
+    _solid_hessian_threshold,
     _solid_scale_threshold,
     count_bad_rows,
     count_nonfinite,
@@ -37,14 +40,18 @@ from rstref._numba import njit
 
 #: largest l_max with a generated kernel
 L_LOW = 8
+#: largest l_max with a generated Hessians kernel
+L_HESS = 1
 
 
 @njit
 def sph_values_l0(xyz, start, stop, axes, solid, coef, out_val, u):
     """Values to l_max = 0 at ``xyz[start:stop]``: the constant ``Y_00``."""
     y00 = coef[0, 0, 0]
-    for i in range(start, stop):
-        out_val[i, 0] = y00
+    # a flat slice counted from 0 (a 2-d index from start is not vectorised)
+    val = out_val.reshape(out_val.size)[start:stop]
+    for j in range(val.size):
+        val[j] = y00
     return count_nonfinite(xyz, start, stop), 0
 
 
@@ -1067,8 +1074,9 @@ def sph_values_l8(xyz, start, stop, axes, solid, coef, out_val, u):
 def sph_gradients_l0(xyz, start, stop, axes, solid, coef, out_val, out_grad, u):
     """Values and gradients to l_max = 0 at ``xyz[start:stop]``: ``Y_00`` and 0."""
     y00 = coef[0, 0, 0]
-    for i in range(start, stop):
-        out_val[i, 0] = y00
+    val = out_val.reshape(out_val.size)[start:stop]
+    for j in range(val.size):
+        val[j] = y00
     grad = out_grad.reshape(out_grad.size)[3 * start:3 * stop]
     for k in range(grad.size):
         grad[k] = 0.0
@@ -4060,6 +4068,228 @@ def sph_gradients_l8(xyz, start, stop, axes, solid, coef, out_val, out_grad, u):
 
 
 @njit
+def sph_hessians_l0(xyz, start, stop, axes, solid, coef, out_val, out_grad,
+                   out_hess, u):
+    """Values, gradients and Hessians to l_max = 0 at ``xyz[start:stop]``.
+
+    ``sph_hessians_points`` unrolled (the same numbers), with the directions of a
+    block from :func:`rstref._kernels.sph_point.unit_block`; returns
+    ``(nonfinite, subnormal)`` as the other kernels here.
+    """
+    a0 = axes[0]
+    a1 = axes[1]
+    a2 = axes[2]
+    limit = _solid_hessian_threshold(0)
+    nonfinite = 0
+    subnormal = 0
+    k0_0_0 = coef[0, 0, 0]
+    for b0 in range(start, stop, BLOCK):
+        b1 = min(b0 + BLOCK, stop)
+        bad, tiny = unit_block(xyz, b0, b1, a0, a1, a2, solid, limit, u)
+        nonfinite += bad
+        subnormal += tiny
+        for j in range(b1 - b0):
+            i = b0 + j
+            p = 1.0
+            if solid:
+                p = u[4 * j + 3]
+            q0_0 = k0_0_0
+            out_val[i, 0] = q0_0
+            out_grad[i, 0, 0] = 0.0
+            out_hess[i, 0, 0, 0] = 0.0
+            out_hess[i, 0, 1, 0] = 0.0
+            out_hess[i, 0, 2, 0] = 0.0
+            out_grad[i, 1, 0] = 0.0
+            out_hess[i, 1, 0, 0] = 0.0
+            out_hess[i, 1, 1, 0] = 0.0
+            out_hess[i, 1, 2, 0] = 0.0
+            out_grad[i, 2, 0] = 0.0
+            out_hess[i, 2, 0, 0] = 0.0
+            out_hess[i, 2, 1, 0] = 0.0
+            out_hess[i, 2, 2, 0] = 0.0
+            if p != 1.0:
+                _rescale_values(out_val, i, 0, p)
+                _rescale_gradients(out_grad, i, 0, p)
+                _rescale_hessians(out_hess, i, 0, p)
+    return nonfinite, subnormal
+
+
+@njit
+def sph_hessians_l1(xyz, start, stop, axes, solid, coef, out_val, out_grad,
+                   out_hess, u):
+    """Values, gradients and Hessians to l_max = 1 at ``xyz[start:stop]``.
+
+    ``sph_hessians_points`` unrolled (the same numbers), with the directions of a
+    block from :func:`rstref._kernels.sph_point.unit_block`; returns
+    ``(nonfinite, subnormal)`` as the other kernels here.
+    """
+    a0 = axes[0]
+    a1 = axes[1]
+    a2 = axes[2]
+    limit = _solid_hessian_threshold(1)
+    nonfinite = 0
+    subnormal = 0
+    k0_0_0 = coef[0, 0, 0]
+    k0_1_0 = coef[0, 1, 0]
+    k0_1_1 = coef[0, 1, 1]
+    k2_1_0 = coef[2, 1, 0]
+    k2_1_1 = coef[2, 1, 1]
+    k3_1_0 = coef[3, 1, 0]
+    k3_1_1 = coef[3, 1, 1]
+    k4_1_0 = coef[4, 1, 0]
+    k4_1_1 = coef[4, 1, 1]
+    k5_1_0 = coef[5, 1, 0]
+    k5_1_1 = coef[5, 1, 1]
+    k6_1_0 = coef[6, 1, 0]
+    k6_1_1 = coef[6, 1, 1]
+    for b0 in range(start, stop, BLOCK):
+        b1 = min(b0 + BLOCK, stop)
+        bad, tiny = unit_block(xyz, b0, b1, a0, a1, a2, solid, limit, u)
+        nonfinite += bad
+        subnormal += tiny
+        for j in range(b1 - b0):
+            i = b0 + j
+            x = u[4 * j]
+            y = u[4 * j + 1]
+            z = u[4 * j + 2]
+            s = u[4 * j + 3]
+            p = 1.0
+            if solid:
+                p = u[4 * j + 3]
+                s = 1.0
+            q0_0 = k0_0_0
+            out_val[i, 0] = q0_0
+            out_grad[i, 0, 0] = 0.0
+            out_hess[i, 0, 0, 0] = 0.0
+            out_hess[i, 0, 1, 0] = 0.0
+            out_hess[i, 0, 2, 0] = 0.0
+            out_grad[i, 1, 0] = 0.0
+            out_hess[i, 1, 0, 0] = 0.0
+            out_hess[i, 1, 1, 0] = 0.0
+            out_hess[i, 1, 2, 0] = 0.0
+            out_grad[i, 2, 0] = 0.0
+            out_hess[i, 2, 0, 0] = 0.0
+            out_hess[i, 2, 1, 0] = 0.0
+            out_hess[i, 2, 2, 0] = 0.0
+            q1_0 = k0_1_0 * z * q0_0
+            q1_1 = k0_1_1 * q0_0
+            c1 = x * 1.0 - y * 0.0
+            s1 = x * 0.0 + y * 1.0
+            qv = q1_0
+            A = k2_1_0 * 0.0
+            qx = -x * A
+            qy = -y * A
+            qz = k3_1_0 * q0_0
+            EE = k4_1_0 * 0.0
+            EF = k5_1_0 * 0.0
+            qxx = x * x * EE - A
+            qyy = y * y * EE - A
+            qxy = x * y * EE
+            qxz = -x * EF
+            qyz = -y * EF
+            qzz = k6_1_0 * q0_0
+            Zv = qv
+            Gx, Gy, Gz = qx, qy, qz
+            Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = qxx, qyy, qzz, qxy, qxz, qyz
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    1.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 2] = Zv
+            out_grad[i, a0, 2] = Gx
+            out_grad[i, a1, 2] = Gy
+            out_grad[i, a2, 2] = Gz
+            out_hess[i, a0, a0, 2] = Hxx
+            out_hess[i, a1, a1, 2] = Hyy
+            out_hess[i, a2, a2, 2] = Hzz
+            out_hess[i, a0, a1, 2] = Hxy
+            out_hess[i, a1, a0, 2] = Hxy
+            out_hess[i, a0, a2, 2] = Hxz
+            out_hess[i, a2, a0, 2] = Hxz
+            out_hess[i, a1, a2, 2] = Hyz
+            out_hess[i, a2, a1, 2] = Hyz
+            qv = q1_1
+            A = k2_1_1 * 0.0
+            qx = -x * A
+            qy = -y * A
+            qz = k3_1_1 * 0.0
+            EE = k4_1_1 * 0.0
+            EF = k5_1_1 * 0.0
+            qxx = x * x * EE - A
+            qyy = y * y * EE - A
+            qxy = x * y * EE
+            qxz = -x * EF
+            qyz = -y * EF
+            qzz = k6_1_1 * 0.0
+            T = c1
+            Tx = 1.0 * 1.0
+            Ty = -1.0 * 0.0
+            Txx = 0.0 * 1.0
+            Txy = -0.0 * 0.0
+            Zv = qv * T
+            Gx = qx * T + qv * Tx
+            Gy = qy * T + qv * Ty
+            Gz = qz * T
+            Hxx = qxx * T + 2.0 * qx * Tx + qv * Txx
+            Hyy = qyy * T + 2.0 * qy * Ty - qv * Txx
+            Hzz = qzz * T
+            Hxy = qxy * T + qx * Ty + qy * Tx + qv * Txy
+            Hxz = qxz * T + qz * Tx
+            Hyz = qyz * T + qz * Ty
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    1.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 3] = Zv
+            out_grad[i, a0, 3] = Gx
+            out_grad[i, a1, 3] = Gy
+            out_grad[i, a2, 3] = Gz
+            out_hess[i, a0, a0, 3] = Hxx
+            out_hess[i, a1, a1, 3] = Hyy
+            out_hess[i, a2, a2, 3] = Hzz
+            out_hess[i, a0, a1, 3] = Hxy
+            out_hess[i, a1, a0, 3] = Hxy
+            out_hess[i, a0, a2, 3] = Hxz
+            out_hess[i, a2, a0, 3] = Hxz
+            out_hess[i, a1, a2, 3] = Hyz
+            out_hess[i, a2, a1, 3] = Hyz
+            T = s1
+            Tx = 1.0 * 0.0
+            Ty = 1.0 * 1.0
+            Txx = 0.0 * 0.0
+            Txy = 0.0 * 1.0
+            Zv = qv * T
+            Gx = qx * T + qv * Tx
+            Gy = qy * T + qv * Ty
+            Gz = qz * T
+            Hxx = qxx * T + 2.0 * qx * Tx + qv * Txx
+            Hyy = qyy * T + 2.0 * qy * Ty - qv * Txx
+            Hzz = qzz * T
+            Hxy = qxy * T + qx * Ty + qy * Tx + qv * Txy
+            Hxz = qxz * T + qz * Tx
+            Hyz = qyz * T + qz * Ty
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    1.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 1] = Zv
+            out_grad[i, a0, 1] = Gx
+            out_grad[i, a1, 1] = Gy
+            out_grad[i, a2, 1] = Gz
+            out_hess[i, a0, a0, 1] = Hxx
+            out_hess[i, a1, a1, 1] = Hyy
+            out_hess[i, a2, a2, 1] = Hzz
+            out_hess[i, a0, a1, 1] = Hxy
+            out_hess[i, a1, a0, 1] = Hxy
+            out_hess[i, a0, a2, 1] = Hxz
+            out_hess[i, a2, a0, 1] = Hxz
+            out_hess[i, a1, a2, 1] = Hyz
+            out_hess[i, a2, a1, 1] = Hyz
+            if p != 1.0:
+                _rescale_values(out_val, i, 1, p)
+                _rescale_gradients(out_grad, i, 1, p)
+                _rescale_hessians(out_hess, i, 1, p)
+    return nonfinite, subnormal
+
+
+@njit
 def sph_low_values_points(xyz, start, stop, axes, l_max, solid, coef, out_val, u):
     """``sph_values_l<l_max>`` for any ``l_max <= L_LOW`` (does nothing above)."""
     if l_max == 0:
@@ -4107,6 +4337,19 @@ def sph_low_gradients_points(xyz, start, stop, axes, l_max, solid, coef, out_val
     return 0, 0
 
 
+@njit
+def sph_low_hessians_points(xyz, start, stop, axes, l_max, solid, coef, out_val,
+                            out_grad, out_hess, u):
+    """``sph_hessians_l<l_max>`` for any ``l_max <= L_HESS`` (does nothing above)."""
+    if l_max == 0:
+        return sph_hessians_l0(xyz, start, stop, axes, solid, coef, out_val, out_grad,
+                                 out_hess, u)
+    elif l_max == 1:
+        return sph_hessians_l1(xyz, start, stop, axes, solid, coef, out_val, out_grad,
+                                 out_hess, u)
+    return 0, 0
+
+
 #: the values kernel of each l_max <= L_LOW, indexed by l_max
 VALUES = (
     sph_values_l0,
@@ -4130,4 +4373,9 @@ GRADIENTS = (
     sph_gradients_l6,
     sph_gradients_l7,
     sph_gradients_l8,
+)
+#: the Hessians kernel of each l_max <= L_HESS, indexed by l_max
+HESSIANS = (
+    sph_hessians_l0,
+    sph_hessians_l1,
 )
