@@ -44,6 +44,7 @@ import functools
 import numba
 import numpy as np
 
+import rstref.limits as _limits
 from rstref._checks import as_float_array, check_allocation, check_choice, check_int
 from rstref._dispatch import wants_gpu
 from rstref._kernels import sph_low
@@ -307,10 +308,16 @@ class SphericalHarmonics:
         ``Y(r/|r|)``, see the module docstring).  ``scan=False`` leaves the NaN/inf and
         subnormal checks to :meth:`_refuse_bad_rows` with the counts a kernel returned.
         """
-        xyz = as_float_array(xyz, "xyz", trailing_shape=(3,), allow_nonfinite=True)
-        check_allocation(8 * arrays * xyz.shape[0] * self.size,
-                         f"spherical harmonics of {xyz.shape[0]} points to l_max={self.l_max}",
-                         "pass fewer points per call (or a smaller l_max)")
+        if not (type(xyz) is np.ndarray and xyz.dtype == np.float64 and xyz.ndim == 2
+                and xyz.shape[1] == 3 and xyz.flags.c_contiguous):
+            # (an array that is already what the kernels take skips the general check:
+            # a few microseconds per call, which is measurable at l_max <= 1)
+            xyz = as_float_array(xyz, "xyz", trailing_shape=(3,), allow_nonfinite=True)
+        n_bytes = 8 * arrays * xyz.shape[0] * self.size
+        if n_bytes > _limits.MAX_ALLOCATION_BYTES:  # check_allocation raises its message
+            check_allocation(n_bytes,
+                             f"spherical harmonics of {xyz.shape[0]} points to l_max={self.l_max}",
+                             "pass fewer points per call (or a smaller l_max)")
         if scan and xyz.shape[0]:
             self._refuse_bad_rows(xyz, *_count_bad_rows(xyz), derivatives)
         return xyz
