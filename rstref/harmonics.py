@@ -44,6 +44,7 @@ import functools
 import numba
 import numpy as np
 
+import rstref.limits as _limits
 from rstref._checks import as_float_array, check_allocation, check_choice, check_int
 from rstref._dispatch import wants_gpu
 from rstref._kernels import sph_low
@@ -53,7 +54,13 @@ from rstref._kernels.sph import (
     sph_hessians_points,
     sph_values_blocks,
 )
-from rstref._kernels.sph_low import L_LOW, sph_low_gradients_points, sph_low_values_points
+from rstref._kernels.sph_low import (
+    L_HESS,
+    L_LOW,
+    sph_low_gradients_points,
+    sph_low_hessians_points,
+    sph_low_values_points,
+)
 from rstref._kernels.sph_point import BLOCK, BLOCK_ROWS, count_bad_rows
 from rstref._numba import njit
 from rstref._sph_tables import sph_tables
@@ -194,6 +201,23 @@ def _low_gradients_parallel(xyz, chunk, axes, l_max, solid, coef, out, dout):
     return nonfinite, subnormal
 
 
+@njit(parallel=True)
+def _low_hessians_parallel(xyz, chunk, axes, l_max, solid, coef, out, dout, d2out):
+    n = xyz.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    nonfinite = 0
+    subnormal = 0
+    for c in numba.prange(n_chunks):
+        u = np.empty(BLOCK_ROWS * BLOCK)
+        bad, tiny = sph_low_hessians_points(
+            xyz, c * chunk, min(n, (c + 1) * chunk), axes, l_max, solid, coef, out, dout,
+            d2out, u
+        )
+        nonfinite += bad
+        subnormal += tiny
+    return nonfinite, subnormal
+
+
 def _block():
     """Scratch of the straight-line kernels (:func:`rstref._kernels.sph_point.unit_block`)."""
     return np.empty(BLOCK_ROWS * BLOCK)
@@ -284,10 +308,16 @@ class SphericalHarmonics:
         ``Y(r/|r|)``, see the module docstring).  ``scan=False`` leaves the NaN/inf and
         subnormal checks to :meth:`_refuse_bad_rows` with the counts a kernel returned.
         """
-        xyz = as_float_array(xyz, "xyz", trailing_shape=(3,), allow_nonfinite=True)
-        check_allocation(8 * arrays * xyz.shape[0] * self.size,
-                         f"spherical harmonics of {xyz.shape[0]} points to l_max={self.l_max}",
-                         "pass fewer points per call (or a smaller l_max)")
+        if not (type(xyz) is np.ndarray and xyz.dtype == np.float64 and xyz.ndim == 2
+                and xyz.shape[1] == 3 and xyz.flags.c_contiguous):
+            # (an array that is already what the kernels take skips the general check:
+            # a few microseconds per call, which is measurable at l_max <= 1)
+            xyz = as_float_array(xyz, "xyz", trailing_shape=(3,), allow_nonfinite=True)
+        n_bytes = 8 * arrays * xyz.shape[0] * self.size
+        if n_bytes > _limits.MAX_ALLOCATION_BYTES:  # check_allocation raises its message
+            check_allocation(n_bytes,
+                             f"spherical harmonics of {xyz.shape[0]} points to l_max={self.l_max}",
+                             "pass fewer points per call (or a smaller l_max)")
         if scan and xyz.shape[0]:
             self._refuse_bad_rows(xyz, *_count_bad_rows(xyz), derivatives)
         return xyz
@@ -351,15 +381,27 @@ class SphericalHarmonics:
 
     def compute_with_hessians(self, xyz):
         """Values ``(n, L)``, gradients ``(n, 3, L)``, Hessians ``(n, 3, 3, L)``."""
-        xyz = self._points_for_derivatives(xyz, 13)
+        # the straight-line kernels (l_max <= L_HESS) check the points as they go
+        low = self.l_max <= L_HESS
+        xyz = self._points_for_derivatives(xyz, 13, scan=not low)
         n = xyz.shape[0]
         out = np.empty((n, self.size))
         dout = np.empty((n, 3, self.size))
         d2out = np.empty((n, 3, 3, self.size))
+        if n == 0:
+            return out, dout, d2out
         args = (*self.kernel_arguments(), out, dout, d2out)
-        if _use_threads(n):
+        if low:
+            axes, l_max, solid, coef = self.kernel_arguments()
+            if _use_threads(n):
+                counts = _low_hessians_parallel(xyz, _CHUNK, *args)
+            else:
+                counts = sph_low.HESSIANS[l_max](
+                    xyz, 0, n, axes, solid, coef, out, dout, d2out, _block())
+            self._refuse_bad_rows(xyz, *counts, derivatives=True)
+        elif _use_threads(n):
             _hessians_parallel(xyz, _CHUNK, *args)
-        elif n:
+        else:
             _hessians_range(xyz, 0, n, *args)
         return out, dout, d2out
 

@@ -635,6 +635,22 @@ def test_huge_solid_harmonics_overflow_to_signed_inf_never_nan():
                 assert np.array_equal(np.sign(have[~fin]), np.sign(want[~fin]))
 
 
+@pytest.mark.parametrize("l_max", [0, 1, 2])
+def test_huge_solid_hessians_at_low_l_max_are_exact_never_nan(l_max):
+    """At l_max <= 1 the points are not scaled for the values (p^l cannot overflow), but
+    the Hessians square the coordinates: |r| ~ 1e200 must still give exact zeros."""
+    k = 664  # 2^664 ~ 1e200
+    r0 = np.array([[1.0, -0.5, 0.25], [0.0, 0.0, -1.0], [0.5, 0.5, 0.5]])
+    ref = _evaluate("hessians", r0, l_max, True)
+    got = _evaluate("hessians", np.ldexp(r0, k), l_max, True)
+    for order, (a, b) in enumerate(zip(got, ref)):
+        assert not np.isnan(a).any()
+        for l in range(l_max + 1):
+            with np.errstate(over="ignore"):
+                want = np.ldexp(b[..., lm_block(l)], k * max(l - order, 0))
+            np.testing.assert_array_equal(a[..., lm_block(l)], want)
+
+
 def test_issue_example_solid_overflow():
     Y = spherical_harmonics([[1e100, 5e99, 2.5e99]], 4, solid=True)
     assert not np.isnan(Y).any() and np.isinf(Y[0, lm_block(4)]).all()

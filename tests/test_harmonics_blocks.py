@@ -101,3 +101,60 @@ def test_vectorised_counts_match_numpy():
     assert count_bad_rows(xyz, 0, 1000) == (int((~finite).sum()), int(tiny.sum()))
     assert count_bad_rows(xyz, 11, 999) == (0, 1)
     assert count_nonfinite(xyz, 0, 1000) == 2 and count_nonfinite(xyz, 11, 999) == 0
+
+
+def _general_hessians(sh, xyz):
+    from rstref.harmonics import _hessians_range
+
+    n = xyz.shape[0]
+    out = (np.empty((n, sh.size)), np.empty((n, 3, sh.size)), np.empty((n, 3, 3, sh.size)))
+    _hessians_range(xyz, 0, n, *sh.kernel_arguments(), *out)
+    return out
+
+
+@pytest.mark.parametrize("normalization", ["integral", "component", "norm"])
+@pytest.mark.parametrize("convention", ["standard", "e3nn"])
+@pytest.mark.parametrize("solid", [False, True])
+def test_low_l_hessian_kernels_equal_the_general_kernel_bit_for_bit(
+        normalization, convention, solid):
+    from rstref._kernels.sph_low import L_HESS
+
+    xyz = _awkward_points(3 * BLOCK + 40, 11)
+    xyz[BLOCK + 30] = [-0.0, 0.0, -0.0]
+    xyz[2 * BLOCK + 6] = [1e-160, 1e-160, -1e-160]  # Hessians overflow to +-inf, never NaN
+    for l_max in range(L_HESS + 2):
+        sh = SphericalHarmonics(l_max, normalization, convention, solid)
+        want = _general_hessians(sh, xyz)
+        got = sh.compute_with_hessians(xyz)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and g.tobytes() == w.tobytes()  # zeros' signs too
+        assert not np.any(np.isnan(got[2]))
+
+
+@pytest.mark.parametrize("l_max", [0, 1, 2])
+def test_subnormal_rows_in_a_later_block_are_refused_for_hessians(l_max):
+    xyz = _awkward_points(3 * BLOCK, 12)
+    xyz[2 * BLOCK + 3] = [1e-310, -3e-320, 0.0]
+    with pytest.raises(ValueError, match=rf"rows \[{2 * BLOCK + 3}\]"):
+        SphericalHarmonics(l_max).compute_with_hessians(xyz)
+    got = SphericalHarmonics(l_max, solid=True).compute_with_hessians(xyz)
+    assert all(np.all(np.isfinite(a[2 * BLOCK + 3])) for a in got)
+
+
+def test_low_l_hessians_threaded_path_equals_serial_path():
+    import numba
+
+    xyz = np.random.default_rng(13).normal(size=(5000, 3))
+    if numba.config.NUMBA_NUM_THREADS > 1:
+        numba.set_num_threads(2)
+    for l_max in (0, 1, 2):
+        sh = SphericalHarmonics(l_max)
+        got = sh.compute_with_hessians(xyz)
+        for i in (0, 2500, 4999):
+            one = sh.compute_with_hessians(xyz[i:i + 1])
+            for g, o in zip(got, one):
+                np.testing.assert_array_equal(o[0], g[i])
+        bad = xyz.copy()
+        bad[4321, 1] = np.nan
+        with pytest.raises(ValueError, match="xyz contains NaN"):
+            sh.compute_with_hessians(bad)

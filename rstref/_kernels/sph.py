@@ -72,6 +72,7 @@ from rstref._kernels.sph_point import (
     _rescale_gradients,
     _rescale_hessians,
     _rescale_values,
+    _solid_hessian_threshold,
     _solid_point,
     _solid_scale_threshold,
     unit_block,
@@ -288,7 +289,7 @@ def sph_hessians_points(
     a0 = axes[0]
     a1 = axes[1]
     a2 = axes[2]
-    limit = _solid_scale_threshold(l_max)
+    limit = _solid_hessian_threshold(l_max)
     for i in range(start, stop):
         x = xyz[i, a0]
         y = xyz[i, a1]

@@ -7,14 +7,17 @@ as ``sph_values_points`` / ``sph_gradients_points`` there, with ``l_max`` fixed 
 kernel and one scratch ``u`` of shape ``(BLOCK_ROWS, BLOCK)`` (see
 :func:`rstref._kernels.sph_point.unit_block`) instead of ``q`` and ``cs``:
 ``VALUES[l_max](xyz, start, stop, axes, solid, coef, out_val, u)`` and
-``GRADIENTS[l_max](xyz, start, stop, axes, solid, coef, out_val, out_grad, u)``.  The
+``GRADIENTS[l_max](xyz, start, stop, axes, solid, coef, out_val, out_grad, u)``, and for
+``l_max <= L_HESS`` ``HESSIANS[l_max](xyz, start, stop, axes, solid, coef, out_val,
+out_grad, out_hess, u)`` (the general Hessian kernel unrolled, bit for bit).  The
 points are taken in blocks: first the directions of a whole block (a vectorised loop),
 then the polynomials point by point.  Each kernel returns ``(nonfinite, subnormal)``:
 non-zero when a row has a NaN or infinite entry (the outputs are then unspecified: the
 caller raises) and, for Y(r/|r|), the number of non-zero rows whose entries are all
 subnormal (where 1/|r| overflows); the input needs no separate scan.
 ``sph_low_values_points(xyz, start, stop, axes, l_max, solid, coef, out_val, u)`` and
-``sph_low_gradients_points`` take ``l_max`` (one compilation for all).
+``sph_low_gradients_points`` (and ``sph_low_hessians_points``) take ``l_max`` (one
+compilation for all).
 No function here allocates or raises.
 """
 
@@ -25,9 +28,12 @@ from rstref._kernels.sph_point import (
     _R2_HIGH,
     _R2_LOW,
     BLOCK,
+    _hessian_of_direction,
     _pick,
     _rescale_gradients,
+    _rescale_hessians,
     _rescale_values,
+    _solid_hessian_threshold,
     _solid_scale_threshold,
     count_bad_rows,
     count_nonfinite,
@@ -37,14 +43,18 @@ from rstref._numba import njit
 
 #: largest l_max with a generated kernel
 L_LOW = 8
+#: largest l_max with a generated Hessians kernel
+L_HESS = 2
 
 
 @njit
 def sph_values_l0(xyz, start, stop, axes, solid, coef, out_val, u):
     """Values to l_max = 0 at ``xyz[start:stop]``: the constant ``Y_00``."""
     y00 = coef[0, 0, 0]
-    for i in range(start, stop):
-        out_val[i, 0] = y00
+    # a flat slice counted from 0 (a 2-d index from start is not vectorised)
+    val = out_val.reshape(out_val.size)[start:stop]
+    for j in range(val.size):
+        val[j] = y00
     return count_nonfinite(xyz, start, stop), 0
 
 
@@ -1067,8 +1077,9 @@ def sph_values_l8(xyz, start, stop, axes, solid, coef, out_val, u):
 def sph_gradients_l0(xyz, start, stop, axes, solid, coef, out_val, out_grad, u):
     """Values and gradients to l_max = 0 at ``xyz[start:stop]``: ``Y_00`` and 0."""
     y00 = coef[0, 0, 0]
-    for i in range(start, stop):
-        out_val[i, 0] = y00
+    val = out_val.reshape(out_val.size)[start:stop]
+    for j in range(val.size):
+        val[j] = y00
     grad = out_grad.reshape(out_grad.size)[3 * start:3 * stop]
     for k in range(grad.size):
         grad[k] = 0.0
@@ -4060,6 +4071,610 @@ def sph_gradients_l8(xyz, start, stop, axes, solid, coef, out_val, out_grad, u):
 
 
 @njit
+def sph_hessians_l0(xyz, start, stop, axes, solid, coef, out_val, out_grad,
+                   out_hess, u):
+    """Values, gradients and Hessians to l_max = 0 at ``xyz[start:stop]``.
+
+    ``sph_hessians_points`` unrolled (the same numbers), with the directions of a
+    block from :func:`rstref._kernels.sph_point.unit_block`; returns
+    ``(nonfinite, subnormal)`` as the other kernels here.
+    """
+    a0 = axes[0]
+    a1 = axes[1]
+    a2 = axes[2]
+    limit = _solid_hessian_threshold(0)
+    nonfinite = 0
+    subnormal = 0
+    k0_0_0 = coef[0, 0, 0]
+    for b0 in range(start, stop, BLOCK):
+        b1 = min(b0 + BLOCK, stop)
+        bad, tiny = unit_block(xyz, b0, b1, a0, a1, a2, solid, limit, u)
+        nonfinite += bad
+        subnormal += tiny
+        for j in range(b1 - b0):
+            i = b0 + j
+            p = 1.0
+            if solid:
+                p = u[4 * j + 3]
+            q0_0 = k0_0_0
+            out_val[i, 0] = q0_0
+            out_grad[i, 0, 0] = 0.0
+            out_hess[i, 0, 0, 0] = 0.0
+            out_hess[i, 0, 1, 0] = 0.0
+            out_hess[i, 0, 2, 0] = 0.0
+            out_grad[i, 1, 0] = 0.0
+            out_hess[i, 1, 0, 0] = 0.0
+            out_hess[i, 1, 1, 0] = 0.0
+            out_hess[i, 1, 2, 0] = 0.0
+            out_grad[i, 2, 0] = 0.0
+            out_hess[i, 2, 0, 0] = 0.0
+            out_hess[i, 2, 1, 0] = 0.0
+            out_hess[i, 2, 2, 0] = 0.0
+            if p != 1.0:
+                _rescale_values(out_val, i, 0, p)
+                _rescale_gradients(out_grad, i, 0, p)
+                _rescale_hessians(out_hess, i, 0, p)
+    return nonfinite, subnormal
+
+
+@njit
+def sph_hessians_l1(xyz, start, stop, axes, solid, coef, out_val, out_grad,
+                   out_hess, u):
+    """Values, gradients and Hessians to l_max = 1 at ``xyz[start:stop]``.
+
+    ``sph_hessians_points`` unrolled (the same numbers), with the directions of a
+    block from :func:`rstref._kernels.sph_point.unit_block`; returns
+    ``(nonfinite, subnormal)`` as the other kernels here.
+    """
+    a0 = axes[0]
+    a1 = axes[1]
+    a2 = axes[2]
+    limit = _solid_hessian_threshold(1)
+    nonfinite = 0
+    subnormal = 0
+    k0_0_0 = coef[0, 0, 0]
+    k0_1_0 = coef[0, 1, 0]
+    k0_1_1 = coef[0, 1, 1]
+    k2_1_0 = coef[2, 1, 0]
+    k2_1_1 = coef[2, 1, 1]
+    k3_1_0 = coef[3, 1, 0]
+    k3_1_1 = coef[3, 1, 1]
+    k4_1_0 = coef[4, 1, 0]
+    k4_1_1 = coef[4, 1, 1]
+    k5_1_0 = coef[5, 1, 0]
+    k5_1_1 = coef[5, 1, 1]
+    k6_1_0 = coef[6, 1, 0]
+    k6_1_1 = coef[6, 1, 1]
+    for b0 in range(start, stop, BLOCK):
+        b1 = min(b0 + BLOCK, stop)
+        bad, tiny = unit_block(xyz, b0, b1, a0, a1, a2, solid, limit, u)
+        nonfinite += bad
+        subnormal += tiny
+        for j in range(b1 - b0):
+            i = b0 + j
+            x = u[4 * j]
+            y = u[4 * j + 1]
+            z = u[4 * j + 2]
+            s = u[4 * j + 3]
+            p = 1.0
+            if solid:
+                p = u[4 * j + 3]
+                s = 1.0
+            q0_0 = k0_0_0
+            out_val[i, 0] = q0_0
+            out_grad[i, 0, 0] = 0.0
+            out_hess[i, 0, 0, 0] = 0.0
+            out_hess[i, 0, 1, 0] = 0.0
+            out_hess[i, 0, 2, 0] = 0.0
+            out_grad[i, 1, 0] = 0.0
+            out_hess[i, 1, 0, 0] = 0.0
+            out_hess[i, 1, 1, 0] = 0.0
+            out_hess[i, 1, 2, 0] = 0.0
+            out_grad[i, 2, 0] = 0.0
+            out_hess[i, 2, 0, 0] = 0.0
+            out_hess[i, 2, 1, 0] = 0.0
+            out_hess[i, 2, 2, 0] = 0.0
+            q1_0 = k0_1_0 * z * q0_0
+            q1_1 = k0_1_1 * q0_0
+            c1 = x * 1.0 - y * 0.0
+            s1 = x * 0.0 + y * 1.0
+            qv = q1_0
+            A = k2_1_0 * 0.0
+            qx = -x * A
+            qy = -y * A
+            qz = k3_1_0 * q0_0
+            EE = k4_1_0 * 0.0
+            EF = k5_1_0 * 0.0
+            qxx = x * x * EE - A
+            qyy = y * y * EE - A
+            qxy = x * y * EE
+            qxz = -x * EF
+            qyz = -y * EF
+            qzz = k6_1_0 * q0_0
+            Zv = qv
+            Gx, Gy, Gz = qx, qy, qz
+            Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = qxx, qyy, qzz, qxy, qxz, qyz
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    1.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 2] = Zv
+            out_grad[i, a0, 2] = Gx
+            out_grad[i, a1, 2] = Gy
+            out_grad[i, a2, 2] = Gz
+            out_hess[i, a0, a0, 2] = Hxx
+            out_hess[i, a1, a1, 2] = Hyy
+            out_hess[i, a2, a2, 2] = Hzz
+            out_hess[i, a0, a1, 2] = Hxy
+            out_hess[i, a1, a0, 2] = Hxy
+            out_hess[i, a0, a2, 2] = Hxz
+            out_hess[i, a2, a0, 2] = Hxz
+            out_hess[i, a1, a2, 2] = Hyz
+            out_hess[i, a2, a1, 2] = Hyz
+            qv = q1_1
+            A = k2_1_1 * 0.0
+            qx = -x * A
+            qy = -y * A
+            qz = k3_1_1 * 0.0
+            EE = k4_1_1 * 0.0
+            EF = k5_1_1 * 0.0
+            qxx = x * x * EE - A
+            qyy = y * y * EE - A
+            qxy = x * y * EE
+            qxz = -x * EF
+            qyz = -y * EF
+            qzz = k6_1_1 * 0.0
+            T = c1
+            Tx = 1.0 * 1.0
+            Ty = -1.0 * 0.0
+            Txx = 0.0 * 1.0
+            Txy = -0.0 * 0.0
+            Zv = qv * T
+            Gx = qx * T + qv * Tx
+            Gy = qy * T + qv * Ty
+            Gz = qz * T
+            Hxx = qxx * T + 2.0 * qx * Tx + qv * Txx
+            Hyy = qyy * T + 2.0 * qy * Ty - qv * Txx
+            Hzz = qzz * T
+            Hxy = qxy * T + qx * Ty + qy * Tx + qv * Txy
+            Hxz = qxz * T + qz * Tx
+            Hyz = qyz * T + qz * Ty
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    1.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 3] = Zv
+            out_grad[i, a0, 3] = Gx
+            out_grad[i, a1, 3] = Gy
+            out_grad[i, a2, 3] = Gz
+            out_hess[i, a0, a0, 3] = Hxx
+            out_hess[i, a1, a1, 3] = Hyy
+            out_hess[i, a2, a2, 3] = Hzz
+            out_hess[i, a0, a1, 3] = Hxy
+            out_hess[i, a1, a0, 3] = Hxy
+            out_hess[i, a0, a2, 3] = Hxz
+            out_hess[i, a2, a0, 3] = Hxz
+            out_hess[i, a1, a2, 3] = Hyz
+            out_hess[i, a2, a1, 3] = Hyz
+            T = s1
+            Tx = 1.0 * 0.0
+            Ty = 1.0 * 1.0
+            Txx = 0.0 * 0.0
+            Txy = 0.0 * 1.0
+            Zv = qv * T
+            Gx = qx * T + qv * Tx
+            Gy = qy * T + qv * Ty
+            Gz = qz * T
+            Hxx = qxx * T + 2.0 * qx * Tx + qv * Txx
+            Hyy = qyy * T + 2.0 * qy * Ty - qv * Txx
+            Hzz = qzz * T
+            Hxy = qxy * T + qx * Ty + qy * Tx + qv * Txy
+            Hxz = qxz * T + qz * Tx
+            Hyz = qyz * T + qz * Ty
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    1.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 1] = Zv
+            out_grad[i, a0, 1] = Gx
+            out_grad[i, a1, 1] = Gy
+            out_grad[i, a2, 1] = Gz
+            out_hess[i, a0, a0, 1] = Hxx
+            out_hess[i, a1, a1, 1] = Hyy
+            out_hess[i, a2, a2, 1] = Hzz
+            out_hess[i, a0, a1, 1] = Hxy
+            out_hess[i, a1, a0, 1] = Hxy
+            out_hess[i, a0, a2, 1] = Hxz
+            out_hess[i, a2, a0, 1] = Hxz
+            out_hess[i, a1, a2, 1] = Hyz
+            out_hess[i, a2, a1, 1] = Hyz
+            if p != 1.0:
+                _rescale_values(out_val, i, 1, p)
+                _rescale_gradients(out_grad, i, 1, p)
+                _rescale_hessians(out_hess, i, 1, p)
+    return nonfinite, subnormal
+
+
+@njit
+def sph_hessians_l2(xyz, start, stop, axes, solid, coef, out_val, out_grad,
+                   out_hess, u):
+    """Values, gradients and Hessians to l_max = 2 at ``xyz[start:stop]``.
+
+    ``sph_hessians_points`` unrolled (the same numbers), with the directions of a
+    block from :func:`rstref._kernels.sph_point.unit_block`; returns
+    ``(nonfinite, subnormal)`` as the other kernels here.
+    """
+    a0 = axes[0]
+    a1 = axes[1]
+    a2 = axes[2]
+    limit = _solid_hessian_threshold(2)
+    nonfinite = 0
+    subnormal = 0
+    k0_0_0 = coef[0, 0, 0]
+    k0_1_0 = coef[0, 1, 0]
+    k0_1_1 = coef[0, 1, 1]
+    k0_2_0 = coef[0, 2, 0]
+    k0_2_1 = coef[0, 2, 1]
+    k0_2_2 = coef[0, 2, 2]
+    k1_2_0 = coef[1, 2, 0]
+    k2_1_0 = coef[2, 1, 0]
+    k2_1_1 = coef[2, 1, 1]
+    k2_2_0 = coef[2, 2, 0]
+    k2_2_1 = coef[2, 2, 1]
+    k2_2_2 = coef[2, 2, 2]
+    k3_1_0 = coef[3, 1, 0]
+    k3_1_1 = coef[3, 1, 1]
+    k3_2_0 = coef[3, 2, 0]
+    k3_2_1 = coef[3, 2, 1]
+    k3_2_2 = coef[3, 2, 2]
+    k4_1_0 = coef[4, 1, 0]
+    k4_1_1 = coef[4, 1, 1]
+    k4_2_0 = coef[4, 2, 0]
+    k4_2_1 = coef[4, 2, 1]
+    k4_2_2 = coef[4, 2, 2]
+    k5_1_0 = coef[5, 1, 0]
+    k5_1_1 = coef[5, 1, 1]
+    k5_2_0 = coef[5, 2, 0]
+    k5_2_1 = coef[5, 2, 1]
+    k5_2_2 = coef[5, 2, 2]
+    k6_1_0 = coef[6, 1, 0]
+    k6_1_1 = coef[6, 1, 1]
+    k6_2_0 = coef[6, 2, 0]
+    k6_2_1 = coef[6, 2, 1]
+    k6_2_2 = coef[6, 2, 2]
+    for b0 in range(start, stop, BLOCK):
+        b1 = min(b0 + BLOCK, stop)
+        bad, tiny = unit_block(xyz, b0, b1, a0, a1, a2, solid, limit, u)
+        nonfinite += bad
+        subnormal += tiny
+        for j in range(b1 - b0):
+            i = b0 + j
+            x = u[4 * j]
+            y = u[4 * j + 1]
+            z = u[4 * j + 2]
+            s = u[4 * j + 3]
+            p = 1.0
+            if solid:
+                p = u[4 * j + 3]
+                s = 1.0
+            r2 = x * x + y * y + z * z
+            q0_0 = k0_0_0
+            out_val[i, 0] = q0_0
+            out_grad[i, 0, 0] = 0.0
+            out_hess[i, 0, 0, 0] = 0.0
+            out_hess[i, 0, 1, 0] = 0.0
+            out_hess[i, 0, 2, 0] = 0.0
+            out_grad[i, 1, 0] = 0.0
+            out_hess[i, 1, 0, 0] = 0.0
+            out_hess[i, 1, 1, 0] = 0.0
+            out_hess[i, 1, 2, 0] = 0.0
+            out_grad[i, 2, 0] = 0.0
+            out_hess[i, 2, 0, 0] = 0.0
+            out_hess[i, 2, 1, 0] = 0.0
+            out_hess[i, 2, 2, 0] = 0.0
+            q1_0 = k0_1_0 * z * q0_0
+            q1_1 = k0_1_1 * q0_0
+            c1 = x * 1.0 - y * 0.0
+            s1 = x * 0.0 + y * 1.0
+            qv = q1_0
+            A = k2_1_0 * 0.0
+            qx = -x * A
+            qy = -y * A
+            qz = k3_1_0 * q0_0
+            EE = k4_1_0 * 0.0
+            EF = k5_1_0 * 0.0
+            qxx = x * x * EE - A
+            qyy = y * y * EE - A
+            qxy = x * y * EE
+            qxz = -x * EF
+            qyz = -y * EF
+            qzz = k6_1_0 * q0_0
+            Zv = qv
+            Gx, Gy, Gz = qx, qy, qz
+            Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = qxx, qyy, qzz, qxy, qxz, qyz
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    1.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 2] = Zv
+            out_grad[i, a0, 2] = Gx
+            out_grad[i, a1, 2] = Gy
+            out_grad[i, a2, 2] = Gz
+            out_hess[i, a0, a0, 2] = Hxx
+            out_hess[i, a1, a1, 2] = Hyy
+            out_hess[i, a2, a2, 2] = Hzz
+            out_hess[i, a0, a1, 2] = Hxy
+            out_hess[i, a1, a0, 2] = Hxy
+            out_hess[i, a0, a2, 2] = Hxz
+            out_hess[i, a2, a0, 2] = Hxz
+            out_hess[i, a1, a2, 2] = Hyz
+            out_hess[i, a2, a1, 2] = Hyz
+            qv = q1_1
+            A = k2_1_1 * 0.0
+            qx = -x * A
+            qy = -y * A
+            qz = k3_1_1 * 0.0
+            EE = k4_1_1 * 0.0
+            EF = k5_1_1 * 0.0
+            qxx = x * x * EE - A
+            qyy = y * y * EE - A
+            qxy = x * y * EE
+            qxz = -x * EF
+            qyz = -y * EF
+            qzz = k6_1_1 * 0.0
+            T = c1
+            Tx = 1.0 * 1.0
+            Ty = -1.0 * 0.0
+            Txx = 0.0 * 1.0
+            Txy = -0.0 * 0.0
+            Zv = qv * T
+            Gx = qx * T + qv * Tx
+            Gy = qy * T + qv * Ty
+            Gz = qz * T
+            Hxx = qxx * T + 2.0 * qx * Tx + qv * Txx
+            Hyy = qyy * T + 2.0 * qy * Ty - qv * Txx
+            Hzz = qzz * T
+            Hxy = qxy * T + qx * Ty + qy * Tx + qv * Txy
+            Hxz = qxz * T + qz * Tx
+            Hyz = qyz * T + qz * Ty
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    1.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 3] = Zv
+            out_grad[i, a0, 3] = Gx
+            out_grad[i, a1, 3] = Gy
+            out_grad[i, a2, 3] = Gz
+            out_hess[i, a0, a0, 3] = Hxx
+            out_hess[i, a1, a1, 3] = Hyy
+            out_hess[i, a2, a2, 3] = Hzz
+            out_hess[i, a0, a1, 3] = Hxy
+            out_hess[i, a1, a0, 3] = Hxy
+            out_hess[i, a0, a2, 3] = Hxz
+            out_hess[i, a2, a0, 3] = Hxz
+            out_hess[i, a1, a2, 3] = Hyz
+            out_hess[i, a2, a1, 3] = Hyz
+            T = s1
+            Tx = 1.0 * 0.0
+            Ty = 1.0 * 1.0
+            Txx = 0.0 * 0.0
+            Txy = 0.0 * 1.0
+            Zv = qv * T
+            Gx = qx * T + qv * Tx
+            Gy = qy * T + qv * Ty
+            Gz = qz * T
+            Hxx = qxx * T + 2.0 * qx * Tx + qv * Txx
+            Hyy = qyy * T + 2.0 * qy * Ty - qv * Txx
+            Hzz = qzz * T
+            Hxy = qxy * T + qx * Ty + qy * Tx + qv * Txy
+            Hxz = qxz * T + qz * Tx
+            Hyz = qyz * T + qz * Ty
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    1.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 1] = Zv
+            out_grad[i, a0, 1] = Gx
+            out_grad[i, a1, 1] = Gy
+            out_grad[i, a2, 1] = Gz
+            out_hess[i, a0, a0, 1] = Hxx
+            out_hess[i, a1, a1, 1] = Hyy
+            out_hess[i, a2, a2, 1] = Hzz
+            out_hess[i, a0, a1, 1] = Hxy
+            out_hess[i, a1, a0, 1] = Hxy
+            out_hess[i, a0, a2, 1] = Hxz
+            out_hess[i, a2, a0, 1] = Hxz
+            out_hess[i, a1, a2, 1] = Hyz
+            out_hess[i, a2, a1, 1] = Hyz
+            q2_0 = k0_2_0 * z * q1_0 - k1_2_0 * r2 * q0_0
+            q2_1 = k0_2_1 * z * q1_1
+            q2_2 = k0_2_2 * q1_1
+            c2 = x * c1 - y * s1
+            s2 = x * s1 + y * c1
+            qv = q2_0
+            A = k2_2_0 * q1_1
+            qx = -x * A
+            qy = -y * A
+            qz = k3_2_0 * q1_0
+            EE = k4_2_0 * 0.0
+            EF = k5_2_0 * 0.0
+            qxx = x * x * EE - A
+            qyy = y * y * EE - A
+            qxy = x * y * EE
+            qxz = -x * EF
+            qyz = -y * EF
+            qzz = k6_2_0 * q0_0
+            Zv = qv
+            Gx, Gy, Gz = qx, qy, qz
+            Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = qxx, qyy, qzz, qxy, qxz, qyz
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    2.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 6] = Zv
+            out_grad[i, a0, 6] = Gx
+            out_grad[i, a1, 6] = Gy
+            out_grad[i, a2, 6] = Gz
+            out_hess[i, a0, a0, 6] = Hxx
+            out_hess[i, a1, a1, 6] = Hyy
+            out_hess[i, a2, a2, 6] = Hzz
+            out_hess[i, a0, a1, 6] = Hxy
+            out_hess[i, a1, a0, 6] = Hxy
+            out_hess[i, a0, a2, 6] = Hxz
+            out_hess[i, a2, a0, 6] = Hxz
+            out_hess[i, a1, a2, 6] = Hyz
+            out_hess[i, a2, a1, 6] = Hyz
+            qv = q2_1
+            A = k2_2_1 * 0.0
+            qx = -x * A
+            qy = -y * A
+            qz = k3_2_1 * q1_1
+            EE = k4_2_1 * 0.0
+            EF = k5_2_1 * 0.0
+            qxx = x * x * EE - A
+            qyy = y * y * EE - A
+            qxy = x * y * EE
+            qxz = -x * EF
+            qyz = -y * EF
+            qzz = k6_2_1 * 0.0
+            T = c1
+            Tx = 1.0 * 1.0
+            Ty = -1.0 * 0.0
+            Txx = 0.0 * 1.0
+            Txy = -0.0 * 0.0
+            Zv = qv * T
+            Gx = qx * T + qv * Tx
+            Gy = qy * T + qv * Ty
+            Gz = qz * T
+            Hxx = qxx * T + 2.0 * qx * Tx + qv * Txx
+            Hyy = qyy * T + 2.0 * qy * Ty - qv * Txx
+            Hzz = qzz * T
+            Hxy = qxy * T + qx * Ty + qy * Tx + qv * Txy
+            Hxz = qxz * T + qz * Tx
+            Hyz = qyz * T + qz * Ty
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    2.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 7] = Zv
+            out_grad[i, a0, 7] = Gx
+            out_grad[i, a1, 7] = Gy
+            out_grad[i, a2, 7] = Gz
+            out_hess[i, a0, a0, 7] = Hxx
+            out_hess[i, a1, a1, 7] = Hyy
+            out_hess[i, a2, a2, 7] = Hzz
+            out_hess[i, a0, a1, 7] = Hxy
+            out_hess[i, a1, a0, 7] = Hxy
+            out_hess[i, a0, a2, 7] = Hxz
+            out_hess[i, a2, a0, 7] = Hxz
+            out_hess[i, a1, a2, 7] = Hyz
+            out_hess[i, a2, a1, 7] = Hyz
+            T = s1
+            Tx = 1.0 * 0.0
+            Ty = 1.0 * 1.0
+            Txx = 0.0 * 0.0
+            Txy = 0.0 * 1.0
+            Zv = qv * T
+            Gx = qx * T + qv * Tx
+            Gy = qy * T + qv * Ty
+            Gz = qz * T
+            Hxx = qxx * T + 2.0 * qx * Tx + qv * Txx
+            Hyy = qyy * T + 2.0 * qy * Ty - qv * Txx
+            Hzz = qzz * T
+            Hxy = qxy * T + qx * Ty + qy * Tx + qv * Txy
+            Hxz = qxz * T + qz * Tx
+            Hyz = qyz * T + qz * Ty
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    2.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 5] = Zv
+            out_grad[i, a0, 5] = Gx
+            out_grad[i, a1, 5] = Gy
+            out_grad[i, a2, 5] = Gz
+            out_hess[i, a0, a0, 5] = Hxx
+            out_hess[i, a1, a1, 5] = Hyy
+            out_hess[i, a2, a2, 5] = Hzz
+            out_hess[i, a0, a1, 5] = Hxy
+            out_hess[i, a1, a0, 5] = Hxy
+            out_hess[i, a0, a2, 5] = Hxz
+            out_hess[i, a2, a0, 5] = Hxz
+            out_hess[i, a1, a2, 5] = Hyz
+            out_hess[i, a2, a1, 5] = Hyz
+            qv = q2_2
+            A = k2_2_2 * 0.0
+            qx = -x * A
+            qy = -y * A
+            qz = k3_2_2 * 0.0
+            EE = k4_2_2 * 0.0
+            EF = k5_2_2 * 0.0
+            qxx = x * x * EE - A
+            qyy = y * y * EE - A
+            qxy = x * y * EE
+            qxz = -x * EF
+            qyz = -y * EF
+            qzz = k6_2_2 * 0.0
+            T = c2
+            Tx = 2.0 * c1
+            Ty = -2.0 * s1
+            Txx = 2.0 * 1.0
+            Txy = -2.0 * 0.0
+            Zv = qv * T
+            Gx = qx * T + qv * Tx
+            Gy = qy * T + qv * Ty
+            Gz = qz * T
+            Hxx = qxx * T + 2.0 * qx * Tx + qv * Txx
+            Hyy = qyy * T + 2.0 * qy * Ty - qv * Txx
+            Hzz = qzz * T
+            Hxy = qxy * T + qx * Ty + qy * Tx + qv * Txy
+            Hxz = qxz * T + qz * Tx
+            Hyz = qyz * T + qz * Ty
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    2.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 8] = Zv
+            out_grad[i, a0, 8] = Gx
+            out_grad[i, a1, 8] = Gy
+            out_grad[i, a2, 8] = Gz
+            out_hess[i, a0, a0, 8] = Hxx
+            out_hess[i, a1, a1, 8] = Hyy
+            out_hess[i, a2, a2, 8] = Hzz
+            out_hess[i, a0, a1, 8] = Hxy
+            out_hess[i, a1, a0, 8] = Hxy
+            out_hess[i, a0, a2, 8] = Hxz
+            out_hess[i, a2, a0, 8] = Hxz
+            out_hess[i, a1, a2, 8] = Hyz
+            out_hess[i, a2, a1, 8] = Hyz
+            T = s2
+            Tx = 2.0 * s1
+            Ty = 2.0 * c1
+            Txx = 2.0 * 0.0
+            Txy = 2.0 * 1.0
+            Zv = qv * T
+            Gx = qx * T + qv * Tx
+            Gy = qy * T + qv * Ty
+            Gz = qz * T
+            Hxx = qxx * T + 2.0 * qx * Tx + qv * Txx
+            Hyy = qyy * T + 2.0 * qy * Ty - qv * Txx
+            Hzz = qzz * T
+            Hxy = qxy * T + qx * Ty + qy * Tx + qv * Txy
+            Hxz = qxz * T + qz * Tx
+            Hyz = qyz * T + qz * Ty
+            if not solid:
+                Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz = _hessian_of_direction(
+                    2.0, s, x, y, z, Zv, Gx, Gy, Gz, Hxx, Hyy, Hzz, Hxy, Hxz, Hyz)
+            out_val[i, 4] = Zv
+            out_grad[i, a0, 4] = Gx
+            out_grad[i, a1, 4] = Gy
+            out_grad[i, a2, 4] = Gz
+            out_hess[i, a0, a0, 4] = Hxx
+            out_hess[i, a1, a1, 4] = Hyy
+            out_hess[i, a2, a2, 4] = Hzz
+            out_hess[i, a0, a1, 4] = Hxy
+            out_hess[i, a1, a0, 4] = Hxy
+            out_hess[i, a0, a2, 4] = Hxz
+            out_hess[i, a2, a0, 4] = Hxz
+            out_hess[i, a1, a2, 4] = Hyz
+            out_hess[i, a2, a1, 4] = Hyz
+            if p != 1.0:
+                _rescale_values(out_val, i, 2, p)
+                _rescale_gradients(out_grad, i, 2, p)
+                _rescale_hessians(out_hess, i, 2, p)
+    return nonfinite, subnormal
+
+
+@njit
 def sph_low_values_points(xyz, start, stop, axes, l_max, solid, coef, out_val, u):
     """``sph_values_l<l_max>`` for any ``l_max <= L_LOW`` (does nothing above)."""
     if l_max == 0:
@@ -4107,6 +4722,22 @@ def sph_low_gradients_points(xyz, start, stop, axes, l_max, solid, coef, out_val
     return 0, 0
 
 
+@njit
+def sph_low_hessians_points(xyz, start, stop, axes, l_max, solid, coef, out_val,
+                            out_grad, out_hess, u):
+    """``sph_hessians_l<l_max>`` for any ``l_max <= L_HESS`` (does nothing above)."""
+    if l_max == 0:
+        return sph_hessians_l0(xyz, start, stop, axes, solid, coef, out_val, out_grad,
+                                 out_hess, u)
+    elif l_max == 1:
+        return sph_hessians_l1(xyz, start, stop, axes, solid, coef, out_val, out_grad,
+                                 out_hess, u)
+    elif l_max == 2:
+        return sph_hessians_l2(xyz, start, stop, axes, solid, coef, out_val, out_grad,
+                                 out_hess, u)
+    return 0, 0
+
+
 #: the values kernel of each l_max <= L_LOW, indexed by l_max
 VALUES = (
     sph_values_l0,
@@ -4130,4 +4761,10 @@ GRADIENTS = (
     sph_gradients_l6,
     sph_gradients_l7,
     sph_gradients_l8,
+)
+#: the Hessians kernel of each l_max <= L_HESS, indexed by l_max
+HESSIANS = (
+    sph_hessians_l0,
+    sph_hessians_l1,
+    sph_hessians_l2,
 )

@@ -90,6 +90,17 @@ def _solid_scale_threshold(l_max):
 
 
 @njit
+def _solid_hessian_threshold(l_max):
+    """:func:`_solid_scale_threshold` for the Hessians kernels, at most 2^450.
+
+    The Hessians multiply squares of the coordinates into polynomials that may be
+    structurally 0 (``x * x * EE`` with ``EE = 0`` at degree 1): the squares must stay
+    finite (``inf * 0`` is NaN), so points are also scaled when ``|r_k| > 2^450``.
+    """
+    return min(_solid_scale_threshold(l_max), 2.0**450)
+
+
+@njit
 def _power_of_two_below(big):
     """Largest power of two ``p <= big`` (``big >= 1``), built exactly by doubling."""
     p = 1.0
