@@ -447,7 +447,10 @@ def test_sigkill_mid_zarr_run_leaves_the_committed_batches_and_the_rerun_resumes
     assert killed["features"].shape[0] == n_atoms == attrs["committed"]["atoms"]
     n_grad = attrs["committed"]["gradients"]
     assert np.array_equal(killed["features"], ref["features"][:n_atoms])
-    assert np.array_equal(killed["gradient_values"], ref["gradient_values"][:n_grad])
+    n_entries, n_self = attrs["committed"]["gradient_entries"], attrs["committed"]["self_entries"]
+    assert np.array_equal(killed["gradient_offsets"], ref["gradient_offsets"][:n_grad + 1])
+    assert np.array_equal(killed["gradient_values"], ref["gradient_values"][:n_entries])
+    assert np.array_equal(killed["self_gradients"], ref["self_gradients"][:n_self])
     assert np.array_equal(killed["structure_frame"], ref["structure_frame"][:n])
 
     q = _cli(argv[0], "-o", store, *argv[1:])

@@ -273,7 +273,10 @@ def test_sigkill_of_a_two_worker_run_leaves_the_committed_batches_and_the_rerun_
     n_atoms, n_grad = attrs["committed"]["atoms"], attrs["committed"]["gradients"]
     assert killed["atom_offsets"].shape == (n + 1,) and killed["atom_offsets"][-1] == n_atoms
     assert np.array_equal(killed["features"], ref["features"][:n_atoms])
-    assert np.array_equal(killed["gradient_values"], ref["gradient_values"][:n_grad])
+    n_entries, n_self = attrs["committed"]["gradient_entries"], attrs["committed"]["self_entries"]
+    assert np.array_equal(killed["gradient_offsets"], ref["gradient_offsets"][:n_grad + 1])
+    assert np.array_equal(killed["gradient_values"], ref["gradient_values"][:n_entries])
+    assert np.array_equal(killed["self_gradients"], ref["self_gradients"][:n_self])
     assert np.array_equal(killed["positions"], ref["positions"][:n_atoms])
 
     q = _cli(argv[0], "-o", store, *argv[1:], "--workers", "2")

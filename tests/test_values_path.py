@@ -41,10 +41,10 @@ def _general(expansion, batch, normalize, F):
     features = np.zeros((n, F))
     strain = np.zeros((n, 3, 3, F))
     pair_slot = np.zeros(batch.n_neighbours, dtype=np.int64)
-    sparsity = (np.full((batch.n_channels, F), -1, dtype=np.int64),
-                np.zeros((batch.n_channels, 0), dtype=np.int64))
-    structure_invariants(expansion, batch, normalize, None, pair_slot, sparsity, features,
-                         np.zeros((1, 3, 0)), np.zeros((n, 3, 0)), False, strain, True)
+    layout = (np.ones((n, batch.n_channels), dtype=bool), np.zeros((F, 2), dtype=np.int64),
+              np.zeros(2, dtype=np.int64), np.zeros(n + 1, dtype=np.int64))
+    structure_invariants(expansion, batch, normalize, None, pair_slot, layout, features,
+                         np.zeros(0), np.zeros(0), False, strain, True)
     return features
 
 

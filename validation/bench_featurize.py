@@ -256,7 +256,7 @@ def compare_with_featomic_delta(report, cases):
         report.check(f"{case}: features rstref vs featomic (delta, rstref basis), relative to max |p|",
                      dev, FEATOMIC_DELTA_RTOL)
         gdev, missing = 0.0, 0
-        centers, neighbors, values = ours.dense_gradients()  # species-sparse rows expanded
+        centers, neighbors, values = ours.dense_gradients()  # sparse rows expanded
         gscale = np.abs(values).max()
         for g in range(len(centers)):
             key = (int(centers[g]), int(neighbors[g]))
@@ -624,8 +624,9 @@ def write_section(cases, times, mem, value_rows, invariance_rows, report, availa
               "process during one run minus its resident size just before (after imports and a "
               "warm-up call; n/a: not measured). Gradient runs on the molecules process 10 molecules "
               "at a time, each chunk's output dropped before the next is computed (one alive at a time, for "
-              "every library); rstref stores gradients per (centre, neighbour) pair over the features "
-              "of the neighbour's species (plus the centre's own, whole), "
+              "every library); rstref stores one gradient row per (centre, neighbour) pair and one "
+              "per centre, each over the features whose species are all present around the centre "
+              "(and, for a pair, include the neighbour's), "
               "featomic per (sample, atom) gradient sample per species block, dscribe as a dense "
               "(centres, atoms, 3, F) array. dscribe offers only numerical derivatives for periodic "
               "cells: for Cu they were computed for 4 centres (all 500 atoms displaced) and atoms/s "

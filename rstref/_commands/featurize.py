@@ -15,11 +15,14 @@ cells, pbc               (n_structures, 3, 3) float64, (n_structures, 3) bool
 structure_file           (n_structures,) int64, index into ``input_files``
 structure_frame          (n_structures,) int64, frame number within the selection
 gradient_centers,        (G,) int64 (global atom indices), only with --gradients:
-gradient_neighbors       the species-sparse pair rows (centre != neighbour) of
+gradient_neighbors       the sparse pair rows (centre != neighbour) of
 gradient_channels        docs/gradients.md; channel of each row's neighbour
-gradient_values          (G, 3, F_s) float64, features gradient_feature_index[channel]
-gradient_feature_index   (n_channels, F_s) int64
-self_gradients           (n_atoms, 3, F) float64, d features[i] / d positions[i]
+gradient_starts          (G,) int64, start of each row's (3, k) block in
+gradient_values          (E,) float64, the pair rows one after the other
+self_gradient_starts,    (n_atoms,) int64, (E_s,) float64: the centres' own rows
+self_gradients           d features[i] / d positions[i], stored the same way
+environment_channels     (n_atoms, n_channels) bool, channels present around each centre
+feature_channels         (F, k) int64, the channels of each feature
 strain_derivatives       (n_atoms, 3, 3, F) float64, only with --stress
 feature_labels           (F, k) int64; column names in feature_label_names (JSON)
 hyperparameters          JSON string (Featurizer.hyperparameters())
@@ -232,6 +235,7 @@ class _Run:
         self.n_atoms = 0
         self.n_structures = 0
         self.atom_offsets = [0]  # small: one integer per structure
+        self.entries = {"gradient_entries": 0, "self_entries": 0}  # flat gradient arrays
         self.declare(writer, featurizer.n_features)
 
     def declare(self, writer, F):
@@ -244,12 +248,10 @@ class _Run:
                                       ("structure_frame", np.int64, ())):
             writer.declare(name, dtype, trailing)
         if self.gradients:
-            F_s = self.featurizer.gradient_feature_index().shape[1]
-            writer.declare("gradient_centers", np.int64, ())
-            writer.declare("gradient_neighbors", np.int64, ())
-            writer.declare("gradient_channels", np.int64, ())
-            writer.declare("gradient_values", real, (3, F_s))
-            writer.declare("self_gradients", real, (3, F))
+            from rstref.features.store_rows import gradient_declarations
+
+            for name, (dtype, trailing, _) in gradient_declarations(self.featurizer, real).items():
+                writer.declare(name, np.dtype(dtype), trailing)
         if self.stress:
             writer.declare("strain_derivatives", real, (3, 3, F))
 
@@ -293,6 +295,8 @@ class _Run:
         """Append one batch's rows (all arrays, or none: signals wait until it is done)."""
         import numpy as np
 
+        from rstref.features.store_rows import atom_rows
+
         structures = [atoms for _, _, atoms in entries]
         result = result.astype(self.dtype)
         rows = {
@@ -304,20 +308,17 @@ class _Run:
             "structure_file": np.array([f for f, _, _ in entries], dtype=np.int64),
             "structure_frame": np.array([k for _, k, _ in entries], dtype=np.int64),
         }
-        if self.gradients:
-            rows["gradient_centers"] = result.gradient_centers + self.n_atoms
-            rows["gradient_neighbors"] = result.gradient_neighbors + self.n_atoms
-            rows["gradient_channels"] = result.gradient_channels
-            rows["gradient_values"] = result.gradient_values
-            rows["self_gradients"] = result.self_gradients
-        if self.stress:
-            rows["strain_derivatives"] = result.strain_derivatives
+        bases = {"atoms": self.n_atoms, **self.entries}
+        rows.update(atom_rows(result, bases, self.gradients, self.stress))
         with self.signals.critical():
             for name, value in rows.items():
                 self.writer.append(name, value)
             self.atom_offsets.extend((result.atom_offsets[1:] + self.n_atoms).tolist())
             self.n_atoms += result.n_atoms
             self.n_structures += len(entries)
+            if self.gradients:
+                self.entries["gradient_entries"] += result.gradient_values.shape[0]
+                self.entries["self_entries"] += result.self_gradients.shape[0]
 
     def extra(self, inputs, failures):
         import numpy as np
@@ -325,7 +326,7 @@ class _Run:
         import rstref
 
         names, labels = self.featurizer.feature_labels()
-        gradient_table = ({"gradient_feature_index": self.featurizer.gradient_feature_index()}
+        gradient_table = ({"feature_channels": self.featurizer.feature_channels()}
                           if self.gradients else {})
         return {
             **gradient_table,

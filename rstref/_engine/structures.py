@@ -1,15 +1,18 @@
-"""Ragged batch of per-atom environments -> per-atom invariants with pair-sparse derivatives.
+"""Ragged batch of per-atom environments -> per-atom invariants with sparse derivatives.
 
 The batch holds one environment per centre atom, its neighbour rows sorted by centre;
-``pair_slot[i]`` is the species-sparse output row of neighbour row ``i`` (its (centre,
-neighbour atom) entry, -1 for an image of the centre itself) and ``self_gradients[e]`` the
-dense (centre, centre) row of environment ``e`` (docs/gradients.md).  Per environment (one
+``pair_slot[i]`` is the sparse output row of neighbour row ``i`` (its (centre, neighbour
+atom) entry, -1 for an image of the centre itself).  The gradient rows are flat
+(docs/gradients.md): row ``g`` is ``pair_values[pair_offsets[g]:pair_offsets[g + 1]]`` as
+(3, k), the own row of environment ``e`` ``self_values[self_offsets[e]:self_offsets[e + 1]]``
+as (3, k_s); ``env_channels[e]`` are the channels present in environment ``e`` (the rows'
+layout) and ``feature_channels`` (F, k) the channels of each feature.  Per environment (one
 numba thread each): coefficients from the per-atom projection kernel (only the
 neighbour's own channel is touched), the invariants (features of channels absent from the
-environment are not computed), then per neighbour the invariants' gradient, added to
-``pair_gradients[pair_slot]`` over the features involving the neighbour's channel
-(``compact`` / ``feature_index``), subtracted from ``self_gradients[e]`` (translation
-invariance) and contracted with the neighbour vector into the strain derivative.
+environment are not computed), then per neighbour the invariants' gradient, added to its
+pair row over the features present that involve its channel, subtracted from the centre's
+own row (translation invariance) and contracted with the neighbour vector into the strain
+derivative.
 """
 
 import numba
@@ -24,11 +27,33 @@ from rstref._kernels import tensor as _kt
 from rstref._numba import njit
 
 
+@njit(inline="always")
+def _flat_row(values, offsets, row):
+    """Row ``row`` of a flat sparse-row array as a (3, k) view."""
+    start = offsets[row]
+    stop = offsets[row + 1]
+    return values[start:stop].reshape((3, (stop - start) // 3))
+
+
+@njit(inline="always")
+def _channel_ranks(present, rank):
+    """``rank[ch]``: position of channel ``ch`` among the present ones (-1: absent);
+    returns their number."""
+    n = 0
+    for ch in range(present.shape[0]):
+        if present[ch]:
+            rank[ch] = n
+            n += 1
+        else:
+            rank[ch] = -1
+    return n
+
+
 @njit(parallel=True)
 def _power_spectrum_loop(offsets, vectors, channels, weights, n_channels, R, dR, d2R, Y, dY,
-                         d2Y, n_max, l_max, normalize, norm_floor, pair_slot, compact,
-                         feature_index, features, pair_gradients, self_gradients,
-                         write_gradients, strain, write_strain):
+                         d2Y, n_max, l_max, normalize, norm_floor, pair_slot, env_channels,
+                         feature_channels, features, pair_values, pair_offsets, self_values,
+                         self_offsets, write_gradients, strain, write_strain):
     n_eff = n_channels * n_max
     dim = n_eff * (l_max + 1) * (l_max + 1)
     no_dc = np.empty((vectors.shape[0], 0, 0))
@@ -46,18 +71,25 @@ def _power_spectrum_loop(offsets, vectors, channels, weights, n_channels, R, dR,
         if write_gradients or write_strain:
             A = np.empty((l_max + 1, n_eff))
             B = np.empty((3, l_max + 1, n_eff))
+            rank = np.empty(n_channels, dtype=np.int64)
+            n_present = _channel_ranks(env_channels[e], rank)
+            self_row = _flat_row(self_values, self_offsets, e)
             for i in range(s, t):
+                own_image = pair_slot[i] < 0
+                pair_row = self_row if own_image else _flat_row(pair_values, pair_offsets,
+                                                                pair_slot[i])
                 _kg.power_spectrum_neighbour_gradient(
                     vectors[i], weights[i], channels[i], R[i], dR[i], Y[i], dY[i], c, present,
-                    n_max, n_eff, l_max, normalize, norm_floor, A, B, pair_slot[i], compact,
-                    pair_gradients, self_gradients[e], write_gradients, strain[e], write_strain)
+                    rank, n_present, n_max, n_eff, l_max, normalize, norm_floor, A, B,
+                    pair_row, own_image, self_row, write_gradients, strain[e], write_strain)
 
 
 @njit(parallel=True)
 def _jacobian_loop(offsets, vectors, channels, weights, n_channels, R, dR, d2R, Y, dY, d2Y,
                    n_max, l_max, normalize, norm_floor, triples, block_offsets, m1_index,
-                   m2_index, M_index, cg, cg_l_max, pair_slot, compact, feature_index, features,
-                   pair_gradients, self_gradients, write_gradients, strain, write_strain):
+                   m2_index, M_index, cg, cg_l_max, pair_slot, env_channels, feature_channels,
+                   features, pair_values, pair_offsets, self_values, self_offsets,
+                   write_gradients, strain, write_strain):
     n_eff = n_channels * n_max
     L = (l_max + 1) * (l_max + 1)
     dim = n_eff * L
@@ -80,28 +112,32 @@ def _jacobian_loop(offsets, vectors, channels, weights, n_channels, R, dR, d2R, 
             _ki.bispectrum_jacobian(c, n_eff, triples, block_offsets, m1_index, m2_index,
                                     M_index, cg, cg_l_max, jac)
             g = np.empty((3, F))
+            self_row = _flat_row(self_values, self_offsets, e)
             for i in range(s, t):
+                own_image = pair_slot[i] < 0
+                pair_row = self_row if own_image else _flat_row(pair_values, pair_offsets,
+                                                                pair_slot[i])
                 _kg.jacobian_neighbour_gradient(jac, dc[i - s], channels[i], n_max, n_eff, l_max,
                                                 g)
-                _kg.scatter_neighbour_gradient(g, vectors[i], channels[i], pair_slot[i],
-                                               feature_index, pair_gradients, self_gradients[e],
+                _kg.scatter_neighbour_gradient(g, vectors[i], channels[i], feature_channels,
+                                               env_channels[e], pair_row, own_image, self_row,
                                                write_gradients, strain[e], write_strain)
 
 
-def structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, sparsity,
-                         features, pair_gradients, self_gradients, write_gradients, strain,
+def structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, layout,
+                         features, pair_values, self_values, write_gradients, strain,
                          write_strain):
-    """Fill ``features`` (n_env, F), ``pair_gradients`` (G, 3, F_s), ``self_gradients``
-    (n_env, 3, F), ``strain`` (n_env, 3, 3, F).
+    """Fill ``features`` (n_env, F), the flat gradient rows ``pair_values`` and
+    ``self_values``, ``strain`` (n_env, 3, 3, F).
 
     ``bispectrum``: None for the power spectrum, else a
     :class:`rstref._engine.invariants.BispectrumKernel` over the stacked tensor.
     ``pair_slot`` (P,) int64: the pair row of each neighbour row (-1: an image of the
-    centre itself); ``sparsity``: ``(compact, feature_index)``, the (n_channels, F)
-    position of each feature in a channel's compact row (-1 where the feature does not
-    involve the channel) and its inverse, the (n_channels, F_s) feature-index table.
-    ``features`` must be zero on entry (absent channels are not written), and so must
-    the gradients and ``strain``.  Weights beyond ``2**64`` in magnitude are divided by a
+    centre itself); ``layout``: ``(env_channels, feature_channels, pair_offsets,
+    self_offsets)``, the (n_env, n_channels) bool channels present in each environment
+    (at least those with a non-zero weight), the (F, k) channels of each feature and the
+    rows' offsets (module docstring).  ``features`` must be zero on entry (absent channels
+    are not written), and so must the gradients and ``strain``.  Weights beyond ``2**64`` in magnitude are divided by a
     power of two first and the outputs multiplied back (exact), so finite weights give
     finite features or ``+-inf`` where the true value exceeds float64, never NaN.
     """
@@ -110,19 +146,19 @@ def structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, spa
     scale = power_of_two_scale(WEIGHT_SCALE_ABOVE, batch.weights)
     if scale != 1.0:
         batch = batch._replace(weights=batch.weights / scale)
-    _structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, sparsity,
-                          features, pair_gradients, self_gradients, write_gradients, strain,
+    _structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, layout,
+                          features, pair_values, self_values, write_gradients, strain,
                           write_strain)
     # homogeneous of degree 2 (power spectrum) or 3 (bispectrum) in the weights
-    unscale(scale, 2 if bispectrum is None else 3, features, pair_gradients, self_gradients,
-            strain)
+    unscale(scale, 2 if bispectrum is None else 3, features, pair_values, self_values, strain)
 
 
-def _structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, sparsity,
-                          features, pair_gradients, self_gradients, write_gradients, strain,
+def _structure_invariants(expansion, batch, normalize, bispectrum, pair_slot, layout,
+                          features, pair_values, self_values, write_gradients, strain,
                           write_strain):
-    outputs = (pair_slot, *sparsity, features, pair_gradients, self_gradients,
-               write_gradients, strain, write_strain)
+    env_channels, feature_channels, pair_offsets, self_offsets = layout
+    outputs = (pair_slot, env_channels, feature_channels, features, pair_values, pair_offsets,
+               self_values, self_offsets, write_gradients, strain, write_strain)
     order = 1 if (write_gradients or write_strain) else 0
     if order == 0 and bispectrum is None and power_spectrum_values(expansion, batch, normalize, features):
         return

@@ -23,7 +23,7 @@ Bispectrum: a list of triples ``(j1, j2, j3)`` of flat offsets of the ``(n, l)``
 ``C[l1, l2, l3][m1, m2, m3]`` stored as entries; ``B = sum C a[m1] b[m2] c[m3]``.
 
 Per-neighbour gradients of the invariants of a ragged batch of structures (pair-sparse,
-species-sparse): :mod:`rstref._kernels.neighbour_gradients`.
+channel-sparse): :mod:`rstref._kernels.neighbour_gradients`.
 
 Nothing here allocates, raises or prints: numba-cuda kernels may call these functions.
 """

@@ -1,24 +1,29 @@
-"""Per-neighbour gradients of the invariants of a ragged batch (pair- and species-sparse).
+"""Per-neighbour gradients of the invariants of a ragged batch (pair- and channel-sparse).
 
 A neighbour of channel ``ch`` only moves the rows ``N = ch*n_max + n`` of its
-environment's stacked coefficients (:mod:`rstref._kernels.tensor`), so its gradient only
-touches the features containing them.  :func:`power_spectrum_neighbour_gradient` (factored
-form, for the power spectrum) and :func:`jacobian_neighbour_gradient` (any invariant with a
-Jacobian ``dB/dc``) visit only those; the results go to species-sparse per-(centre,
-neighbour) rows, the centre's own dense row and the strain derivative
-(:func:`scatter_neighbour_gradient`).
+environment's stacked coefficients (:mod:`rstref._kernels.tensor`), and a channel absent
+from the environment has zero coefficients, so a neighbour's gradient only touches the
+features whose channels are all present and include ``ch``.
+:func:`power_spectrum_neighbour_gradient` (factored form, for the power spectrum) and
+:func:`jacobian_neighbour_gradient` (any invariant with a Jacobian ``dB/dc``) visit only
+those; the results go to the sparse per-(centre, neighbour) row, the centre's own row and
+the strain derivative (:func:`scatter_neighbour_gradient`).
 
-Species-sparse rows (docs/gradients.md): the features a neighbour of channel ``ch`` touches
-are ``feature_index[ch]`` (an (n_channels, F_s) table); ``compact[ch, f]`` is the position
-of feature ``f`` in that row (-1 where ``f`` does not involve ``ch``).  A pair's row
-``pair_gradients[pair_slot]`` (3, F_s) holds ``d features / d r_neighbour`` over those
-features; the centre's own row ``self_gradients`` (3, F) is dense and receives ``-g``
-(``r_ij = r_j + S cell - r_i``).  ``pair_slot < 0`` marks a periodic image of the centre
-itself (or the centre with ``include_center``): its ``+g`` goes to the centre's own row.
+Sparse rows (docs/gradients.md): a centre's own row ``self_row`` (3, k_s) holds the
+features whose channels are all present in its environment (``env``), in ascending
+order; the row of a neighbour of channel ``ch``, ``pair_row`` (3, k), those of them that
+involve ``ch``.  ``pair_row`` receives ``+g`` (``d features / d r_neighbour``),
+``self_row`` ``-g`` (``r_ij = r_j + S cell - r_i``); ``own_image`` marks a periodic image of
+the centre itself (or the centre with ``include_center``): its ``+g`` goes to the centre's
+own row.
 
 Feature order of the power spectrum over ``n_eff`` radial rows::
 
     [(l, N, N2) for l in range(l_max + 1) for N in range(n_eff) for N2 in range(N, n_eff)]
+
+The features present in an environment are those of the power spectrum of its present
+channels alone (``rank[ch]``: position of channel ``ch`` among them), in the same order:
+that gives a feature's column in ``self_row`` and ``pair_row`` in closed form.
 
 Nothing here allocates, raises or prints: numba-cuda kernels may call these functions.
 """
@@ -30,10 +35,36 @@ from rstref._kernels.tensor import kernel_norm, normalized_radial
 from rstref._numba import njit
 
 
+@njit(inline="always")
+def present_feature_column(l, lo, hi, n_local):
+    """Column of power-spectrum feature ``(l, lo, hi)`` (``lo <= hi``, radial rows numbered
+    among the present channels' ``n_local`` rows) in a centre's own row."""
+    return l * (n_local * (n_local + 1) // 2) + pair_index(n_local, lo, hi)
+
+
+@njit(inline="always")
+def neighbour_feature_column(l, lo, hi, block, n_max, n_local):
+    """Column of power-spectrum feature ``(l, lo, hi)`` (present rows, ``lo <= hi``, one of
+    them in the neighbour's channel, whose rows start at ``block``) in a pair row.
+
+    Per ``l`` the row holds ``n_max * n_local - n_max (n_max - 1) / 2`` features: for each
+    ``lo`` before the block the ``n_max`` partners ``hi`` in it, then for each ``lo`` in the
+    block every ``hi >= lo``.
+    """
+    per_l = n_max * n_local - n_max * (n_max - 1) // 2
+    if lo < block:
+        column = lo * n_max + (hi - block)
+    else:
+        inside = lo - block
+        column = (block * n_max + inside * n_local - (lo - 1 + block) * inside // 2
+                  + (hi - lo))
+    return l * per_l + column
+
+
 @njit
-def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, present, n_max, n_eff,
-                                      l_max, normalize, norm_floor, A, B, pair_slot, compact,
-                                      pair_gradients, self_gradients, write_gradients, strain,
+def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, present, rank,
+                                      n_present, n_max, n_eff, l_max, normalize, norm_floor, A,
+                                      B, pair_row, own_image, self_row, write_gradients, strain,
                                       write_strain):
     """Add the gradient of the stacked power spectrum with respect to one neighbour's vector.
 
@@ -48,12 +79,15 @@ def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, pres
         G_a(l, n, N') = v (G'_n u_a A[l, N'] + G_n B[a, l, N'])
         A[l, N'] = sum_m Y_lm c[N', l, m],   B[a, l, N'] = sum_m dY_a,lm c[N', l, m]
 
-    and only those entries are visited: ``pair_gradients[pair_slot, a, compact[channel, f]]
-    += g[a, f]`` (``self_gradients[a, f] += g[a, f]`` when ``pair_slot < 0``),
-    ``self_gradients[a, f] -= g[a, f]`` (if ``write_gradients``) and ``strain[a, b] +=
-    g[a] * xyz[b]`` (if ``write_strain``).  Channels with ``present[ch]`` False are skipped (zero
-    coefficients).  ``R, dR`` (n_max,) raw radial values at ``|xyz|``; scratch ``A``
-    (l_max+1, n_eff), ``B`` (3, l_max+1, n_eff).
+    and only those entries are visited: ``pair_row[a, q(f)] += g[a, f]`` (``self_row[a,
+    s(f)] += g[a, f]`` when ``own_image``), ``self_row[a, s(f)] -= g[a, f]`` (if
+    ``write_gradients``) and ``strain[a, b, f] += g[a, f] * xyz[b]`` (if ``write_strain``).
+    Channels with ``present[ch]`` False are skipped (zero coefficients).  ``rank``
+    (n_channels,): position of each channel among the ``n_present`` channels of the rows'
+    layout (those present, -1 for the others; a superset of ``present``); ``s(f)`` and
+    ``q(f)`` are ``f``'s columns in the rows (:func:`present_feature_column`,
+    :func:`neighbour_feature_column`).  ``R, dR`` (n_max,) raw radial values at ``|xyz|``;
+    scratch ``A`` (l_max+1, n_eff), ``B`` (3, l_max+1, n_eff).
     """
     x0 = xyz[0]
     x1 = xyz[1]
@@ -93,6 +127,8 @@ def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, pres
     pairs_per_l = n_eff * (n_eff + 1) // 2
     sqrt2 = math.sqrt(2.0)
     base = channel * n_max
+    n_local = n_present * n_max
+    block = rank[channel] * n_max
     for l in range(l_max + 1):
         scale = 1.0 / math.sqrt(2 * l + 1)
         for n in range(n_max):
@@ -102,11 +138,15 @@ def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, pres
             if r1 == 0.0 and r0 == 0.0:
                 continue
             N = base + n
+            N_local = block + n
             for N2 in range(n_eff):
                 if not present[N2 // n_max]:
                     continue
                 lo = min(N, N2)
                 hi = max(N, N2)
+                N2_local = rank[N2 // n_max] * n_max + N2 % n_max
+                lo_local = min(N_local, N2_local)
+                hi_local = max(N_local, N2_local)
                 coef = 2.0 * scale if N2 == N else sqrt2 * scale
                 f = l * pairs_per_l + pair_index(n_eff, lo, hi)
                 av = r1 * A[l, N2]
@@ -114,18 +154,20 @@ def power_spectrum_neighbour_gradient(xyz, value, channel, R, dR, Y, dY, c, pres
                 g1 = coef * (av * u1 + r0 * B[1, l, N2])
                 g2 = coef * (av * u2 + r0 * B[2, l, N2])
                 if write_gradients:
-                    if pair_slot >= 0:
-                        k = compact[channel, f]
-                        pair_gradients[pair_slot, 0, k] += g0
-                        pair_gradients[pair_slot, 1, k] += g1
-                        pair_gradients[pair_slot, 2, k] += g2
+                    k_s = present_feature_column(l, lo_local, hi_local, n_local)
+                    if own_image:
+                        self_row[0, k_s] += g0
+                        self_row[1, k_s] += g1
+                        self_row[2, k_s] += g2
                     else:
-                        self_gradients[0, f] += g0
-                        self_gradients[1, f] += g1
-                        self_gradients[2, f] += g2
-                    self_gradients[0, f] -= g0
-                    self_gradients[1, f] -= g1
-                    self_gradients[2, f] -= g2
+                        k = neighbour_feature_column(l, lo_local, hi_local, block, n_max,
+                                                     n_local)
+                        pair_row[0, k] += g0
+                        pair_row[1, k] += g1
+                        pair_row[2, k] += g2
+                    self_row[0, k_s] -= g0
+                    self_row[1, k_s] -= g1
+                    self_row[2, k_s] -= g2
                 if write_strain:
                     strain[0, 0, f] += g0 * x0
                     strain[0, 1, f] += g0 * x1
@@ -169,29 +211,42 @@ def jacobian_neighbour_gradient(jac, dc, channel, n_max, n_eff, l_max, g):
 
 
 @njit
-def scatter_neighbour_gradient(g, vector, channel, pair_slot, feature_index, pair_gradients,
-                               self_gradients, write_gradients, strain, write_strain):
-    """Add one neighbour's gradient ``g`` (3, F) to the species-sparse outputs.
+def scatter_neighbour_gradient(g, vector, channel, table, env, pair_row, own_image, self_row,
+                               write_gradients, strain, write_strain):
+    """Add one neighbour's gradient ``g`` (3, F) to the sparse rows and the strain.
 
-    ``pair_gradients[pair_slot, a, k] += g[a, feature_index[channel, k]]`` (derivative
-    w.r.t. the neighbour atom, only the features involving its channel; to
-    ``self_gradients`` instead when ``pair_slot < 0``), ``self_gradients -= g`` (w.r.t.
-    the centre: ``r_ij = r_j + S cell - r_i``), ``strain[a, b] += g[a] * vector[b]``
-    (homogeneous deformation ``r -> (I + eps) r``).
+    ``table`` (F, k): the channels of each feature; ``env`` (n_channels,) bool: the
+    channels present around the centre.  Over the features whose channels are all present
+    (ascending; column ``s`` of ``self_row``, and column ``q`` of ``pair_row`` for those that
+    involve ``channel``): ``pair_row[a, q] += g[a, f]`` (derivative w.r.t. the neighbour
+    atom; to ``self_row`` instead when ``own_image``), ``self_row[a, s] -= g[a, f]``
+    (w.r.t. the centre: ``r_ij = r_j + S cell - r_i``); and ``strain[a, b] += g[a] *
+    vector[b]`` (homogeneous deformation ``r -> (I + eps) r``).
     """
     F = g.shape[1]
     if write_gradients:
-        if pair_slot >= 0:
+        s = 0
+        q = 0
+        for f in range(F):
+            inside = True
+            involves = False
+            for t in range(table.shape[1]):
+                ch = table[f, t]
+                if not env[ch]:
+                    inside = False
+                if ch == channel:
+                    involves = True
+            if not inside:
+                continue
             for a in range(3):
-                for k in range(feature_index.shape[1]):
-                    pair_gradients[pair_slot, a, k] += g[a, feature_index[channel, k]]
-        else:
-            for a in range(3):
-                for f in range(F):
-                    self_gradients[a, f] += g[a, f]
-        for a in range(3):
-            for f in range(F):
-                self_gradients[a, f] -= g[a, f]
+                if own_image:
+                    self_row[a, s] += g[a, f]
+                elif involves:
+                    pair_row[a, q] += g[a, f]
+                self_row[a, s] -= g[a, f]
+            if involves:
+                q += 1
+            s += 1
     if write_strain:
         for a in range(3):
             for b in range(3):

@@ -41,15 +41,17 @@ n_max`` in 'channels' mode and ``n_max`` in 'values' mode):
 
 Derivatives
 -----------
-* Position gradients are species-sparse (docs/gradients.md), never a dense N x N array:
-  ``self_gradients[i]`` (3, F) is ``d features[i] / d positions[i]`` (``-sum`` of the
-  pair terms of its environment, translation invariance; images of ``i`` itself
-  cancel), and each pair row ``(gradient_centers[g], gradient_neighbors[g])``, ``j !=
-  i``, sorted by centre then neighbour, all periodic images of ``j`` summed, keeps only
-  the features involving ``j``'s channel: ``gradient_values[g, a, k] = d features[i, f]
-  / d positions[j, a]``, ``f = gradient_feature_index[gradient_channels[g], k]``.
-  :meth:`Features.dense_gradients` expands them, :meth:`Features.gradient_dot`
-  contracts them with weights.
+* Position gradients are sparse (docs/gradients.md), never a dense N x N array: one
+  row per centre ``i`` (``d features[i] / d positions[i]``, ``-sum`` of the pair terms
+  of its environment, translation invariance; images of ``i`` itself cancel) and one
+  per pair ``(gradient_centers[g], gradient_neighbors[g])``, ``j != i``, sorted by
+  centre then neighbour, all periodic images of ``j`` summed.  A row keeps only the
+  features whose channels (``feature_channels``) are all present around ``i``
+  (``environment_channels[i]``) and, for a pair, include ``j``'s channel; rows are
+  stored flat (``gradient_values`` / ``gradient_offsets``, ``self_gradients`` /
+  ``self_gradient_offsets``), read one with :meth:`Features.pair_gradient` and
+  :meth:`Features.self_gradient`.  :meth:`Features.dense_gradients` expands them,
+  :meth:`Features.gradient_dot` contracts them with weights.
 * Strain derivatives (``stress=True``): ``strain_derivatives[i, a, b, f] = d
   features[i, f] / d eps_ab`` at ``eps = 0`` for the homogeneous deformation
   ``r -> (I + eps) r`` of all positions and cell vectors, i.e.

@@ -24,7 +24,7 @@ def featurize(atoms_or_list, r_cut=None, n_max=None, l_max=DEFAULT_L_MAX, specie
         See :class:`Featurizer`.  In 'channels' mode ``species=None`` means the sorted
         atomic numbers present in the given structures.
     gradients : bool
-        Also compute the species-sparse position gradients (docs/gradients.md).
+        Also compute the sparse position gradients (docs/gradients.md).
     stress : bool
         Also compute the strain derivatives.
     batch_atoms : int
@@ -46,7 +46,7 @@ def featurize(atoms_or_list, r_cut=None, n_max=None, l_max=DEFAULT_L_MAX, specie
     --------
     >>> from ase.build import bulk
     >>> out = featurize(bulk("Cu", cubic=True), r_cut=4.0, n_max=4, l_max=3, gradients=True)
-    >>> out.features.shape, out.gradient_values.shape[1:]
+    >>> out.features.shape, out.self_gradient(0)[1].shape
     ((4, 40), (3, 40))
     """
     single = _is_atoms(atoms_or_list)

@@ -107,7 +107,9 @@ def compute_batch(featurizer, structures, gradients, stress, max_memory, first=0
         if renumbered == str(exc):
             raise
         raise type(exc)(renumbered) from None
-    return Features.concatenate(parts, featurizer.n_features, gradients, stress)
+    return Features.concatenate(parts, featurizer.n_features, gradients, stress,
+                                featurizer._feature_channels() if gradients else None,
+                                featurizer.n_channels)
 
 
 def _renumbered(message, first):

@@ -28,7 +28,14 @@ from rstref.features.memory import (
 from rstref.features.pairs import StructurePairs, structure_pairs
 from rstref.features.progress import Progress, progress_enabled
 from rstref.features.results import Features, output_dtype
-from rstref.features.sparsity import channel_feature_table, pair_rows
+from rstref.features.sparsity import (
+    environment_channels,
+    feature_channels,
+    max_row_features,
+    pair_rows,
+    row_lengths,
+    row_offsets,
+)
 from rstref.features.species import SpeciesAssignment, species_list, symbol, values_table
 from rstref.harmonics import SphericalHarmonics
 from rstref.invariants import bispectrum_kernel
@@ -168,16 +175,22 @@ class Featurizer:
         names = ("species_1", "n1", "l1", "species_2", "n2", "l2", "species_3", "n3", "l3")
         return names, np.array(rows, dtype=np.int64).reshape(-1, 9)
 
-    def gradient_feature_index(self):
-        """(n_channels, F_s) int64: the features a neighbour of each channel touches, the
-        columns of the species-sparse gradient rows (docs/gradients.md)."""
-        return self._gradient_sparsity()[0].copy()
+    def feature_channels(self):
+        """(F, k) int64: the density channels of each feature (power spectrum: the pair,
+        bispectrum: the triple; all 0 in 'values' mode), which decide the features each
+        sparse gradient row holds (docs/gradients.md)."""
+        return self._feature_channels().copy()
 
-    def _gradient_sparsity(self):
-        """``(feature_index, compact)`` (:func:`rstref.features.sparsity.channel_feature_table`)."""
+    def _feature_channels(self):
         if self._sparsity is None:
-            self._sparsity = channel_feature_table(self)
-        return self._sparsity
+            table = feature_channels(self)
+            self._sparsity = (table, max_row_features(table))
+        return self._sparsity[0]
+
+    def _max_row_features(self):
+        """Most features one neighbour's gradient row can hold (for memory bounds)."""
+        self._feature_channels()
+        return self._sparsity[1]
 
     def __repr__(self):
         return (f"Featurizer(r_cut={self.r_cut}, n_max={self.n_max}, l_max={self.l_max}, "
@@ -216,7 +229,8 @@ class Featurizer:
         parts = list(self.iter_batches(structures, gradients, stress, batch_atoms, progress,
                                        max_memory, dtype))
         return Features.concatenate(parts, self.n_features, gradients, stress,
-                                    self._gradient_sparsity()[0] if gradients else None)
+                                    self._feature_channels() if gradients else None,
+                                    self.n_channels)
 
     def iter_batches(self, structures, gradients=False, stress=False, batch_atoms=DEFAULT_BATCH_ATOMS,
                      progress=None, max_memory=None, dtype=None):
@@ -320,7 +334,7 @@ class Featurizer:
         """Estimated peak bytes of a batch of ``n_atoms`` centres and ``n_pairs`` pairs
         (:func:`rstref.features.memory.batch_bytes` with this featurizer's sizes)."""
         width = self.n_eff * (self.l_max + 1) ** 2 if self._bispectrum is not None else 0
-        n_sparse = self._gradient_sparsity()[0].shape[1] if gradients else None
+        n_sparse = self._max_row_features() if gradients else None
         return batch_bytes(int(n_atoms), int(n_pairs), self.n_features, self.n_max, self.l_max,
                            gradients, stress, n_gradient_rows, width, numba.get_num_threads(),
                            n_sparse)
@@ -357,23 +371,29 @@ class Featurizer:
         features = np.zeros((n, F))
         result = Features(features=features, atom_offsets=np.array([0, n], dtype=np.int64),
                           atomic_numbers=pairs.atomic_numbers[start:stop])
-        feature_index, compact = self._gradient_sparsity()
+        table = self._feature_channels()
+        env = environment_channels(pairs.centers[lo:hi] - start, pairs.channels[lo:hi],
+                                   pairs.weights[lo:hi], n, self.n_channels)
         if gradients:
             centers, neighbors, channels, pair_slot = centre_slots(pairs, start, stop)
-            pair_grad = np.zeros((centers.shape[0], 3, feature_index.shape[1]))
-            self_grad = np.zeros((n, 3, F))
+            pair_offsets = row_offsets(row_lengths(table, env, centers - start, channels))
+            self_offsets = row_offsets(row_lengths(table, env, np.arange(n), np.full(n, -1)))
+            pair_values, self_values = np.zeros(pair_offsets[-1]), np.zeros(self_offsets[-1])
             result.gradient_centers, result.gradient_neighbors = centers, neighbors
-            result.gradient_channels, result.gradient_feature_index = channels, feature_index
-            result.gradient_values, result.self_gradients = pair_grad, self_grad
+            result.gradient_channels, result.environment_channels = channels, env
+            result.gradient_values, result.gradient_offsets = pair_values, pair_offsets
+            result.self_gradients, result.self_gradient_offsets = self_values, self_offsets
+            result.feature_channels = table
         else:
             pair_slot = np.zeros(hi - lo, dtype=np.int64)
-            pair_grad, self_grad = np.zeros((1, 3, 0)), np.zeros((n, 3, 0))
+            pair_offsets, self_offsets = np.zeros(2, np.int64), np.zeros(n + 1, np.int64)
+            pair_values, self_values = np.zeros(0), np.zeros(0)
         strain = np.zeros((n, 3, 3, F if stress else 0))
         if stress:
             result.strain_derivatives = strain
         structure_invariants(self._expansion, batch, self.normalize, self._bispectrum, pair_slot,
-                             (compact, feature_index), features, pair_grad, self_grad, gradients,
-                             strain, stress)
+                             (env, table, pair_offsets, self_offsets), features, pair_values,
+                             self_values, gradients, strain, stress)
         return result
 
     def _compute_pairs(self, pairs, gradients, stress):
@@ -421,7 +441,7 @@ def _sizes(pairs):
 
 
 def centre_slots(pairs, start, stop):
-    """Species-sparse gradient rows of centres ``start..stop`` of one structure's pairs:
+    """Sparse gradient rows of centres ``start..stop`` of one structure's pairs:
     ``(centers, neighbors, channels, pair_slot)``
     (:func:`rstref.features.sparsity.pair_rows`), the rows of
     :meth:`~rstref.features.pairs.StructurePairs.gradient_slots` that belong to them; the

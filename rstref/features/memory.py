@@ -5,8 +5,9 @@ its batches with); :func:`memory_budget` turns a ``max_memory`` argument (bytes,
 such as ``'2GB'`` or None) into bytes.  The estimate counts, in float64/int64:
 
 * features ``n_atoms x F``;
-* species-sparse gradients (docs/gradients.md): ``G x 3 x F_s`` (``G`` = one row per
-  (centre, neighbour atom != centre), ``F_s`` the features a channel touches) with their
+* sparse gradients (docs/gradients.md), bounded by ``G x 3 x F_s`` (``G`` = one row per
+  (centre, neighbour atom != centre), ``F_s`` the most features a neighbour's row can
+  hold, every channel present) with their
   row indices and channels, and the centres' own rows ``n_atoms x 3 x F``;
 * strain derivatives ``n_atoms x 9 x F``;
 * the neighbour pairs (list, vectors, channels, peak heights, gradient slots);
@@ -103,13 +104,13 @@ def batch_bytes(n_atoms, n_pairs, n_features, n_max, l_max, gradients=False, str
         Radial functions per channel and largest degree.
     gradients, stress : bool
     n_gradient_rows : int, optional
-        Pair rows of the species-sparse gradients (default: ``n_pairs``).
+        Pair rows of the sparse gradients (default: ``n_pairs``).
     bispectrum_width : int
         ``n_eff * (l_max + 1)^2`` for the bispectrum (its per-thread Jacobian), else 0.
     n_threads : int
         Numba threads (one Jacobian each).
     n_sparse_features : int, optional
-        Features per pair row ``F_s`` (default ``F``: dense rows).
+        Most features per pair row ``F_s`` (default ``F``: dense rows).
     """
     F = int(n_features)
     L = (int(l_max) + 1) ** 2

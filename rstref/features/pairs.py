@@ -41,7 +41,7 @@ class StructurePairs(NamedTuple):
         return RaggedBatch(offsets, self.vectors, self.channels, self.weights, int(n_channels))
 
     def gradient_slots(self):
-        """``(centers, neighbors, channels, pair_slot)`` of the species-sparse gradient rows.
+        """``(centers, neighbors, channels, pair_slot)`` of the sparse gradient rows.
 
         One row per (centre, neighbour atom != centre), all periodic images of a neighbour
         summed, sorted by centre, then neighbour; ``pair_slot`` -1 for the centre's own

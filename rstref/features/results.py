@@ -1,8 +1,8 @@
 """Features of one or several structures: the result of :class:`rstref.Featurizer`.
 
-Position gradients are species-sparse (docs/gradients.md): the centre's own term is kept
-whole, one dense row per atom, and each (centre, neighbour atom) pair keeps only the
-features that involve the neighbour's density channel.
+Position gradients are sparse (docs/gradients.md): each row, the centre's own and each
+(centre, neighbour atom) pair's, keeps only the features whose density channels are present
+in the centre's environment (and, for a pair, involve the neighbour's channel).
 """
 
 from dataclasses import dataclass, fields, replace
@@ -43,18 +43,25 @@ class Features:
     gradient_centers, gradient_neighbors : (G,) int64 or None
         Atom indices (in this object's atom numbering) of each pair row ``(i, j)``,
         ``j != i``, all periodic images of ``j`` summed; sorted by centre, then neighbour.
-    gradient_values : (G, 3, F_s) float64 or None
-        ``gradient_values[g, a, k] = d features[i, f] / d positions[j, a]`` with ``(i, j) =
-        (gradient_centers[g], gradient_neighbors[g])`` and ``f =
-        gradient_feature_index[gradient_channels[g], k]``; the other features of row ``g``
-        are zero (they do not involve ``j``'s channel).
     gradient_channels : (G,) int64 or None
         Density channel of each row's neighbour (0 in 'values' mode).
-    gradient_feature_index : (n_channels, F_s) int64 or None
-        The features each channel touches (ascending); ``arange(F)`` in 'values' mode.
-    self_gradients : (n_atoms, 3, F) float64 or None
-        ``d features[i] / d positions[i]``: the whole term of each centre, periodic images
-        of ``i`` itself included (``-sum`` of its pair terms).
+    gradient_values : (E,) float64 or None
+        The pair rows one after the other: row ``g`` is
+        ``gradient_values[gradient_offsets[g]:gradient_offsets[g + 1]].reshape(3, k)``,
+        ``[a, q] = d features[i, f_q] / d positions[j, a]`` over its ``k`` features ``f_q``
+        (:meth:`pair_gradient`); every other feature of the row is exactly zero.
+    gradient_offsets : (G + 1,) int64 or None
+    self_gradients : (E_s,) float64 or None
+        The centres' own rows ``d features[i] / d positions[i]`` (periodic images of ``i``
+        itself included, ``-sum`` of its pair terms), stored like the pair rows
+        (:meth:`self_gradient`).
+    self_gradient_offsets : (n_atoms + 1,) int64 or None
+    environment_channels : (n_atoms, n_channels) bool or None
+        The density channels present in each centre's environment.
+    feature_channels : (F, k) int64 or None
+        The density channels of each feature.  Row ``(i, j)`` holds the features (ascending)
+        whose channels are all present around ``i`` and include ``j``'s channel; ``i``'s
+        own row those whose channels are all present (docs/gradients.md).
     strain_derivatives : (n_atoms, 3, 3, F) float64 or None
         ``d features[i] / d eps_ab`` (see :mod:`rstref.features` for the convention).
 
@@ -71,7 +78,10 @@ class Features:
     strain_derivatives: Optional[np.ndarray] = None
     self_gradients: Optional[np.ndarray] = None
     gradient_channels: Optional[np.ndarray] = None
-    gradient_feature_index: Optional[np.ndarray] = None
+    gradient_offsets: Optional[np.ndarray] = None
+    self_gradient_offsets: Optional[np.ndarray] = None
+    environment_channels: Optional[np.ndarray] = None
+    feature_channels: Optional[np.ndarray] = None
 
     @property
     def n_structures(self):
@@ -111,6 +121,45 @@ class Features:
             raise ValueError(f"{caller}: these features have no gradients; compute them with "
                              "gradients=True")
 
+    def pair_gradient(self, g):
+        """Row ``g`` of the pair gradients: ``(features, values)``, the (k,) feature
+        indices (ascending) and ``values`` (3, k), ``[a, q] = d features[i, features[q]] /
+        d positions[j, a]`` with ``(i, j) = (gradient_centers[g], gradient_neighbors[g])``."""
+        from rstref.features.sparsity import row_features
+
+        self._require_gradients("pair_gradient")
+        g = int(g)
+        i, ch = int(self.gradient_centers[g]), int(self.gradient_channels[g])
+        idx = row_features(self.feature_channels, self.environment_channels[i], ch)
+        start, stop = int(self.gradient_offsets[g]), int(self.gradient_offsets[g + 1])
+        return idx, np.asarray(self.gradient_values[start:stop]).reshape(3, idx.size)
+
+    def self_gradient(self, i):
+        """The centre's own row of atom ``i``: ``(features, values)``, the (k,) feature
+        indices (ascending) and ``values`` (3, k), ``d features[i, features[q]] / d
+        positions[i, a]``."""
+        from rstref.features.sparsity import row_features
+
+        self._require_gradients("self_gradient")
+        i = int(i)
+        idx = row_features(self.feature_channels, self.environment_channels[i])
+        start, stop = int(self.self_gradient_offsets[i]), int(self.self_gradient_offsets[i + 1])
+        return idx, np.asarray(self.self_gradients[start:stop]).reshape(3, idx.size)
+
+    def _row_groups(self):
+        """``(own, rows, features, values, offsets, centers, neighbors)`` per group of rows
+        that hold the same features: the pair rows, then the centres' own rows (``own``)."""
+        from rstref.features.sparsity import SELF, row_patterns
+
+        table, env = np.asarray(self.feature_channels), np.asarray(self.environment_channels)
+        centers = np.asarray(self.gradient_centers, dtype=np.int64)
+        neighbors = np.asarray(self.gradient_neighbors, dtype=np.int64)
+        own = np.arange(self.n_atoms, dtype=np.int64)
+        for rows, idx in row_patterns(table, env, centers, self.gradient_channels):
+            yield False, rows, idx, self.gradient_values, self.gradient_offsets, centers, neighbors
+        for rows, idx in row_patterns(table, env, own, np.full(own.size, SELF)):
+            yield True, rows, idx, self.self_gradients, self.self_gradient_offsets, own, own
+
     def dense_gradients(self):
         """The gradients with one dense row per (centre, neighbour) entry.
 
@@ -119,8 +168,8 @@ class Features:
         centers, neighbors : (G + n_atoms,) int64
             Sorted by centre, then neighbour; ``(i, i)`` present for every atom ``i``.
         values : (G + n_atoms, 3, F) float64
-            ``d features[centers[r]] / d positions[neighbors[r], a]`` (``self_gradients``
-            in the ``(i, i)`` rows, zeros outside each pair row's features).
+            ``d features[centers[r]] / d positions[neighbors[r], a]`` (the centres' own
+            rows in the ``(i, i)`` rows, zeros outside each row's features).
 
         Raises
         ------
@@ -129,30 +178,26 @@ class Features:
             ``rstref.limits.MAX_ALLOCATION_BYTES`` (checked before allocating).
         """
         from rstref._checks import check_allocation
+        from rstref.features.sparsity import gather_rows
 
         self._require_gradients("dense_gradients")
         n, F = self.n_atoms, self.features.shape[1]
-        G = int(self.gradient_values.shape[0])
+        G = int(np.asarray(self.gradient_centers).shape[0])
         check_allocation(8 * (G + n) * (3 * F + 2), f"dense_gradients() of {G} pair rows and {n} "
                          f"atoms with {F} features",
-                         "use gradient_dot(), or the species-sparse rows (gradient_values, "
-                         "gradient_feature_index), or fewer structures at a time")
+                         "use gradient_dot(), or the sparse rows (pair_gradient, "
+                         "self_gradient), or fewer structures at a time")
         own = np.arange(n, dtype=np.int64)
         centers = np.concatenate([np.asarray(self.gradient_centers, dtype=np.int64), own])
         neighbors = np.concatenate([np.asarray(self.gradient_neighbors, dtype=np.int64), own])
         order = np.lexsort((neighbors, centers))
-        row = np.empty(G + n, dtype=np.int64)
-        row[order] = np.arange(G + n)
+        position = np.empty(G + n, dtype=np.int64)
+        position[order] = np.arange(G + n)
         values = np.zeros((G + n, 3, F), dtype=np.result_type(self.self_gradients.dtype,
                                                                self.gradient_values.dtype))
-        values[row[G:]] = np.asarray(self.self_gradients)
-        table = np.asarray(self.gradient_feature_index)
-        channels = np.asarray(self.gradient_channels)
-        pair_values = np.asarray(self.gradient_values)
-        for ch in range(table.shape[0]):
-            sel = np.flatnonzero(channels == ch)
-            if sel.size:
-                values[np.ix_(row[sel], np.arange(3), table[ch])] = pair_values[sel]
+        for own_rows, rows, idx, flat, offsets, _, _ in self._row_groups():
+            target = position[G + rows] if own_rows else position[rows]
+            values[np.ix_(target, np.arange(3), idx)] = gather_rows(flat, offsets, rows, idx.size)
         return centers[order], neighbors[order], values
 
     def gradient_dot(self, weights):
@@ -172,6 +217,7 @@ class Features:
             ``-gradient_dot(w)``.
         """
         from rstref._checks import as_float_array
+        from rstref.features.sparsity import gather_rows
 
         self._require_gradients("gradient_dot")
         n, F = self.n_atoms, self.features.shape[1]
@@ -180,30 +226,26 @@ class Features:
         if w.shape not in ((F,), (n, F)):
             raise ValueError(f"weights: expected shape ({F},) or ({n}, {F}), got {w.shape}")
         per_atom = w.ndim == 2
-        sg = np.asarray(self.self_gradients)
-        out = np.einsum("iaf,if->ia", sg, w) if per_atom else sg @ w
-        table = np.asarray(self.gradient_feature_index)
-        channels = np.asarray(self.gradient_channels)
-        centers, neighbors = np.asarray(self.gradient_centers), np.asarray(self.gradient_neighbors)
-        for ch in range(table.shape[0]):
-            rows = np.flatnonzero(channels == ch)
-            w_ch = w[:, table[ch]] if per_atom else w[table[ch]]
+        out = np.zeros((n, 3))
+        for _, rows, idx, flat, offsets, centers, neighbors in self._row_groups():
+            w_k = w[:, idx] if per_atom else w[idx]
             for start in range(0, rows.size, _DOT_BLOCK_ROWS):
                 block = rows[start:start + _DOT_BLOCK_ROWS]
-                values = np.asarray(self.gradient_values[block])
+                values = gather_rows(flat, offsets, block, idx.size)
                 if per_atom:
-                    part = np.einsum("gak,gk->ga", values, w_ch[centers[block]])
+                    part = np.einsum("gak,gk->ga", values, w_k[centers[block]])
                 else:
-                    part = values @ w_ch
+                    part = values @ w_k
                 np.add.at(out, neighbors[block], part)
         return out
 
     @classmethod
-    def concatenate(cls, parts, n_features, gradients=False, stress=False, feature_index=None):
-        """Concatenate ``parts`` (in order), renumbering atoms.
+    def concatenate(cls, parts, n_features, gradients=False, stress=False, feature_channels=None,
+                    n_channels=1):
+        """Concatenate ``parts`` (in order), renumbering atoms and gradient rows.
 
-        ``feature_index``: the (n_channels, F_s) table of the gradient rows when there may
-        be no parts (default: that of the first part, else ``arange(n_features)``).
+        ``feature_channels`` (F, k) and ``n_channels``: the gradient tables when there may
+        be no parts (default: those of the first part, else one channel).
         """
         parts = list(parts)
         if len(parts) == 1:
@@ -216,21 +258,35 @@ class Features:
             atomic_numbers=np.concatenate([p.atomic_numbers for p in parts] or [np.zeros(0, np.int64)]),
         )
         if gradients:
-            if feature_index is None:
-                feature_index = (parts[0].gradient_feature_index if parts else
-                                 np.arange(n_features, dtype=np.int64)[None])
-            out.gradient_feature_index = feature_index
+            if parts:
+                feature_channels = parts[0].feature_channels
+                n_channels = parts[0].environment_channels.shape[1]
+            elif feature_channels is None:
+                feature_channels = np.zeros((n_features, 1), dtype=np.int64)
+            out.feature_channels = feature_channels
             none = np.zeros(0, np.int64)
             out.gradient_centers = np.concatenate(
                 [p.gradient_centers + atom_shift[k] for k, p in enumerate(parts)] or [none])
             out.gradient_neighbors = np.concatenate(
                 [p.gradient_neighbors + atom_shift[k] for k, p in enumerate(parts)] or [none])
             out.gradient_channels = np.concatenate([p.gradient_channels for p in parts] or [none])
-            out.gradient_values = np.concatenate(
-                [p.gradient_values for p in parts] or [np.zeros((0, 3, feature_index.shape[1]))])
-            out.self_gradients = np.concatenate(
-                [p.self_gradients for p in parts] or [np.zeros((0, 3, n_features))])
+            out.environment_channels = np.concatenate(
+                [p.environment_channels for p in parts] or [np.zeros((0, n_channels), bool)])
+            for values, offsets in (("gradient_values", "gradient_offsets"),
+                                    ("self_gradients", "self_gradient_offsets")):
+                setattr(out, values, np.concatenate([getattr(p, values) for p in parts]
+                                                    or [np.zeros(0)]))
+                setattr(out, offsets, _joined_offsets([getattr(p, offsets) for p in parts]))
         if stress:
             out.strain_derivatives = np.concatenate(
                 [p.strain_derivatives for p in parts] or [np.zeros((0, 3, 3, n_features))])
         return out
+
+
+def _joined_offsets(parts):
+    """Row offsets of flat arrays concatenated in order."""
+    if not parts:
+        return np.zeros(1, dtype=np.int64)
+    shifts = np.cumsum([0] + [int(p[-1]) for p in parts])
+    return np.concatenate([parts[0][:1]] + [p[1:] + shifts[k] for k, p in enumerate(parts)]
+                          ).astype(np.int64)

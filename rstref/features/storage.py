@@ -5,12 +5,15 @@ Layout of a store (a Zarr v3 group; every array chunked along its first axis)::
     features            (n_atoms, F) float64
     atomic_numbers      (n_atoms,) int64
     atom_offsets        (n_structures + 1,) int64
-    gradient_centers,   (G,) int64, global atom indices   (gradients only: the species-
-    gradient_neighbors                                     sparse pair rows, centre !=
-    gradient_channels   (G,) int64                         neighbour, docs/gradients.md)
-    gradient_values     (G, 3, F_s) float64
-    self_gradients      (n_atoms, 3, F) float64            (the centres' own rows)
-    gradient_feature_index (n_channels, F_s) int64
+    gradient_centers,   (G,) int64, global atom indices   (gradients only: the sparse
+    gradient_neighbors                                     pair rows, centre != neighbour,
+    gradient_channels   (G,) int64                         docs/gradients.md)
+    gradient_starts     (G,) int64                         start of each row in
+    gradient_values     (E,) float64                       gradient_values (a (3, k) block)
+    self_gradient_starts (n_atoms,) int64                  the centres' own rows, the same
+    self_gradients      (E_s,) float64                     way
+    environment_channels (n_atoms, n_channels) bool        channels present around each centre
+    feature_channels    (F, k) int64                       channels of each feature
     strain_derivatives  (n_atoms, 3, 3, F) float64         (stress only)
     feature_labels      (F, k) int64
     ... and any per-atom / per-structure arrays the writer declares (the command line adds
@@ -29,9 +32,11 @@ leaves a valid store of the batches it completed; rows past the counts are ignor
 writer that reopens the store cuts them off and appends after the last committed
 structure.  Reopening with other hyperparameters, derivatives or provenance is refused.
 
-Format ``rstref-features/2`` (this layout); :func:`open_features` also reads stores and
-``.npz`` files of format 1, whose ``gradient_values`` are dense (G, 3, F) rows with the
-``(i, i)`` row of every centre: they are split into the layout above (an identity table).
+Format ``rstref-features/3`` (this layout); :func:`open_features` also reads stores and
+``.npz`` files of format 2 (rows over every feature of the neighbour's channel:
+``gradient_values`` (G, 3, F_s) with a ``gradient_feature_index`` table, ``self_gradients``
+(n_atoms, 3, F)) and of format 1 (dense (G, 3, F) rows with the ``(i, i)`` row of every
+centre), returned in the flat layout with every channel marked present.
 """
 
 import os
@@ -42,11 +47,12 @@ from typing import Optional
 import numpy as np
 
 from rstref.features.results import Features
-from rstref.features.store_rows import WRITE_BYTES, _require_zarr, atom_rows  # noqa: F401
+from rstref.features.store_rows import WRITE_BYTES, _require_zarr, atom_rows, gradient_declarations, stored_offsets  # noqa: F401
 
-FORMAT = "rstref-features/2"
-#: formats :func:`open_features` reads (1: dense gradient rows)
-READABLE_FORMATS = ("rstref-features/1", FORMAT)
+FORMAT = "rstref-features/3"
+#: formats :func:`open_features` reads (1: dense gradient rows, 2: rows over every feature
+#: of the neighbour's channel)
+READABLE_FORMATS = ("rstref-features/1", "rstref-features/2", FORMAT)
 #: target bytes of one chunk
 CHUNK_BYTES = 8 * 2**20
 #: buffered batches are committed when they hold this many bytes ...
@@ -54,13 +60,13 @@ FLUSH_BYTES = 64 * 2**20
 #: ... or when this many seconds have passed since the last commit
 COMMIT_SECONDS = 1.0
 #: row kinds and the count that sets an array's length
-KINDS = ("atoms", "structures", "gradients", "offsets")
+KINDS = ("atoms", "structures", "gradients", "gradient_entries", "self_entries", "offsets")
 
 
 def _length(kind, committed):
     if kind == "offsets":
         return committed["structures"] + 1
-    return committed[kind]
+    return committed.get(kind, 0)
 
 
 def _chunk_rows(trailing, itemsize):
@@ -87,8 +93,9 @@ class FeatureStore:
     Attributes
     ----------
     committed : dict
-        ``atoms``, ``structures``, ``gradients``, ``inputs`` (input structures consumed,
-        skipped ones included), ``batches``.
+        ``atoms``, ``structures``, ``gradients`` (pair rows), ``gradient_entries`` and
+        ``self_entries`` (lengths of the flat gradient arrays), ``inputs`` (input structures
+        consumed, skipped ones included), ``batches``.
     complete : bool
         The run that wrote it reached the end of its inputs (:meth:`finish`).
     """
@@ -108,12 +115,8 @@ class FeatureStore:
                     "atomic_numbers": ("int64", (), "atoms"),
                     "atom_offsets": ("int64", (), "offsets")}
         if self.gradients:
-            table = featurizer.gradient_feature_index()
-            declared.update(gradient_centers=("int64", (), "gradients"),
-                            gradient_neighbors=("int64", (), "gradients"),
-                            gradient_channels=("int64", (), "gradients"),
-                            gradient_values=(real, (3, table.shape[1]), "gradients"),
-                            self_gradients=(real, (3, F), "atoms"))
+            table = featurizer.feature_channels()
+            declared.update(gradient_declarations(featurizer, real))
         if self.stress:
             declared["strain_derivatives"] = (real, (3, 3, F), "atoms")
         for name, (dtype, trailing, kind) in (extra or {}).items():
@@ -147,8 +150,9 @@ class FeatureStore:
             self.group["atom_offsets"][0] = 0
             self.group.create_array("feature_labels", data=np.ascontiguousarray(labels))
             if self.gradients:
-                self.group.create_array("gradient_feature_index", data=table)
-            self.committed = {"atoms": 0, "structures": 0, "gradients": 0, "inputs": 0,
+                self.group.create_array("feature_channels", data=table)
+            self.committed = {"atoms": 0, "structures": 0, "gradients": 0,
+                              "gradient_entries": 0, "self_entries": 0, "inputs": 0,
                               "batches": 0}
             self.complete = False
             self._trim()
@@ -235,17 +239,22 @@ class FeatureStore:
         self._written[name] = end
 
     def _write_atoms(self, result, base, direct=False):
-        """Rows per atom and per gradient entry; gradient atom indices shifted by ``base``."""
-        for name, data in atom_rows(result, base, self.gradients, self.stress).items():
+        """Rows per atom, per gradient row and per gradient entry after the staged ones;
+        gradient atom indices shifted by ``base``."""
+        from rstref.features.worker_writes import kind_counts
+
+        rows = atom_rows(result, {**self._staged, "atoms": base}, self.gradients, self.stress)
+        for name, data in rows.items():
             self._write(name, data, direct)
+        counts = kind_counts(self.declared, {k: np.asarray(v).shape[0] for k, v in rows.items()})
+        for kind in counts.keys() - {"atoms"}:
+            self._staged[kind] = self._staged.get(kind, 0) + counts[kind]
         self._staged["atoms"] += result.n_atoms
-        if result.gradient_values is not None and self.gradients:
-            self._staged["gradients"] += result.gradient_values.shape[0]
 
     def _write_structures(self, offsets, extra):
         self._write("atom_offsets", offsets)
         extra = extra or {}
-        missing = {k for k in self.declared if k not in _FEATURE_FIELDS} - set(extra)
+        missing = {k for k in self.declared if k not in _STORED_FIELDS} - set(extra)
         if missing:
             raise ValueError(f"append: rows missing for {sorted(missing)}")
         for name, value in extra.items():
@@ -347,7 +356,15 @@ class StoredFeatures(Features):
 
 _FEATURE_FIELDS = ("features", "atom_offsets", "atomic_numbers", "gradient_centers",
                    "gradient_neighbors", "gradient_values", "strain_derivatives",
-                   "self_gradients", "gradient_channels", "gradient_feature_index")
+                   "self_gradients", "gradient_channels", "gradient_offsets",
+                   "self_gradient_offsets", "environment_channels", "feature_channels")
+#: what files hold besides the Features fields: row starts, and the table of format 2
+_STORED_FIELDS = _FEATURE_FIELDS + ("gradient_starts", "self_gradient_starts",
+                                    "gradient_feature_index")
+#: small arrays read at once from a lazily opened store
+_INDEX_FIELDS = ("atom_offsets", "atomic_numbers", "gradient_feature_index", "feature_channels",
+                 "gradient_starts", "self_gradient_starts", "environment_channels",
+                 "gradient_centers", "gradient_neighbors", "gradient_channels")
 _JSON_KEYS = ("hyperparameters", "feature_label_names", "input_files", "failures")
 
 
@@ -382,7 +399,7 @@ def _open_npz(path):
 
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
-    fields = _current_layout({k: arrays.pop(k) for k in _FEATURE_FIELDS if k in arrays})
+    fields = _current_layout({k: arrays.pop(k) for k in _STORED_FIELDS if k in arrays})
     attrs = {}
     for key in list(arrays):
         if arrays[key].dtype.kind == "U" and arrays[key].ndim == 0:
@@ -408,14 +425,14 @@ def _open_zarr(path, lazy):
     committed = attrs["committed"]
     kinds = {name: spec[2] for name, spec in attrs["arrays"].items()}
     arrays = {}
-    for name in list(kinds) + [k for k in ("feature_labels", "gradient_feature_index")
-                               if k in group]:
+    for name in list(kinds) + [k for k in ("feature_labels", "gradient_feature_index",
+                                           "feature_channels") if k in group]:
         array = group[name]
         n = _length(kinds[name], committed) if name in kinds else array.shape[0]
         arrays[name] = da.from_zarr(array)[:n] if lazy else array[:n]
-    fields = {k: arrays.pop(k) for k in _FEATURE_FIELDS if k in arrays}
+    fields = {k: arrays.pop(k) for k in _STORED_FIELDS if k in arrays}
     if lazy:  # small index arrays are read now
-        for key in ("atom_offsets", "atomic_numbers", "gradient_feature_index"):
+        for key in _INDEX_FIELDS:
             if key in fields:
                 fields[key] = fields[key].compute()
     fields = _current_layout(fields)
@@ -423,12 +440,22 @@ def _open_zarr(path, lazy):
 
 
 def _current_layout(fields):
-    """Fields of format 1 (dense gradient rows, ``(i, i)`` included) in the species-sparse
-    layout (an identity feature table); fields of format 2 unchanged."""
-    if "gradient_values" not in fields or "self_gradients" in fields:
-        return fields
-    from rstref.features.sparsity import split_dense_rows
+    """Stored fields as :class:`Features` fields: the row starts of format 3 as offsets;
+    format 2 (rows over every feature of a channel) and format 1 (dense rows, ``(i, i)``
+    included) in the flat layout (:mod:`rstref.features.sparsity`)."""
+    from rstref.features.sparsity import rectangular_rows, split_dense_rows
 
+    if "gradient_values" not in fields:
+        return fields
+    if "gradient_starts" in fields:
+        fields = dict(fields)
+        fields["gradient_offsets"] = stored_offsets(fields.pop("gradient_starts"),
+                                                    fields["gradient_values"].shape[0])
+        fields["self_gradient_offsets"] = stored_offsets(fields.pop("self_gradient_starts"),
+                                                         fields["self_gradients"].shape[0])
+        return fields
+    if "self_gradients" in fields:
+        return rectangular_rows(fields)
     return {**fields, **split_dense_rows(fields["gradient_centers"], fields["gradient_neighbors"],
                                          fields["gradient_values"])}
 

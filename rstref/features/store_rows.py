@@ -2,6 +2,8 @@
 (:mod:`rstref.features.storage`) and the Dask workers that write their own batches
 (:mod:`rstref.features.worker_writes`)."""
 
+import numpy as np
+
 #: largest block of rows handed to Zarr in one write
 WRITE_BYTES = 64 * 2**20
 
@@ -17,16 +19,46 @@ def _require_zarr():
     return zarr
 
 
-def atom_rows(result, base, gradients, stress):
-    """``name -> rows`` of a :class:`~rstref.features.Features` per atom and per gradient
-    row, in the order they are written; gradient atom indices shifted by ``base``."""
+def gradient_declarations(featurizer, real):
+    """``name -> (dtype, trailing shape, row kind)`` of the gradient arrays of a store or a
+    command-line ``.npz`` (docs/gradients.md): the flat rows are their own row kinds,
+    ``gradient_entries`` and ``self_entries``, and each row's start is stored as a global
+    position in its flat array."""
+    return {"gradient_centers": ("int64", (), "gradients"),
+            "gradient_neighbors": ("int64", (), "gradients"),
+            "gradient_channels": ("int64", (), "gradients"),
+            "gradient_starts": ("int64", (), "gradients"),
+            "gradient_values": (real, (), "gradient_entries"),
+            "self_gradient_starts": ("int64", (), "atoms"),
+            "self_gradients": (real, (), "self_entries"),
+            "environment_channels": ("bool", (featurizer.n_channels,), "atoms")}
+
+
+def atom_rows(result, bases, gradients, stress):
+    """``name -> rows`` of a :class:`~rstref.features.Features` per atom, per gradient row
+    and per gradient entry, in the order they are written.
+
+    ``bases``: ``kind -> first row`` of the batch in the file: gradient atom indices are
+    shifted by ``bases['atoms']``, row starts by ``bases['gradient_entries']`` and
+    ``bases['self_entries']``.
+    """
+    base = int(bases.get("atoms", 0))
     rows = {"features": result.features, "atomic_numbers": result.atomic_numbers}
     if gradients:
         rows["gradient_centers"] = result.gradient_centers + base
         rows["gradient_neighbors"] = result.gradient_neighbors + base
         rows["gradient_channels"] = result.gradient_channels
+        rows["gradient_starts"] = result.gradient_offsets[:-1] + int(bases.get("gradient_entries", 0))
         rows["gradient_values"] = result.gradient_values
+        rows["self_gradient_starts"] = (result.self_gradient_offsets[:-1]
+                                        + int(bases.get("self_entries", 0)))
         rows["self_gradients"] = result.self_gradients
+        rows["environment_channels"] = result.environment_channels
     if stress:
         rows["strain_derivatives"] = result.strain_derivatives
     return rows
+
+
+def stored_offsets(starts, n_entries):
+    """Row offsets (rows + 1,) from the stored starts and the committed entries."""
+    return np.append(np.asarray(starts, dtype=np.int64), np.int64(n_entries))

@@ -26,7 +26,8 @@ midway leaves the chunk as it was.
 
 The rows a worker writes are those :meth:`FeatureStore.append` would write for the same
 batch: both take them from :func:`rstref.features.store_rows.atom_rows`, so every per-atom and
-per-gradient array the store declares is covered.
+per-gradient array the store declares is covered (row starts of the flat gradient arrays
+are shifted by the batch's reserved first entry, as atom indices by its first atom).
 """
 
 from dataclasses import dataclass
@@ -82,17 +83,18 @@ class StoreLayout:
     gradients: bool
     stress: bool
 
-    def batch_rows(self, result, base):
+    def batch_rows(self, result, starts):
         """``name -> rows`` that :meth:`FeatureStore.append` writes for ``result`` (a
-        :class:`~rstref.features.Features`), atom indices shifted by ``base``."""
+        :class:`~rstref.features.Features`) placed at ``starts`` (``kind -> first row``:
+        atom indices and gradient row starts shifted)."""
         from rstref.features.store_rows import atom_rows
 
         return {name: np.asarray(data)
-                for name, data in atom_rows(result, base, self.gradients, self.stress).items()}
+                for name, data in atom_rows(result, starts, self.gradients, self.stress).items()}
 
     def row_counts(self, result):
         """``name -> number of rows`` of :meth:`batch_rows` (small: sent to the client)."""
-        return {name: int(data.shape[0]) for name, data in self.batch_rows(result, 0).items()}
+        return {name: int(data.shape[0]) for name, data in self.batch_rows(result, {}).items()}
 
     def write(self, result, starts):
         """Write ``result``'s rows at the reserved ``starts`` (``kind -> first row``);
@@ -100,7 +102,7 @@ class StoreLayout:
         from rstref.features.store_rows import _require_zarr
 
         group = _require_zarr().open_group(self.path, mode="r+")
-        rows = self.batch_rows(result, starts["atoms"])
+        rows = self.batch_rows(result, starts)
         for name, data in rows.items():
             write_region(group[name], starts[self.declared[name][2]], data)
         return {name: int(data.shape[0]) for name, data in rows.items()}
