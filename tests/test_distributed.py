@@ -174,6 +174,53 @@ def test_reserved_batches_commit_in_order_and_uncommitted_rows_are_cut_on_reopen
         assert np.array_equal(getattr(read, name), value), name
 
 
+def test_chunk_split_covers_the_rows_and_keeps_the_shared_chunks_out_of_the_interior():
+    from rstref.features.worker_writes import chunk_split
+
+    for chunk in (1, 3, 7):
+        for start in range(0, 20):
+            for n in range(0, 25):
+                (lo, hi), edges = chunk_split(start, n, chunk)
+                covered = sorted(r for a, b in [(lo, hi), *edges] for r in range(a, b))
+                assert covered == list(range(n))  # every row once
+                if hi > lo:  # whole chunks, all rows inside this batch
+                    assert (start + lo) % chunk == 0 and (start + hi) % chunk == 0
+                for a, b in edges:  # each edge inside one chunk at an end of the batch
+                    if b > a:
+                        assert (start + a) // chunk == (start + b - 1) // chunk
+
+
+def test_interior_writes_in_any_order_then_edges_in_order_give_the_store(tmp_path, monkeypatch):
+    """Small chunks, batch boundaries inside chunks: the interiors written last batch first
+    (as parallel workers may), the edges in input order, equal one write of everything."""
+    pytest.importorskip("zarr", minversion="3")
+    from rstref.features import storage
+    from rstref.features.storage import FeatureStore
+    from rstref.features.worker_writes import WrittenBatch
+
+    monkeypatch.setattr(storage, "CHUNK_BYTES", 4096)
+    structures = _structures(1)
+    featurizer = _featurizer()
+    parts = [featurizer.compute_many(structures[k:k + 4], True, True) for k in (0, 4, 8)]
+    path = tmp_path / "out.zarr"
+    store = FeatureStore(path, featurizer, gradients=True, stress=True)
+    layout = store.layout()
+    assert store.group["gradient_values"].chunks[0] < parts[0].gradient_values.shape[0]
+    reserved = []
+    for part in parts:
+        rows = layout.row_counts(part)
+        reserved.append((part, WrittenBatch(store.reserve(rows), rows, part.atom_offsets)))
+    for part, batch in reversed(reserved):
+        layout.write(part, batch.starts, "interior")
+    for part, batch in reserved:
+        layout.write(part, batch.starts, "edges")
+        store.commit_written(batch)
+    whole = featurizer.compute_many(structures, True, True)
+    read = open_features(path, lazy=False)
+    for name, value in whole.arrays().items():
+        assert np.array_equal(getattr(read, name), value), name
+
+
 def test_rows_of_kinds_that_disagree_are_refused(tmp_path):
     pytest.importorskip("zarr", minversion="3")
     from rstref.features.storage import FeatureStore

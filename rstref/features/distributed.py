@@ -12,11 +12,12 @@ back: for each batch, in input order, the client
    <rstref.features.storage.FeatureStore.reserve>`, which grows the arrays: only the
    client writes the store's metadata);
 3. submits the write (:meth:`StoreLayout.write
-   <rstref.features.worker_writes.StoreLayout.write>`), which depends on the result and
-   so runs on the worker holding it, and on the previous batch's write: **writes are
-   serialised in input order** (two writes into the Zarr chunk at a batch boundary at once
-   would lose one of them), the computations stay parallel;
-4. when that write is done, yields a :class:`~rstref.features.worker_writes.WrittenBatch`
+   <rstref.features.worker_writes.StoreLayout.write>`) in two tasks, which depend on the
+   result and so run on the worker holding it: the whole Zarr chunks inside the batch's
+   rows, at once (no other batch touches them), and the rows in the chunks at its ends,
+   after the previous batch's: **those edge writes are serialised in input order** (two
+   writes into the chunk at a batch boundary at once would lose one of them);
+4. when both are done, yields a :class:`~rstref.features.worker_writes.WrittenBatch`
    (row counts and the batch's ``atom_offsets``) that the caller commits with
    :meth:`FeatureStore.commit_written <rstref.features.storage.FeatureStore.commit_written>`.
 
@@ -144,10 +145,11 @@ def row_counts(layout, result):
     return layout.row_counts(result), result.atom_offsets
 
 
-def write_rows(layout, result, starts, after=None):
-    """On the worker holding ``result``: write its rows at ``starts`` (``after``: the
-    previous batch's write, a dependency that keeps the writes in input order)."""
-    return layout.write(result, starts)
+def write_rows(layout, result, starts, part="all", after=None):
+    """On the worker holding ``result``: write its rows (``part``, see
+    :meth:`~rstref.features.worker_writes.StoreLayout.write`) at ``starts`` (``after``: the
+    previous batch's edge write, a dependency that keeps those writes in input order)."""
+    return layout.write(result, starts, part)
 
 
 class _Batch:
@@ -155,7 +157,10 @@ class _Batch:
 
     def __init__(self, structures, result, counts):
         self.structures, self.result, self.counts = structures, result, counts
-        self.write = self.written = None
+        self.write = self.interior = self.written = None
+
+    def write_done(self):
+        return self.write.done() and self.interior.done()
 
 
 def distributed_batches(client, featurizer, structures, gradients=False, stress=False,
@@ -239,7 +244,7 @@ class _Pipeline:
                     more = False
                 else:
                     self.submit(batch)
-            if self.writing and self.writing[0].write.done():
+            if self.writing and self.writing[0].write_done():
                 yield self.finished(self.writing.popleft())
             elif self.computing and self.computing[0].counts.done():
                 yield from self.start_write(self.computing.popleft())
@@ -249,7 +254,7 @@ class _Pipeline:
     def wait_any(self):
         from distributed import wait
 
-        futures = [b.write for b in list(self.writing)[:1]]
+        futures = [f for b in list(self.writing)[:1] for f in (b.write, b.interior)]
         futures += [b.counts for b in list(self.computing)[:1]]
         wait(futures, return_when="FIRST_COMPLETED")
 
@@ -274,13 +279,16 @@ class _Pipeline:
 
         starts = self.store.reserve(rows)
         batch.written = WrittenBatch(starts, rows, offsets)
-        batch.write = self.client.submit(write_rows, self.layout, batch.result, starts,
+        batch.interior = self.client.submit(write_rows, self.layout, batch.result, starts,
+                                            "interior", pure=False, priority=1)
+        batch.write = self.client.submit(write_rows, self.layout, batch.result, starts, "edges",
                                          self.last_write, pure=False, priority=1)
         self.last_write = batch.write
         self.writing.append(batch)
 
     def finished(self, batch):
-        batch.write.result()  # raises the worker's error, if any
+        batch.interior.result()  # raise the worker's error, if any
+        batch.write.result()
         if self.last_write is batch.write:
             self.last_write = None
         batch.result = batch.counts = None  # released on the worker
@@ -290,6 +298,7 @@ class _Pipeline:
         """Yield the batches being written, in order, once written."""
         while self.writing:
             batch = self.writing[0]
+            batch.interior.result()
             batch.write.result()
             self.writing.popleft()
             yield self.finished(batch)
@@ -301,10 +310,11 @@ class _Pipeline:
             batch.counts.cancel()
             batch.result.cancel()
         for batch in self.writing:
-            try:
-                batch.write.result(timeout=300)
-            except BaseException:  # the run is being abandoned
-                pass
+            for future in (batch.interior, batch.write):
+                try:
+                    future.result(timeout=300)
+                except BaseException:  # the run is being abandoned
+                    pass
         self.computing.clear()
         self.writing.clear()
         self.last_write = None

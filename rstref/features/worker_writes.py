@@ -19,8 +19,10 @@ counts are ignored, and cut off when the store is reopened), and rerunning resum
 
 Two writes into the same Zarr chunk at once would lose one of them (a chunk is read,
 modified and replaced as a whole), and consecutive batches share the chunk at their
-boundary; the writes are therefore **serialised in input order** (each waits for the
-previous one) while the computations run in parallel.  A chunk file is replaced
+boundary.  A worker therefore writes a batch in two parts (:meth:`StoreLayout.write`):
+the whole chunks inside the batch's rows at once, in parallel with the other batches (no
+other batch touches them), and the rows in the chunks at its two ends **serialised in input
+order** (each such write waits for the previous batch's), a few chunks per array at most.  A chunk file is replaced
 atomically (Zarr's local store writes a temporary file and renames it), so a write killed
 midway leaves the chunk as it was.
 
@@ -96,16 +98,36 @@ class StoreLayout:
         """``name -> number of rows`` of :meth:`batch_rows` (small: sent to the client)."""
         return {name: int(data.shape[0]) for name, data in self.batch_rows(result, {}).items()}
 
-    def write(self, result, starts):
+    def write(self, result, starts, part="all"):
         """Write ``result``'s rows at the reserved ``starts`` (``kind -> first row``);
-        returns ``name -> rows`` written."""
+        returns ``name -> rows`` of the batch.
+
+        ``part``: ``'all'``; ``'interior'``, only the Zarr chunks that lie wholly inside
+        the batch's rows (no other batch touches them: written in parallel with other
+        batches); ``'edges'``, the rest, in the chunks shared with the batches before and
+        after it (written one batch at a time, in input order).
+        """
         from rstref.features.store_rows import _require_zarr
 
         group = _require_zarr().open_group(self.path, mode="r+")
         rows = self.batch_rows(result, starts)
         for name, data in rows.items():
-            write_region(group[name], starts[self.declared[name][2]], data)
+            array, start = group[name], starts[self.declared[name][2]]
+            interior, edges = chunk_split(start, data.shape[0], array.chunks[0])
+            pieces = {"all": [(0, data.shape[0])], "interior": [interior], "edges": edges}[part]
+            for lo, hi in pieces:
+                if hi > lo:
+                    write_region(array, start + lo, data[lo:hi])
         return {name: int(data.shape[0]) for name, data in rows.items()}
+
+
+def chunk_split(start, n, chunk):
+    """Rows ``0..n`` of a batch written at row ``start`` of an array chunked by ``chunk``:
+    ``(interior, edges)``, the (lo, hi) range of the whole chunks inside the batch and the
+    list of the ranges before and after it (relative to the batch; empty ranges kept)."""
+    first = min(-(-start // chunk) * chunk - start, n)
+    last = max((start + n) // chunk * chunk - start, first)
+    return (first, last), [(0, first), (last, n)]
 
 
 def write_region(array, start, data):
