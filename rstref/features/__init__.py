@@ -100,7 +100,7 @@ from rstref.features.hessians import FeatureHessians, feature_hessians
 from rstref.features.progress import Progress
 from rstref.features.results import Features
 from rstref.features.species import seed_species_value
-from rstref.features.storage import StoredFeatures, open_features
+from rstref.features.reading import StoredFeatures, open_features
 from rstref.features.transformer import FeatureTransformer
 
 __all__ = ["featurize", "Featurizer", "Features", "FeatureHessians", "feature_hessians", "Progress",

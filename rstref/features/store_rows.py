@@ -4,6 +4,18 @@
 
 import numpy as np
 
+FORMAT = "rstref-features/3"
+#: formats :func:`open_features` reads (1: dense gradient rows, 2: rows over every feature
+#: of the neighbour's channel)
+READABLE_FORMATS = ("rstref-features/1", "rstref-features/2", FORMAT)
+
+
+def _length(kind, committed):
+    if kind == "offsets":
+        return committed["structures"] + 1
+    return committed.get(kind, 0)
+
+
 #: largest block of rows handed to Zarr in one write
 WRITE_BYTES = 64 * 2**20
 
