@@ -231,7 +231,9 @@ class _Run:
         self.gradients, self.stress = args.gradients, args.stress
         self.dtype = getattr(args, "dtype", "float64")
         self.batch_atoms, self.progress = args.batch_atoms, args.progress
-        self.max_memory = args.max_memory
+        from rstref.features.memory import writing_budget
+
+        self.max_memory = writing_budget(args.max_memory)  # the file writer's share kept
         self.n_atoms = 0
         self.n_structures = 0
         self.atom_offsets = [0]  # small: one integer per structure

@@ -98,9 +98,9 @@ from rstref.features.defaults import (
 from rstref.features.featurizer import Featurizer
 from rstref.features.hessians import FeatureHessians, feature_hessians
 from rstref.features.progress import Progress
+from rstref.features.reading import StoredFeatures, open_features
 from rstref.features.results import Features
 from rstref.features.species import seed_species_value
-from rstref.features.reading import StoredFeatures, open_features
 from rstref.features.transformer import FeatureTransformer
 
 __all__ = ["featurize", "Featurizer", "Features", "FeatureHessians", "feature_hessians", "Progress",

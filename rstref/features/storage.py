@@ -55,6 +55,7 @@ from rstref.features.store_rows import (  # noqa: F401
     _require_zarr,
     atom_rows,
     gradient_declarations,
+    write_region,
 )
 
 #: target bytes of one chunk
@@ -231,9 +232,7 @@ class FeatureStore:
         end = start + data.shape[0]
         if array.shape[0] < end:  # grow geometrically: few metadata rewrites
             array.resize((max(end, 2 * array.shape[0]), *trailing))
-        step = array.chunks[0] * max(1, WRITE_BYTES // max(array.chunks[0] * data[:1].nbytes, 1))
-        for k in range(0, data.shape[0], step):
-            array[start + k:start + min(k + step, data.shape[0])] = data[k:k + step]
+        write_region(array, start, data)
         self._written[name] = end
 
     def _write_atoms(self, result, base, direct=False):
@@ -336,8 +335,10 @@ def compute_to(featurizer, path, structures, gradients=False, stress=False, clie
     import itertools
 
     from rstref.features.defaults import DEFAULT_BATCH_ATOMS
+    from rstref.features.memory import writing_budget
 
     batch_atoms = DEFAULT_BATCH_ATOMS if batch_atoms is None else batch_atoms
+    max_memory = writing_budget(max_memory)
     store = FeatureStore(path, featurizer, gradients, stress, provenance, dtype=dtype)
     skip = store.n_inputs
     if hasattr(structures, "__len__") and hasattr(structures, "__getitem__"):

@@ -16,8 +16,9 @@ def _length(kind, committed):
     return committed.get(kind, 0)
 
 
-#: largest block of rows handed to Zarr in one write
-WRITE_BYTES = 64 * 2**20
+#: largest block of rows handed to Zarr in one write (Zarr holds copies of the block while it
+#: encodes it: part of :data:`rstref.features.memory.WRITER_RESERVE_BYTES`)
+WRITE_BYTES = 8 * 2**20
 
 
 def _require_zarr():
@@ -74,3 +75,10 @@ def atom_rows(result, bases, gradients, stress):
 def stored_offsets(starts, n_entries):
     """Row offsets (rows + 1,) from the stored starts and the committed entries."""
     return np.append(np.asarray(starts, dtype=np.int64), np.int64(n_entries))
+
+
+def write_region(array, start, data):
+    """``array[start:start + len(data)] = data``, a few chunks (``WRITE_BYTES``) at a time."""
+    step = array.chunks[0] * max(1, WRITE_BYTES // max(array.chunks[0] * data[:1].nbytes, 1))
+    for k in range(0, data.shape[0], step):
+        array[start + k:start + min(k + step, data.shape[0])] = data[k:k + step]

@@ -107,7 +107,7 @@ class StoreLayout:
         batches); ``'edges'``, the rest, in the chunks shared with the batches before and
         after it (written one batch at a time, in input order).
         """
-        from rstref.features.store_rows import _require_zarr
+        from rstref.features.store_rows import _require_zarr, write_region
 
         group = _require_zarr().open_group(self.path, mode="r+")
         rows = self.batch_rows(result, starts)
@@ -128,15 +128,6 @@ def chunk_split(start, n, chunk):
     first = min(-(-start // chunk) * chunk - start, n)
     last = max((start + n) // chunk * chunk - start, first)
     return (first, last), [(0, first), (last, n)]
-
-
-def write_region(array, start, data):
-    """``array[start:start + len(data)] = data``, a few chunks at a time."""
-    from rstref.features.store_rows import WRITE_BYTES
-
-    step = array.chunks[0] * max(1, WRITE_BYTES // max(array.chunks[0] * data[:1].nbytes, 1))
-    for k in range(0, data.shape[0], step):
-        array[start + k:start + min(k + step, data.shape[0])] = data[k:k + step]
 
 
 def reserve(store, rows):
