@@ -256,7 +256,8 @@ class _Pipeline:
 
         futures = [f for b in list(self.writing)[:1] for f in (b.write, b.interior)]
         futures += [b.counts for b in list(self.computing)[:1]]
-        wait(futures, return_when="FIRST_COMPLETED")
+        # a future already done would return at once: wait for the others (no busy loop)
+        wait([f for f in futures if not f.done()] or futures, return_when="FIRST_COMPLETED")
 
     def start_write(self, batch):
         """Reserve the rows of the batch at the head and submit its write (or, when it

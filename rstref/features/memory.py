@@ -32,8 +32,8 @@ PAIR_GRADIENT_BYTES = 40
 #: fraction of the available memory that ``max_memory=None`` allows
 DEFAULT_MEMORY_FRACTION = 0.5
 #: bytes of ``max_memory`` kept for the file writer when batches go to a file (Zarr's
-#: encoding copies of a written block, the buffered rows): measured ~0.11 GiB on a
-#: 19,652-atom cell written into Zarr with 8 MiB blocks
+#: encoding copies of a written block, the buffered rows): measured 0.1-0.2 GiB on a
+#: 19,652-atom cell written into Zarr in 8-16 MiB blocks (0.3 GiB with 64 MiB blocks)
 WRITER_RESERVE_BYTES = 192 * 2**20
 
 

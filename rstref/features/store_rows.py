@@ -18,7 +18,7 @@ def _length(kind, committed):
 
 #: largest block of rows handed to Zarr in one write (Zarr holds copies of the block while it
 #: encodes it: part of :data:`rstref.features.memory.WRITER_RESERVE_BYTES`)
-WRITE_BYTES = 8 * 2**20
+WRITE_BYTES = 16 * 2**20
 
 
 def _require_zarr():
