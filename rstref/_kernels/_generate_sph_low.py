@@ -110,15 +110,20 @@ def _q_exists(l, m):
     return 0 <= m <= l
 
 
+def _q_recurrence(b, l):
+    """Lines computing q_l^m (m = 0..l) from the two previous degrees (l >= 1)."""
+    for m in range(l - 1):
+        b.emit(f"q{l}_{m} = {b.c(0, l, m)} * z * q{l - 1}_{m} - {b.c(1, l, m)} * r2 * q{l - 2}_{m}")
+    b.emit(f"q{l}_{l - 1} = {b.c(0, l, l - 1)} * z * q{l - 1}_{l - 1}")
+    b.emit(f"q{l}_{l} = {b.c(0, l, l)} * q{l - 1}_{l - 1}")
+
+
 def _recurrence(b, l):
     """Lines computing q_l^m (m = 0..l), C_l, S_l from the previous degrees."""
     if l == 0:
         b.emit(f"q0_0 = {b.c(0, 0, 0)}")
         return
-    for m in range(l - 1):
-        b.emit(f"q{l}_{m} = {b.c(0, l, m)} * z * q{l - 1}_{m} - {b.c(1, l, m)} * r2 * q{l - 2}_{m}")
-    b.emit(f"q{l}_{l - 1} = {b.c(0, l, l - 1)} * z * q{l - 1}_{l - 1}")
-    b.emit(f"q{l}_{l} = {b.c(0, l, l)} * q{l - 1}_{l - 1}")
+    _q_recurrence(b, l)
     if l == 1:
         b.emit("c1 = x")
         b.emit("s1 = y")
@@ -386,10 +391,7 @@ def _hessian_block(b, l):
             for c in range(3):
                 b.emit(f"out_hess[i, {a}, {c}, 0] = 0.0")
         return
-    for m in range(l - 1):
-        b.emit(f"q{l}_{m} = {b.c(0, l, m)} * z * q{l - 1}_{m} - {b.c(1, l, m)} * r2 * q{l - 2}_{m}")
-    b.emit(f"q{l}_{l - 1} = {b.c(0, l, l - 1)} * z * q{l - 1}_{l - 1}")
-    b.emit(f"q{l}_{l} = {b.c(0, l, l)} * q{l - 1}_{l - 1}")
+    _q_recurrence(b, l)
     b.emit(f"c{l} = x * {_cs_name(0, l - 1)} - y * {_cs_name(1, l - 1)}")
     b.emit(f"s{l} = x * {_cs_name(1, l - 1)} + y * {_cs_name(0, l - 1)}")
     l2 = l - 2 if l >= 2 else 0
