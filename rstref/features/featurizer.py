@@ -29,6 +29,7 @@ from rstref.features.pairs import StructurePairs, structure_pairs
 from rstref.features.progress import Progress, progress_enabled
 from rstref.features.results import Features, output_dtype
 from rstref.features.sparsity import (
+    SELF,
     environment_channels,
     feature_channels,
     max_row_features,
@@ -376,8 +377,10 @@ class Featurizer:
                                    pairs.weights[lo:hi], n, self.n_channels)
         if gradients:
             centers, neighbors, channels, pair_slot = centre_slots(pairs, start, stop)
-            pair_offsets = row_offsets(row_lengths(table, env, centers - start, channels))
-            self_offsets = row_offsets(row_lengths(table, env, np.arange(n), np.full(n, -1)))
+            lengths = row_lengths(table, env, np.concatenate([centers - start, np.arange(n)]),
+                                  np.concatenate([channels, np.full(n, SELF)]))
+            pair_offsets = row_offsets(lengths[:centers.shape[0]])
+            self_offsets = row_offsets(lengths[centers.shape[0]:])
             pair_values, self_values = np.zeros(pair_offsets[-1]), np.zeros(self_offsets[-1])
             result.gradient_centers, result.gradient_neighbors = centers, neighbors
             result.gradient_channels, result.environment_channels = channels, env
