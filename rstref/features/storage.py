@@ -55,6 +55,7 @@ from rstref.features.store_rows import (  # noqa: F401
     _require_zarr,
     atom_rows,
     gradient_declarations,
+    kind_counts,
     write_region,
 )
 
@@ -238,8 +239,6 @@ class FeatureStore:
     def _write_atoms(self, result, base, direct=False):
         """Rows per atom, per gradient row and per gradient entry after the staged ones;
         gradient atom indices shifted by ``base``."""
-        from rstref.features.worker_writes import kind_counts
-
         rows = atom_rows(result, {**self._staged, "atoms": base}, self.gradients, self.stress)
         for name, data in rows.items():
             self._write(name, data, direct)

@@ -82,3 +82,14 @@ def write_region(array, start, data):
     step = array.chunks[0] * max(1, WRITE_BYTES // max(array.chunks[0] * data[:1].nbytes, 1))
     for k in range(0, data.shape[0], step):
         array[start + k:start + min(k + step, data.shape[0])] = data[k:k + step]
+
+
+def kind_counts(declared, rows):
+    """``kind -> rows`` of a batch from its ``name -> rows``; arrays of one kind must agree."""
+    counts = {}
+    for name, n in rows.items():
+        kind = declared[name][2]
+        if counts.setdefault(kind, int(n)) != int(n):
+            raise ValueError(f"batch rows of kind {kind!r} disagree ({name}: {n}, "
+                             f"others: {counts[kind]})")
+    return counts

@@ -36,16 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def kind_counts(declared, rows):
-    """``kind -> rows`` of a batch from its ``name -> rows``; arrays of one kind must agree."""
-    counts = {}
-    for name, n in rows.items():
-        kind = declared[name][2]
-        if counts.setdefault(kind, int(n)) != int(n):
-            raise ValueError(f"batch rows of kind {kind!r} disagree ({name}: {n}, "
-                             f"others: {counts[kind]})")
-    return counts
+from rstref.features.store_rows import kind_counts
 
 
 @dataclass
